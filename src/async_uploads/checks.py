@@ -1,0 +1,84 @@
+"""System checks for settings and registries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import NoReverseMatch, reverse
+
+from async_uploads.conf import app_settings
+
+__all__ = ["check_registries", "check_settings"]
+
+
+@checks.register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    try:
+        app_settings.reload()
+        app_settings.user_settings  # noqa: B018 (validates the keys)
+    except ImproperlyConfigured as e:
+        return [checks.Error(str(e), id="async_uploads.E010")]
+    for name in ("UPLOAD_URL_EXPIRY", "DOWNLOAD_URL_EXPIRY"):
+        value = getattr(app_settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            errors.append(
+                checks.Error(
+                    f"ASYNC_UPLOADS[{name!r}] must be a positive number of seconds, got {value!r}.",
+                    hint="Use e.g. 3600 (one hour).",
+                    id="async_uploads.E011",
+                )
+            )
+    for name in ("RESOLVE_PERM_NAME", "CHECK_PERMISSION"):
+        try:
+            value = getattr(app_settings, name)
+        except ImproperlyConfigured as e:
+            errors.append(checks.Error(str(e), id="async_uploads.E012"))
+            continue
+        if not callable(value):
+            errors.append(checks.Error(f"ASYNC_UPLOADS[{name!r}] must be callable.", id="async_uploads.E012"))
+    return errors
+
+
+@checks.register(checks.Tags.urls)
+def check_registries(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    from async_uploads.models import AsyncFileMixin
+    from async_uploads.registry import AsyncFieldRegistry
+
+    registries: dict[int, AsyncFieldRegistry] = {}
+    anonymous: list[AsyncFileMixin] = []
+    from django.apps import apps
+
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, AsyncFileMixin):
+                registries[id(field.async_field_registry)] = field.async_field_registry
+                if field._perm_create is None or field._perm_update is None:
+                    anonymous.append(field)
+    messages: list[checks.CheckMessage] = []
+    for registry in registries.values():
+        try:
+            reverse(f"{registry.url_namespace}:generate-upload-url")
+        except NoReverseMatch:
+            messages.append(
+                checks.Warning(
+                    f"{registry} has fields but its URLs are not in the URLconf.",
+                    hint='Add path("async-uploads/", include(registry.get_url_patterns())) to your urls.py.',
+                    obj=registry,
+                    id="async_uploads.W020",
+                )
+            )
+    if anonymous and "django.contrib.sessions.middleware.SessionMiddleware" not in settings.MIDDLEWARE:
+        messages.append(
+            checks.Warning(
+                "Some async fields let anonymous users upload, but SessionMiddleware is not installed.",
+                hint="Anonymous uploads are tied to the uploader's session; add "
+                "django.contrib.sessions.middleware.SessionMiddleware to MIDDLEWARE.",
+                obj=anonymous[0],
+                id="async_uploads.W021",
+            )
+        )
+    return messages

@@ -1,0 +1,89 @@
+"""The ``ASYNC_UPLOADS`` setting: one dict, read lazily, re-read when tests change it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypedDict
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+__all__ = ["DEFAULTS", "AsyncUploadsSettings", "app_settings"]
+
+
+class AsyncUploadsSettings(TypedDict, total=False):
+    #: Seconds an upload URL stays valid. Default 3600.
+    UPLOAD_URL_EXPIRY: int
+    #: Seconds a download URL stays valid when the field's ``download_params`` give no ``expire``.
+    #: Default 3600.
+    DOWNLOAD_URL_EXPIRY: int
+    #: Callable (or dotted path to one) ``(model, action) -> str`` giving the permission name
+    #: checked for ``action`` in ``"create"``, ``"update"``, ``"detail"``. Default: Django's
+    #: ``app_label.add_model`` / ``change_model`` / ``view_model``.
+    RESOLVE_PERM_NAME: Callable[[Any, str], str] | str
+    #: Callable (or dotted path) ``(user, perm, obj) -> bool`` deciding a permission check.
+    #: Default: the user holds ``perm`` globally or on ``obj``.
+    CHECK_PERMISSION: Callable[[Any, str, Any], bool] | str
+
+
+DEFAULTS: AsyncUploadsSettings = {
+    "UPLOAD_URL_EXPIRY": 3600,
+    "DOWNLOAD_URL_EXPIRY": 3600,
+    "RESOLVE_PERM_NAME": "async_uploads.permissions.default_resolve_perm_name",
+    "CHECK_PERMISSION": "async_uploads.permissions.default_check_permission",
+}
+
+_CALLABLE_KEYS = {"RESOLVE_PERM_NAME", "CHECK_PERMISSION"}
+
+
+class _AppSettings:
+    """Attribute access to ``settings.ASYNC_UPLOADS`` merged over :data:`DEFAULTS`."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(settings, "ASYNC_UPLOADS", None) or {}
+        if not isinstance(value, dict):
+            raise ImproperlyConfigured(
+                f"settings.ASYNC_UPLOADS must be a dict, got {type(value).__name__}."
+            )
+        unknown = sorted(set(value) - set(DEFAULTS))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"Invalid setting {unknown[0]!r} for ASYNC_UPLOADS; valid keys are {', '.join(sorted(DEFAULTS))}."
+            )
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid ASYNC_UPLOADS setting: {name!r}")
+        if name in self._cache:
+            return self._cache[name]
+        value = self.user_settings.get(name, DEFAULTS[name])  # type: ignore[literal-required]
+        if name in _CALLABLE_KEYS and isinstance(value, str):
+            try:
+                value = import_string(value)
+            except ImportError as e:
+                raise ImproperlyConfigured(
+                    f"ASYNC_UPLOADS[{name!r}] names {value!r}, which cannot be imported."
+                ) from e
+        self._cache[name] = value
+        return value
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+app_settings = _AppSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == "ASYNC_UPLOADS":
+        app_settings.reload()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,64 @@
+"""One exception root for the package; each member also inherits the matching Django type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, SuspiciousOperation, ValidationError
+
+__all__ = [
+    "AsyncUploadError",
+    "AsyncUploadsImproperlyInstalled",
+    "InvalidKeyError",
+    "MoveError",
+    "UploadPermissionDenied",
+    "UploadRejected",
+]
+
+
+class AsyncUploadError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+    #: A stable code clients can branch on.
+    code = "async_upload_error"
+
+
+class InvalidKeyError(AsyncUploadError, SuspiciousOperation):
+    """A submitted key is not one this field may accept."""
+
+    code = "invalid_key"
+
+
+class UploadPermissionDenied(AsyncUploadError, PermissionDenied):
+    code = "permission_denied"
+
+
+class UploadRejected(AsyncUploadError, ValidationError):
+    """An upload (or a request for an upload URL) breaks a rule of the field.
+
+    Its ``code`` (on each message) is one of ``invalid_file_type``, ``file_too_large``,
+    ``invalid_input``, ``invalid_key``, ``not_found``.
+    """
+
+    def __init__(self, message: Any, code: str | None = "invalid_input", params: dict | None = None):
+        super().__init__(message, code=code, params=params)
+
+
+class MoveError(AsyncUploadError):
+    """Moving an upload from its temporary key to its permanent name failed."""
+
+    code = "move_failed"
+
+
+class AsyncUploadsImproperlyInstalled(AsyncUploadError, ImproperlyConfigured, ImportError):
+    """An optional dependency is missing; the message names the pip extra that brings it."""
+
+    code = "improperly_installed"
+
+    def __init__(self, missing_package: str, extra: str):
+        self.missing_package = missing_package
+        self.extra = extra
+        super().__init__(
+            f"{missing_package} is not installed, and this part of django-async-uploads needs it. "
+            f'Install it with: pip install "django-async-uploads[{extra}]"'
+        )

@@ -1,0 +1,172 @@
+"""Django form fields and the widget for async uploads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.core import validators
+from django.core.exceptions import ValidationError
+from django.urls import NoReverseMatch, reverse
+from django.utils.deconstruct import deconstructible
+
+from async_uploads.inputs import AsyncFileInputData
+from async_uploads.models import AsyncTempFile
+from async_uploads.registry import AsyncFieldRegistry
+from async_uploads.storage.base import AsyncUploadStorage, safe_basename
+
+__all__ = [
+    "AsyncFileField",
+    "AsyncFileInput",
+    "AsyncFileInputData",
+    "AsyncFileInputDataLengthValidator",
+    "AsyncFileInputDataValidator",
+    "AsyncImageField",
+]
+
+
+class AsyncFileInput(forms.Widget):
+    """The widget of async file fields: it submits ``{"key", "name", "width"?, "height"?}`` as JSON.
+
+    Override the template ``async_uploads/widgets/async_file_input.html`` to change its markup.
+    """
+
+    template_name = "async_uploads/widgets/async_file_input.html"
+    storage: AsyncUploadStorage | None = None
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        widget_attrs = context["widget"]["attrs"]
+        registry: AsyncFieldRegistry | None = widget_attrs.pop("async_field_registry", None)
+        if registry is None:
+            raise ValueError("AsyncFileInput needs an 'async_field_registry' in its attrs.")
+        try:
+            widget_attrs["data-generate-upload-url"] = reverse(f"{registry.url_namespace}:generate-upload-url")
+        except NoReverseMatch as e:
+            raise NoReverseMatch(
+                f"The URLs of {registry} are not installed; include registry.get_url_patterns() in your URLconf."
+            ) from e
+        widget_attrs["data-async-field-id"] = widget_attrs.pop("async_field_id", "")
+        return context
+
+    def format_value(self, value: Any) -> str | None:
+        """Return the JSON the browser side expects: ``{"key", "name", "url"?}``."""
+        if not value:
+            return None
+        if isinstance(value, AsyncFileInputData):
+            # A submission that failed validation elsewhere re-renders with the uploaded key.
+            temp_file = AsyncTempFile.objects.filter(key=value.key).first()
+            name = temp_file.original_filename if temp_file and temp_file.key == value.key else value.name
+            data: dict[str, Any] = {"key": value.key, "name": name}
+            if value.width and value.height:
+                data.update(width=value.width, height=value.height)
+            return json.dumps(data)
+        if isinstance(value, str):
+            return json.dumps({"key": value, "name": safe_basename(value)})
+        try:
+            url = value.url
+        except Exception:
+            url = None  # the URL only serves a preview; the widget works without it
+        return json.dumps({"key": value.name, "name": safe_basename(value.name), "url": url})
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        """Return the submitted JSON as :class:`AsyncFileInputData`, or the raw text when it is malformed."""
+        value = data.get(name)
+        if not value:
+            return None
+        try:
+            parsed = json.loads(value)
+        except (TypeError, ValueError):
+            return value
+        if not parsed:
+            return None
+        try:
+            return AsyncFileInputData.create_from_user_input(parsed)
+        except ValidationError:
+            return value
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return name not in data
+
+
+class AsyncFileInputDataLengthValidator(validators.MaxLengthValidator):
+    """Check the length of the submitted key (what the database column stores)."""
+
+    def clean(self, x: Any) -> int:
+        if isinstance(x, AsyncFileInputData):
+            return len(x.key)
+        return len(x)
+
+
+@deconstructible
+class AsyncFileInputDataValidator:
+    """Reject malformed submissions and uploads the browser reported as failed."""
+
+    def __call__(self, value: Any) -> None:
+        if not isinstance(value, AsyncFileInputData):
+            raise ValidationError("Bad input for a file field.", code="invalid_input")
+        if value.error:
+            raise ValidationError("The upload failed: %(error)s", code="invalid_input", params={"error": value.error})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AsyncFileInputDataValidator)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+class AsyncFileField(forms.Field):
+    """Form field of :class:`async_uploads.models.AsyncFileField`, rendered as :class:`AsyncFileInput`."""
+
+    widget = AsyncFileInput
+
+    def __init__(
+        self,
+        *args: Any,
+        async_field_registry: AsyncFieldRegistry,
+        async_field_id: str,
+        storage: AsyncUploadStorage,
+        max_length: int | None = None,
+        **kwargs: Any,
+    ):
+        self.async_field_registry = async_field_registry
+        self.async_field_id = async_field_id
+        self.max_length = max_length
+        kwargs.pop("allow_empty_file", None)
+        super().__init__(*args, **kwargs)
+        self.widget.storage = storage
+        if max_length is not None:
+            self.validators.append(AsyncFileInputDataLengthValidator(int(max_length)))
+        self.validators.append(AsyncFileInputDataValidator())
+
+    def to_python(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return None
+        return value
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        if self.disabled:
+            return False
+        initial_key = (getattr(initial, "name", initial) or None) if initial else None
+        if isinstance(data, AsyncFileInputData):
+            return initial_key != data.key
+        if data:
+            return True  # malformed input counts as a change, so it gets validated
+        return initial_key is not None
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs["async_field_registry"] = self.async_field_registry
+        attrs["async_field_id"] = self.async_field_id
+        return attrs
+
+
+class AsyncImageField(AsyncFileField):
+    """Form field of :class:`async_uploads.models.AsyncImageField`; the widget sends width and height."""
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.setdefault("accept", "image/*")
+        attrs.setdefault("data-image", "true")
+        return attrs

@@ -1,0 +1,186 @@
+"""What a client submits for an async file field, and the rules for accepting it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+
+from async_uploads.exceptions import UploadRejected
+
+if TYPE_CHECKING:
+    from django.db.models import Model
+    from django.http import HttpRequest
+
+    from async_uploads.models import AsyncFileMixin, AsyncTempFile
+
+__all__ = ["MAX_IMAGE_DIMENSION", "AsyncFileInputData"]
+
+logger = logging.getLogger("async_uploads")
+
+#: Largest width or height accepted from a client, in pixels.
+MAX_IMAGE_DIMENSION = 1_000_000
+
+_VALID_KEYS = ("key", "name", "width", "height", "error")
+_IGNORED_KEYS = ("url",)
+
+
+def _dimension(name: str, value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input")
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as e:
+        raise UploadRejected(
+            f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input"
+        ) from e
+    if isinstance(value, float) and value != number:
+        raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input")
+    if not 0 < number <= MAX_IMAGE_DIMENSION:
+        raise UploadRejected(
+            f"{name} must be between 1 and {MAX_IMAGE_DIMENSION} pixels, got {number}.", code="invalid_input"
+        )
+    return number
+
+
+@dataclass
+class AsyncFileInputData:
+    """A client's submission for an async file field: ``{key, name, width?, height?}``.
+
+    ``width`` and ``height`` let an :class:`~async_uploads.models.AsyncImageField` fill its
+    ``width_field`` / ``height_field`` without reading the image. ``request`` is not user input:
+    integrations (forms, DRF, GraphQL) set it so the key's uploader can be checked.
+    """
+
+    #: The key the file was uploaded to.
+    key: str
+    #: The original name of the file.
+    name: str = ""
+    #: Width of an image, in pixels.
+    width: int | None = None
+    #: Height of an image, in pixels.
+    height: int | None = None
+    #: Set by a client whose upload failed.
+    error: str | None = None
+    #: The request that submitted this value; when set, the key must have been issued to its user
+    #: (or, for anonymous users, its session).
+    request: HttpRequest | None = field(default=None, repr=False, compare=False, kw_only=True)
+
+    @classmethod
+    def create_from_user_input(
+        cls, values: Any, *, request: HttpRequest | None = None
+    ) -> AsyncFileInputData:
+        """Build an instance from client input, rejecting anything malformed.
+
+        ``values`` must be a mapping with a non-empty string ``key``; ``name``, ``width``,
+        ``height`` and ``error`` are optional; ``url`` is accepted and ignored. Any other key,
+        or a value of the wrong type, raises :class:`~async_uploads.exceptions.UploadRejected`
+        (a ``ValidationError`` with code ``invalid_input``).
+        """
+        if not isinstance(values, dict):
+            raise UploadRejected(
+                f"A file value must be an object with a 'key', got {type(values).__name__}.", code="invalid_input"
+            )
+        unknown = [k for k in values if k not in _VALID_KEYS and k not in _IGNORED_KEYS]
+        if unknown:
+            raise UploadRejected(
+                f"Invalid input keys received: {', '.join(map(str, unknown))}.", code="invalid_input"
+            )
+        key = values.get("key")
+        if not isinstance(key, str) or not key:
+            raise UploadRejected("A file value needs a non-empty string 'key'.", code="invalid_input")
+        name = values.get("name") or ""
+        if not isinstance(name, str):
+            raise UploadRejected("A file's 'name' must be a string.", code="invalid_input")
+        error = values.get("error")
+        if error is not None and not isinstance(error, str):
+            raise UploadRejected("A file's 'error' must be a string.", code="invalid_input")
+        return cls(
+            key=key,
+            name=name,
+            width=_dimension("width", values.get("width")),
+            height=_dimension("height", values.get("height")),
+            error=error or None,
+            request=request,
+        )
+
+    def update_dimension_cache(self, field: AsyncFileMixin, instance: Model | None = None) -> None:
+        """Remember this value's width and height for ``instance``'s ``field``.
+
+        The dimensions are kept on the model instance (never on the shared field object), and
+        :meth:`~async_uploads.models.AsyncImageField.update_dimension_fields` applies them.
+        """
+        if instance is None or not (self.width and self.height):
+            return
+        from async_uploads.models import PENDING_DIMENSIONS_ATTR
+
+        instance.__dict__.setdefault(PENDING_DIMENSIONS_ATTR, {})[field.name] = (self.width, self.height)
+
+    def validate_key(
+        self,
+        field: AsyncFileMixin,
+        existing_value: Any,
+        *,
+        instance: Model | None = None,
+    ) -> AsyncTempFile | None:
+        """Check that ``field`` may take this key, and return its temporary-file record.
+
+        A key is accepted when it is the field's current value (returns ``None``), or when it is a
+        temporary key issued for this field, for this record (or for a new record when the key
+        was requested without an instance id), to this request's user or session, that holds an
+        uploaded object and has not been used by another record. Anything else raises a
+        ``ValidationError`` on the field with code ``invalid_key`` (``file_too_large`` /
+        ``invalid_file_type`` when the uploaded object breaks the field's limits) and changes nothing.
+        """
+        from async_uploads.models import AsyncTempFile
+
+        existing_key = getattr(existing_value, "name", existing_value) or None
+        if existing_key is not None and self.key == existing_key:
+            return None
+
+        def reject(message: str, code: str = "invalid_key") -> ValidationError:
+            logger.warning(
+                "Rejected key %r for %s: %s", self.key, field, message,
+                extra={"async_field": str(field), "reason": code},
+            )
+            return UploadRejected({field.name: [ValidationError(message, code=code)]}, code=code)
+
+        if self.error:
+            raise reject(f"The upload failed in the browser: {self.error}", code="invalid_input")
+        if not field.storage.is_temporary_path(self.key):
+            raise reject(
+                "This key is neither the field's current file nor a temporary upload key; "
+                "request an upload URL and submit the key it returns."
+            )
+        temp_file = AsyncTempFile.objects.filter(key=self.key).first()
+        # Compare in Python too: MySQL/MariaDB collations match keys case- and space-insensitively.
+        if temp_file is None or temp_file.key != self.key:
+            raise reject("No upload was issued with this key; request a new upload URL.")
+        if not temp_file.is_for_field(field):
+            raise reject("This key was issued for another field.")
+        if self.request is not None and not temp_file.is_owned_by(self.request):
+            raise reject("This key was issued to another user.")
+
+        pk = None if instance is None or instance._state.adding else instance.pk
+        if temp_file.object_pk is not None:
+            if pk is None or temp_file.object_pk != str(pk):
+                raise reject("This upload has already been saved to another record; upload the file again.")
+            return temp_file
+        if instance is not None:
+            if temp_file.instance_pk is None and pk is not None:
+                raise reject(
+                    "This key was issued for a new record; request the upload URL with this record's id."
+                )
+            if temp_file.instance_pk is not None and temp_file.instance_pk != str(pk):
+                raise reject("This key was issued for another record.")
+        if temp_file.error:
+            raise reject("This upload could not be moved into place earlier; upload the file again.")
+        try:
+            field.storage.verify_upload(temp_file.key, field=field)
+        except UploadRejected as e:
+            raise reject(e.messages[0], code=e.error_list[0].code or "invalid_key") from e
+        return temp_file

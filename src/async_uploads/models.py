@@ -1,0 +1,473 @@
+"""The temporary-upload record and the async file model fields."""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+from hashlib import blake2b
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core import checks
+from django.db import models
+from django.db.models.fields.files import FieldFile, FileDescriptor, ImageFieldFile, ImageFileDescriptor
+from django.db.models.signals import class_prepared, post_save
+from django.urls import NoReverseMatch, reverse
+
+from async_uploads.inputs import AsyncFileInputData
+from async_uploads.permissions import resolve_perm_name
+from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
+from async_uploads.storage.base import AsyncUploadStorage
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+__all__ = [
+    "PENDING_DIMENSIONS_ATTR",
+    "PENDING_MOVES_ATTR",
+    "AsyncFieldFile",
+    "AsyncFileField",
+    "AsyncFileInputData",
+    "AsyncFileMixin",
+    "AsyncImageField",
+    "AsyncImageFieldFile",
+    "AsyncTempFile",
+]
+
+#: Instance attribute holding, per field name, the validated temporary-file record to move on save.
+PENDING_MOVES_ATTR = "_async_uploads_pending_moves"
+#: Instance attribute holding, per field name, client-sent ``(width, height)`` of a new image.
+PENDING_DIMENSIONS_ATTR = "_async_uploads_pending_dimensions"
+
+#: Default ``max_size``, in MB (MiB).
+default_max_size = 100
+#: Default ``max_length`` of the key column.
+default_max_length = 500
+
+_UNSET: Any = object()
+
+
+class AsyncTempFile(models.Model):
+    """A key issued for an upload, from the moment the upload URL is generated until cleanup.
+
+    Created by :class:`~async_uploads.views.GenerateUploadUrlView` (or the GraphQL mutation) with
+    the temporary ``key``, the ``original_filename``, the field (``content_type`` +
+    ``field_name``), who asked (``user`` or ``session_key``) and for which record
+    (``instance_pk``, empty for a new record). When a record is saved with the key,
+    ``object_pk`` and ``moved_to_location`` are set in the same transaction; after commit the
+    object is moved there. Rows are kept until ``cleanup_async_temp_files`` removes them, so a
+    second submission of the same key is recognised. ``error`` holds the traceback of a failed
+    move; such rows are left for ``retry_async_file_moves``.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    original_filename = models.TextField()
+    #: The temporary key; see ``AsyncUploadStorage.generate_temporary_path``.
+    key = models.CharField(max_length=500, unique=True)
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    field_name = models.CharField(max_length=100)
+    #: Primary key of the record the key was issued for; ``None`` for a new record.
+    instance_pk = models.CharField(max_length=255, null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    session_key = models.CharField(max_length=64, blank=True, default="")
+    #: Size in bytes the client declared when asking for the upload URL.
+    declared_size = models.PositiveBigIntegerField(null=True, blank=True)
+    #: Content type the client declared when asking for the upload URL.
+    declared_content_type = models.CharField(max_length=255, blank=True, default="")
+    #: When an upload through the server's own upload view completed.
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    #: Primary key of the record that took this key; set in the saving transaction.
+    object_pk = models.CharField(max_length=255, null=True, blank=True)
+    #: The permanent name the object is (being) moved to.
+    moved_to_location = models.TextField(blank=True)
+    #: Traceback of a failed move; such rows are kept until a retry succeeds.
+    error = models.TextField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "async temporary file"
+
+    def __str__(self) -> str:
+        return self.key
+
+    @classmethod
+    def create_for_field(
+        cls,
+        field: AsyncFileMixin,
+        filename: str,
+        *,
+        request: HttpRequest | None = None,
+        instance: models.Model | None = None,
+        size: int | None = None,
+        content_type: str = "",
+    ) -> AsyncTempFile:
+        """Record a new temporary key for an upload of ``filename`` to ``field``."""
+        user = getattr(request, "user", None) if request is not None else None
+        user_id = user.pk if user is not None and user.is_authenticated else None
+        session_key = ""
+        if request is not None and user_id is None and hasattr(request, "session"):
+            if request.session.session_key is None:
+                request.session.save()
+            session_key = request.session.session_key or ""
+        return cls.objects.create(
+            original_filename=filename,
+            content_type=ContentType.objects.get_for_model(field.model, for_concrete_model=False),
+            field_name=field.name,
+            key=field.storage.generate_temporary_path(filename, max_length=field.max_length),
+            instance_pk=None if instance is None else str(instance.pk),
+            user_id=user_id,
+            session_key=session_key,
+            declared_size=size,
+            declared_content_type=content_type or "",
+        )
+
+    def is_for_field(self, field: AsyncFileMixin) -> bool:
+        """Return whether this key was issued for ``field``."""
+        ct = ContentType.objects.get_for_model(field.model, for_concrete_model=False)
+        return self.content_type_id == ct.pk and self.field_name == field.name
+
+    def is_owned_by(self, request: HttpRequest) -> bool:
+        """Return whether ``request`` comes from the user (or anonymous session) the key was issued to."""
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return self.user_id is not None and self.user_id == user.pk
+        if self.user_id is not None:
+            return False
+        session = getattr(request, "session", None)
+        return bool(self.session_key) and session is not None and session.session_key == self.session_key
+
+    def get_field(self) -> AsyncFileMixin:
+        """Return the model field this key was issued for."""
+        model = self.content_type.model_class()
+        if model is None:
+            raise LookupError(f"The model of {self.content_type} no longer exists.")
+        return model._meta.get_field(self.field_name)  # type: ignore[return-value]
+
+
+class FieldFileMixin:
+    instance: models.Model
+    field: AsyncFileMixin
+    name: str | None
+
+    @property
+    def url(self) -> str:
+        """Return the permission-checked download URL (``DownloadRedirectView``) of this file."""
+        if not self.name:
+            raise ValueError(f"The '{self.field.name}' attribute has no file associated with it.")
+        if self.instance.pk is None:
+            raise ValueError(f"Save the {self.instance._meta.object_name} before asking for its file's URL.")
+        registry = self.field.async_field_registry
+        try:
+            base = reverse(f"{registry.url_namespace}:download")
+        except NoReverseMatch as e:
+            raise NoReverseMatch(
+                f"The URLs of {registry} are not installed; add "
+                f'path("async-uploads/", include(registry.get_url_patterns())) to your URLconf.'
+            ) from e
+        query = urlencode(
+            {
+                "field_id": registry.generate_id(self.field),
+                "instance_id": self.instance.pk,
+                # Changes when the file changes, so caches see a new URL, without revealing the name.
+                "_": blake2b(self.name.encode(), digest_size=8).hexdigest(),
+            }
+        )
+        return f"{base}?{query}"
+
+
+class AsyncFieldFile(FieldFileMixin, FieldFile):  # type: ignore[misc]
+    pass
+
+
+class AsyncImageFieldFile(FieldFileMixin, ImageFieldFile):  # type: ignore[misc]
+    pass
+
+
+def _accept_input(field: AsyncFileMixin, instance: models.Model, value: AsyncFileInputData) -> str:
+    """Validate a client's value for ``field`` and return the key to store."""
+    existing = instance.__dict__.get(field.attname)
+    temp_file = value.validate_key(field, existing, instance=instance)
+    pending = instance.__dict__.setdefault(PENDING_MOVES_ATTR, {})
+    if temp_file is None:
+        return value.key
+    existing_key = getattr(existing, "name", existing)
+    if temp_file.object_pk is not None and temp_file.moved_to_location and existing_key == temp_file.moved_to_location:
+        # The same record submitted the same key again (a double submit); it already holds the file.
+        pending.pop(field.name, None)
+        return temp_file.moved_to_location
+    pending[field.name] = temp_file
+    value.update_dimension_cache(field, instance)
+    return value.key
+
+
+class AsyncFileDescriptor(FileDescriptor):
+    """Turn an assigned :class:`AsyncFileInputData` into its validated key."""
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        if isinstance(value, AsyncFileInputData):
+            value = _accept_input(self.field, instance, value)  # type: ignore[arg-type]
+        super().__set__(instance, value)
+
+
+class AsyncImageDescriptor(ImageFileDescriptor):
+    """Like :class:`AsyncFileDescriptor`; client-sent width/height fill the dimension fields."""
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        if isinstance(value, AsyncFileInputData):
+            value = _accept_input(self.field, instance, value)  # type: ignore[arg-type]
+        super().__set__(instance, value)
+
+
+class AsyncFileMixin:
+    """Make a file field take uploads that went straight from the browser to its storage.
+
+    The storage must be an :class:`~async_uploads.storage.base.AsyncUploadStorage`. A client asks
+    :class:`~async_uploads.views.GenerateUploadUrlView` (checked against ``perm_update`` when it
+    names a record, else ``perm_create``) for an upload URL and a temporary key, uploads, and
+    submits ``{key, name}``; assigning that as :class:`AsyncFileInputData` validates the key, and
+    saving the record moves the object to its permanent name (``upload_to`` applied, cut to
+    ``max_length``). ``url`` is the permission-checked :class:`~async_uploads.views.DownloadRedirectView`
+    URL (``perm_detail``). A permission of ``None`` lets everyone, including anonymous users, act.
+
+    ``max_size`` is in MB (``None``: no limit). ``file_restrictions`` is one or a list of MIME
+    types (``"image/png"``), wildcards (``"image/*"``) and extensions (``".doc"`` or ``"docx"``).
+    ``download_params`` are passed to ``generate_download_url`` (e.g. ``{"expire": 60}``).
+    """
+
+    model: type[models.Model]
+    name: str
+    attname: str
+    max_length: int | None
+    storage: AsyncUploadStorage
+
+    def __init__(
+        self,
+        *args: Any,
+        perm_create: str | None = _UNSET,
+        perm_update: str | None = _UNSET,
+        perm_detail: str | None = _UNSET,
+        max_size: int | float | None = default_max_size,
+        file_restrictions: str | list[str] | tuple[str, ...] | None = None,
+        async_field_registry: AsyncFieldRegistry = default_async_field_registry,
+        max_length: int = default_max_length,
+        download_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, max_length=max_length, **kwargs)  # type: ignore[call-arg]
+        self._perm_create = perm_create
+        self._perm_update = perm_update
+        self._perm_detail = perm_detail
+        self.max_size = max_size
+        if isinstance(file_restrictions, str):
+            file_restrictions = [file_restrictions]
+        self.file_restrictions: list[str] = list(file_restrictions or [])
+        self.async_field_registry = async_field_registry
+        self._download_params = dict(download_params or {})
+
+    # Permissions resolve when first used, so ASYNC_UPLOADS["RESOLVE_PERM_NAME"] is read lazily.
+    def _perm(self, value: str | None, action: str) -> str | None:
+        return resolve_perm_name(self.model, action) if value is _UNSET else value
+
+    @property
+    def perm_create(self) -> str | None:
+        return self._perm(self._perm_create, "create")
+
+    @property
+    def perm_update(self) -> str | None:
+        return self._perm(self._perm_update, "update")
+
+    @property
+    def perm_detail(self) -> str | None:
+        return self._perm(self._perm_detail, "detail")
+
+    #: The seed's name for the permission checked before a download.
+    perm_download = perm_detail
+
+    @property
+    def download_params(self) -> dict[str, Any]:
+        return self._download_params
+
+    @property
+    def max_size_bytes(self) -> int | None:
+        """``max_size`` in bytes, or ``None`` for no limit."""
+        if self.max_size is None:
+            return None
+        return int(self.max_size * 1024 * 1024)
+
+    def contribute_to_class(self, cls: type[models.Model], name: str, private_only: bool = False) -> None:
+        super().contribute_to_class(cls, name, private_only=private_only)  # type: ignore[misc]
+        if not cls._meta.abstract:
+            self.async_field_registry.register_field(self)
+
+    def is_valid_filetype(self, filename: str, content_type: str | None = None) -> bool:
+        """Return whether ``filename`` (and, when given, ``content_type``) satisfy ``file_restrictions``.
+
+        With a ``content_type``, a MIME restriction must match it as well as the type guessed from
+        the name, so renaming ``evil.exe`` to ``evil.png`` does not get past ``"image/*"``.
+        """
+        if not self.file_restrictions:
+            return True
+        guessed, _ = mimetypes.guess_type(filename, strict=False)
+        name = filename.lower()
+        for restriction in self.file_restrictions:
+            rule = restriction.strip().lower()
+            if "/" not in rule:
+                ext = rule if rule.startswith(".") else f".{rule}"
+                if name.endswith(ext):
+                    return True
+                continue
+            candidates = [guessed] if content_type is None else [guessed, content_type.split(";")[0].strip().lower()]
+            if all(c is not None and _mime_matches(rule, c) for c in candidates):
+                return True
+        return False
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        errors = super().check(**kwargs)  # type: ignore[misc]
+        errors.extend(self._check_async_storage())
+        errors.extend(self._check_async_options())
+        return errors
+
+    def _check_async_storage(self) -> list[checks.CheckMessage]:
+        if isinstance(self.storage, AsyncUploadStorage):
+            if self.max_length:
+                needed = len(self.storage.generate_temporary_path("x", max_length=None)) + 8
+                if self.max_length < needed:
+                    return [
+                        checks.Error(
+                            f"max_length={self.max_length} leaves no room for temporary keys.",
+                            hint=f"Use max_length of at least {needed} (the default is {default_max_length}).",
+                            obj=self,
+                            id="async_uploads.E003",
+                        )
+                    ]
+            return []
+        return [
+            checks.Error(
+                f"{type(self).__name__} needs an AsyncUploadStorage, but its storage is "
+                f"{type(self.storage).__module__}.{type(self.storage).__qualname__}.",
+                hint="Pass storage=FileSystemAsyncUploadStorage() (or the S3 / Azure one), or make one "
+                'of them the "default" entry of STORAGES.',
+                obj=self,
+                id="async_uploads.E001",
+            )
+        ]
+
+    def _check_async_options(self) -> list[checks.CheckMessage]:
+        errors: list[checks.CheckMessage] = []
+        if self.max_size is not None and (
+            isinstance(self.max_size, bool) or not isinstance(self.max_size, int | float) or self.max_size <= 0
+        ):
+            errors.append(
+                checks.Error(
+                    f"max_size must be a positive number of MB or None, got {self.max_size!r}.",
+                    obj=self,
+                    id="async_uploads.E004",
+                )
+            )
+        bad = [r for r in self.file_restrictions if not isinstance(r, str) or not r.strip()]
+        if bad:
+            errors.append(
+                checks.Error(
+                    f"file_restrictions entries must be MIME types, wildcards or extensions, got {bad!r}.",
+                    obj=self,
+                    id="async_uploads.E005",
+                )
+            )
+        return errors
+
+    def before_process_file(self, instance: models.Model) -> None:
+        """Hook: called before a temporary key of ``instance`` is claimed on save."""
+
+    def before_move_file(self, instance: models.Model) -> None:
+        """Hook: called before the object of ``instance`` is moved to its permanent name."""
+
+    def formfield(self, **kwargs: Any) -> Any:
+        from async_uploads import forms
+
+        form_class = forms.AsyncImageField if isinstance(self, models.ImageField) else forms.AsyncFileField
+        return super().formfield(  # type: ignore[misc]
+            **{
+                "form_class": form_class,
+                "async_field_id": self.async_field_registry.generate_id(self),
+                "async_field_registry": self.async_field_registry,
+                "storage": self.storage,
+                **kwargs,
+            }
+        )
+
+
+def _mime_matches(rule: str, mime: str) -> bool:
+    if rule.endswith("/*"):
+        return mime.startswith(rule[:-1])
+    return mime == rule
+
+
+class AsyncFileField(AsyncFileMixin, models.FileField):
+    """A ``FileField`` whose uploads go straight from the browser to an :class:`AsyncUploadStorage`.
+
+    See :class:`AsyncFileMixin` for how it works.
+    """
+
+    attr_class = AsyncFieldFile
+    descriptor_class = AsyncFileDescriptor
+
+
+class AsyncImageField(AsyncFileMixin, models.ImageField):
+    """An ``ImageField`` whose uploads go straight from the browser to an :class:`AsyncUploadStorage`.
+
+    ``width_field`` / ``height_field`` are filled from the width and height the client submits;
+    without them, from the image itself (as ``ImageField`` does, which reads the file).
+    ``suppress_pillow_check=True`` silences the check that Pillow is installed.
+    """
+
+    attr_class = AsyncImageFieldFile
+    descriptor_class = AsyncImageDescriptor
+
+    def __init__(self, *args: Any, suppress_pillow_check: bool = False, **kwargs: Any):
+        self._suppress_pillow_check = suppress_pillow_check
+        super().__init__(*args, **kwargs)
+
+    def _check_image_library_installed(self) -> list[checks.CheckMessage]:
+        if self._suppress_pillow_check:
+            return []
+        return super()._check_image_library_installed()
+
+    def update_dimension_fields(self, instance: models.Model, force: bool = False, *args: Any, **kwargs: Any) -> None:
+        """Fill the dimension fields from client-sent values when there are some, else as ImageField does."""
+        pending = instance.__dict__.get(PENDING_DIMENSIONS_ATTR) or {}
+        dims = pending.pop(self.name, None)
+        if dims is not None and self.attname in instance.__dict__:
+            width, height = dims
+            if self.width_field:
+                setattr(instance, self.width_field, width)
+            if self.height_field:
+                setattr(instance, self.height_field, height)
+            return
+        super().update_dimension_fields(instance, force, *args, **kwargs)
+
+
+def async_fields_of(model: type[models.Model]) -> list[AsyncFileMixin]:
+    """Return the concrete async file fields of ``model``, inherited ones included."""
+    return [f for f in model._meta.concrete_fields if isinstance(f, AsyncFileMixin)]
+
+
+def _connect_model(sender: type[models.Model], **kwargs: Any) -> None:
+    # Per-model receivers: models without async fields never see a handler of ours.
+    if sender._meta.abstract or not async_fields_of(sender):
+        return
+    from async_uploads.moves import claim_temporary_files
+
+    post_save.connect(
+        claim_temporary_files, sender=sender, weak=False, dispatch_uid=f"async_uploads:{sender._meta.label}"
+    )
+
+
+class_prepared.connect(_connect_model, dispatch_uid="async_uploads:connect_model")
+
+
+def temporary_key_basename(key: str) -> str:
+    """Return the name part of a temporary key (what follows the random prefix)."""
+    return posixpath.basename(key).split("-", 1)[-1]

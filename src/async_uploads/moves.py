@@ -1,0 +1,288 @@
+"""Moving uploads from their temporary keys to their permanent names, safely.
+
+The order of steps is what keeps data safe:
+
+1. ``post_save`` (inside the saving transaction): claim each temporary key for the record and
+   record its permanent name (``AsyncTempFile.object_pk`` / ``moved_to_location``). A key already
+   claimed by another record fails the save. A rollback undoes the claim: the upload is untouched
+   and can be submitted again.
+2. After commit: copy the object to its permanent name, point the record at the copy with a
+   conditional ``UPDATE`` (only where it still holds the temporary key), then delete the
+   temporary object. At every step the record points at an object that exists.
+3. A failure stores the traceback on the ``AsyncTempFile`` and leaves the record on its
+   temporary key (whose object still exists); ``retry_async_file_moves`` finishes it, and
+   ``cleanup_async_temp_files`` finishes moves interrupted by a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.fields.files import FieldFile
+
+from async_uploads.exceptions import UploadRejected
+from async_uploads.models import PENDING_MOVES_ATTR, AsyncFileMixin, AsyncTempFile, async_fields_of
+
+if TYPE_CHECKING:
+    from async_uploads.storage.base import AsyncUploadStorage
+
+__all__ = ["claim_temporary_files", "complete_move", "permanent_name"]
+
+logger = logging.getLogger("async_uploads")
+
+
+@dataclass
+class _Move:
+    field: AsyncFileMixin
+    temp_file: AsyncTempFile
+    key: str
+    target: str
+
+
+def permanent_name(field: AsyncFileMixin, instance: models.Model, original_filename: str) -> str:
+    """Return a free permanent name for ``original_filename`` (``upload_to`` applied, cut to ``max_length``)."""
+    name = field.generate_filename(instance, original_filename)  # type: ignore[attr-defined]
+    return field.storage.get_available_name(name, max_length=field.max_length)
+
+
+def _current_key(instance: models.Model, field: AsyncFileMixin) -> str | None:
+    value = instance.__dict__.get(field.attname)
+    return getattr(value, "name", value) or None
+
+
+def claim_temporary_files(
+    sender: type[models.Model],
+    instance: models.Model,
+    raw: bool = False,
+    using: str = "default",
+    update_fields: Any = None,
+    **kwargs: Any,
+) -> None:
+    """``post_save`` receiver: claim the record's temporary keys and schedule their moves."""
+    if raw:
+        return
+    pending: dict[str, AsyncTempFile] = instance.__dict__.get(PENDING_MOVES_ATTR) or {}
+    moves: list[_Move] = []
+    for field in async_fields_of(sender):
+        if update_fields is not None and field.attname not in update_fields:
+            continue
+        key = _current_key(instance, field)
+        if not key or not field.storage.is_temporary_path(key):
+            pending.pop(field.name, None)
+            continue
+        temp_file = pending.get(field.name)
+        if temp_file is None or temp_file.key != key:
+            temp_file = _lookup_assigned_key(field, key, using)
+            if temp_file is None:
+                continue
+        field.before_process_file(instance)
+        target = temp_file.moved_to_location if temp_file.object_pk == str(instance.pk) else ""
+        if not target:
+            target = permanent_name(field, instance, temp_file.original_filename)
+        moves.append(_Move(field, temp_file, key, target))
+    if not moves:
+        return
+
+    pk = str(instance.pk)
+    ids = [m.temp_file.pk for m in moves]
+    claimed = (
+        AsyncTempFile.objects.using(using)
+        .filter(pk__in=ids)
+        .filter(Q(object_pk__isnull=True) | Q(object_pk=pk))
+        .update(
+            object_pk=pk,
+            moved_to_location=Case(*[When(pk=m.temp_file.pk, then=Value(m.target)) for m in moves]),
+        )
+    )
+    if claimed != len(moves):
+        _reject_lost_claims(sender, instance, moves, using)
+    for m in moves:
+        pending.pop(m.field.name, None)
+        m.temp_file.object_pk = pk
+        m.temp_file.moved_to_location = m.target
+    transaction.on_commit(lambda: _finish_moves(sender, instance, pk, moves, using), using=using)
+
+
+def _lookup_assigned_key(field: AsyncFileMixin, key: str, using: str) -> AsyncTempFile | None:
+    # A key assigned as a plain string by server code (trusted, as in the seed): find its record.
+    ct = ContentType.objects.db_manager(using).get_for_model(field.model, for_concrete_model=False)
+    temp_file = (
+        AsyncTempFile.objects.using(using).filter(key=key, content_type=ct, field_name=field.name).first()
+    )
+    if temp_file is None or temp_file.key != key:
+        logger.error(
+            "%s holds the temporary key %r but no AsyncTempFile matches it; the file cannot be moved "
+            "to a permanent name.",
+            field,
+            key,
+        )
+        return None
+    return temp_file
+
+
+def _reject_lost_claims(sender: type[models.Model], instance: models.Model, moves: list[_Move], using: str) -> None:
+    taken = set(
+        AsyncTempFile.objects.using(using)
+        .filter(pk__in=[m.temp_file.pk for m in moves])
+        .exclude(object_pk=str(instance.pk))
+        .values_list("pk", flat=True)
+    )
+    errors = {
+        m.field.name: [
+            ValidationError(
+                "This upload has just been saved to another record; upload the file again.", code="invalid_key"
+            )
+        ]
+        for m in moves
+        if m.temp_file.pk in taken
+    }
+    if not transaction.get_connection(using).in_atomic_block:
+        # Autocommit: the row is already written. Take the lost keys off it so it never shares an object.
+        lost = [m for m in moves if m.temp_file.pk in taken]
+        sender._base_manager.using(using).filter(pk=instance.pk).update(
+            **{m.field.attname: Value("") for m in lost}
+        )
+        for m in lost:
+            instance.__dict__[m.field.attname] = None
+    raise UploadRejected(errors, code="invalid_key")
+
+
+def _copy_or_move(storage: AsyncUploadStorage, key: str, target: str) -> tuple[str, bool]:
+    """Put the object at ``key`` under ``target`` (or a free variant); return it and whether it was copied."""
+    for _ in range(5):
+        try:
+            if storage.supports_copy():
+                storage.copy_file(key, target)
+                return target, True
+            storage.move_file(key, target)
+            return target, False
+        except FileExistsError:
+            target = storage.get_available_name(target)
+    raise FileExistsError(f"Could not find a free name to move {key!r} to.")
+
+
+def _finish_moves(
+    model: type[models.Model], instance: models.Model, pk: str, moves: list[_Move], using: str
+) -> None:
+    done: list[tuple[_Move, str, bool]] = []
+    for m in moves:
+        try:
+            m.field.before_move_file(instance)
+            final, copied = _copy_or_move(m.field.storage, m.key, m.target)
+            if final != m.target:
+                AsyncTempFile.objects.using(using).filter(pk=m.temp_file.pk).update(moved_to_location=final)
+                m.temp_file.moved_to_location = final
+            done.append((m, final, copied))
+        except Exception:
+            _record_failure(m.temp_file, m.field, pk, using)
+    if not done:
+        return
+    holds = _point_record_at_moves(model, pk, [(m, final) for m, final, _ in done], using)
+    for m, final, copied in done:
+        storage = m.field.storage
+        try:
+            if holds.get(m.field.attname) == final:
+                file = instance.__dict__.get(m.field.attname)
+                if getattr(file, "name", file) == m.key:
+                    if isinstance(file, FieldFile):
+                        file.name = final
+                    else:
+                        instance.__dict__[m.field.attname] = final
+                if copied:
+                    storage.delete(m.key)
+            elif copied:
+                # The record was deleted or given another file meanwhile: the copy belongs to nobody.
+                storage.delete(final)
+        except Exception:
+            logger.exception("Cleaning up after moving %r for %s(pk=%s) failed.", m.key, model.__name__, pk)
+
+
+def _point_record_at_moves(
+    model: type[models.Model], pk: str, moved: list[tuple[_Move, str]], using: str
+) -> dict[str, str | None]:
+    """Point the record's columns at their permanent names where they still hold the temporary keys.
+
+    Returns what each column holds afterwards.
+    """
+    manager = model._base_manager.using(using)
+    if len(moved) == 1:
+        m, final = moved[0]
+        updated = manager.filter(pk=pk, **{m.field.attname: m.key}).update(**{m.field.attname: final})
+        return {m.field.attname: final if updated else None}
+    # One UPDATE for all fields; each column changes only where it still holds its temporary key.
+    manager.filter(pk=pk).update(
+        **{
+            m.field.attname: Case(When(**{m.field.attname: m.key}, then=Value(final)), default=F(m.field.attname))
+            for m, final in moved
+        }
+    )
+    return manager.filter(pk=pk).values(*[m.field.attname for m, _ in moved]).first() or {}
+
+
+def _record_failure(temp_file: AsyncTempFile, field: AsyncFileMixin, pk: str, using: str) -> None:
+    logger.error(
+        "Moving %r of %s(pk=%s) to its permanent name failed; the record keeps its temporary key. "
+        "Run 'manage.py retry_async_file_moves' once the cause is fixed. See AsyncTempFile(pk=%s).",
+        temp_file.key,
+        field.model.__name__,
+        pk,
+        temp_file.pk,
+        exc_info=True,
+    )
+    error = traceback.format_exc()
+    AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(error=error)
+    temp_file.error = error
+
+
+def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
+    """Bring a claimed temporary file to its end state; return what was done.
+
+    Used by ``retry_async_file_moves`` and ``cleanup_async_temp_files``. Results:
+    ``"moved"`` (the record now holds the permanent name), ``"done"`` (it already did),
+    ``"orphan"`` (no record holds the key: the temporary object was deleted),
+    ``"unclaimed"`` (no record took the key yet: nothing to do).
+    """
+    if temp_file.object_pk is None:
+        return "unclaimed"
+    field = temp_file.get_field()
+    model = field.model
+    storage = field.storage
+    row = model._base_manager.using(using).filter(pk=temp_file.object_pk).values(field.attname).first()
+    current = row[field.attname] if row else None
+    target = temp_file.moved_to_location
+    if current == temp_file.key:
+        if storage.exists(temp_file.key):
+            instance = model._base_manager.using(using).get(pk=temp_file.object_pk)
+            if not target or storage.exists(target):
+                target = permanent_name(field, instance, temp_file.original_filename)
+            final, copied = _copy_or_move(storage, temp_file.key, target)
+        elif target and storage.exists(target):
+            # A move-only backend moved it before the record was updated.
+            final, copied = target, False
+        else:
+            raise FileNotFoundError(
+                f"Neither {temp_file.key!r} nor {target!r} exists in storage; the upload is lost."
+            )
+        model._base_manager.using(using).filter(pk=temp_file.object_pk, **{field.attname: temp_file.key}).update(
+            **{field.attname: final}
+        )
+        if copied:
+            storage.delete(temp_file.key)
+        AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(moved_to_location=final, error=None)
+        temp_file.moved_to_location, temp_file.error = final, None
+        return "moved"
+    if storage.exists(temp_file.key):
+        storage.delete(temp_file.key)
+    if current is not None and current == target:
+        if temp_file.error:
+            AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(error=None)
+            temp_file.error = None
+        return "done"
+    return "orphan"

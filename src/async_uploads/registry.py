@@ -1,0 +1,97 @@
+"""Registries map the ids clients send to the async file fields they name."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from django.urls import URLPattern
+
+    from async_uploads.models import AsyncFileMixin
+
+__all__ = ["AsyncFieldRegistry", "default_async_field_registry"]
+
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class AsyncFieldRegistry:
+    """Look up async file fields by the id a client sends.
+
+    Every :class:`~async_uploads.models.AsyncFileField` registers itself with the registry it
+    names (:data:`default_async_field_registry` unless told otherwise). Each registry gets its
+    own URLs (:meth:`get_url_patterns`) under its own URL namespace.
+    """
+
+    def __init__(self, name: str):
+        if not _NAME_RE.match(name):
+            raise ImproperlyConfigured(
+                f"AsyncFieldRegistry name {name!r} must start with a letter and hold only letters, "
+                "digits and underscores (it becomes a URL namespace)."
+            )
+        self.name = name
+        self.fields_by_id: dict[str, AsyncFileMixin] = {}
+
+    def __repr__(self) -> str:
+        return f"AsyncFieldRegistry(name={self.name!r})"
+
+    __str__ = __repr__
+
+    @property
+    def url_namespace(self) -> str:
+        """The URL namespace of this registry's views: ``async_uploads`` for the default one."""
+        return "async_uploads" if self.name == "default" else f"async_uploads_{self.name}"
+
+    def generate_id(self, field: AsyncFileMixin) -> str:
+        """Return the id of ``field``: ``app_label.ModelName.field_name``."""
+        return f"{field.model._meta.label}.{field.name}"
+
+    def register_field(self, field: AsyncFileMixin) -> None:
+        """Register ``field``; a second field with the same id raises ``ImproperlyConfigured``."""
+        if field.model.__module__ == "__fake__":
+            # Historical models built by migrations are not real fields to upload to.
+            return
+        field_id = self.generate_id(field)
+        existing = self.fields_by_id.get(field_id)
+        if existing is not None and existing is not field and not _same_field(existing, field):
+            raise ImproperlyConfigured(f"Two fields share the async field id {field_id!r}: {existing} and {field}.")
+        self.fields_by_id[field_id] = field
+
+    def get_field(self, field_id: str) -> AsyncFileMixin | None:
+        """Return the field registered as ``field_id``, or ``None``."""
+        return self.fields_by_id.get(field_id)
+
+    def get_url_patterns(self) -> tuple[list[URLPattern], str]:
+        """Return this registry's URL patterns for ``include()``.
+
+        Usage::
+
+            path("async-uploads/", include(default_async_field_registry.get_url_patterns()))
+
+        The result is ``(patterns, namespace)``, so the URLs are named inside
+        :attr:`url_namespace` (``async_uploads:generate-upload-url`` and so on).
+        """
+        patterns: list[URLPattern] = []
+        seen: set[str] = set()
+        storages = []
+        for field in self.fields_by_id.values():
+            if all(field.storage is not s for s in storages):
+                storages.append(field.storage)
+        for storage in storages:
+            for pattern in storage.get_url_patterns(self):
+                key = str(pattern.pattern)
+                if key not in seen:
+                    seen.add(key)
+                    patterns.append(pattern)
+        return patterns, self.url_namespace
+
+
+def _same_field(a: AsyncFileMixin, b: AsyncFileMixin) -> bool:
+    # The test runner and autoreloader can import one model twice; those are the same field.
+    return a.model._meta.label == b.model._meta.label and a.name == b.name
+
+
+#: The registry fields use unless given another.
+default_async_field_registry = AsyncFieldRegistry("default")

@@ -1,0 +1,180 @@
+"""The upload-URL and download operations, shared by the REST views and the GraphQL layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import SuspiciousFileOperation, ValidationError
+from django.db import models
+
+from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
+from async_uploads.models import AsyncTempFile
+from async_uploads.permissions import check_permission
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from async_uploads.models import AsyncFileMixin
+    from async_uploads.registry import AsyncFieldRegistry
+    from async_uploads.storage.base import GenerateUploadUrlResponse
+
+__all__ = ["IssuedUpload", "get_field_or_reject", "get_instance_or_reject", "issue_upload", "resolve_download_url"]
+
+#: Longest filename accepted from a client.
+MAX_FILENAME_LENGTH = 1000
+
+
+@dataclass
+class IssuedUpload:
+    temp_file: AsyncTempFile
+    upload: GenerateUploadUrlResponse
+
+    @property
+    def key(self) -> str:
+        return self.temp_file.key
+
+
+def get_field_or_reject(registry: AsyncFieldRegistry, field_id: Any) -> AsyncFileMixin:
+    """Return the field registered as ``field_id``, or raise ``UploadRejected`` (``invalid_input``)."""
+    if not field_id or not isinstance(field_id, str):
+        raise UploadRejected({"field_id": ["This field is required."]}, code="invalid_input")
+    field = registry.get_field(field_id)
+    if field is None:
+        raise UploadRejected({"field_id": [f"Unknown field id {field_id!r}."]}, code="invalid_input")
+    return field
+
+
+def get_instance_or_reject(field: AsyncFileMixin, instance_id: Any) -> models.Model | None:
+    """Return the record ``instance_id`` of ``field``'s model (``None`` when not given).
+
+    A malformed id raises ``UploadRejected`` (``invalid_input``), a missing record
+    ``UploadRejected`` (``not_found``).
+    """
+    if instance_id is None or instance_id == "":
+        return None
+    pk_field = field.model._meta.pk
+    assert pk_field is not None
+    try:
+        if not isinstance(instance_id, str | int) or isinstance(instance_id, bool):
+            raise ValidationError("bad type")
+        pk = pk_field.to_python(instance_id)
+        pk_field.run_validators(pk)
+    except (ValidationError, TypeError, ValueError, OverflowError) as e:
+        raise UploadRejected(
+            {"instance_id": [f"{instance_id!r} is not a valid id for {field.model._meta.verbose_name}."]},
+            code="invalid_input",
+        ) from e
+    try:
+        obj = field.model._default_manager.filter(pk=pk).first()
+    except (ValueError, TypeError, OverflowError) as e:  # e.g. an integer too large for the column
+        raise UploadRejected({"instance_id": [f"{instance_id!r} is not a valid id."]}, code="invalid_input") from e
+    if obj is None:
+        raise UploadRejected(
+            {"instance_id": [f"No {field.model._meta.verbose_name} with id {instance_id!r}."]}, code="not_found"
+        )
+    return obj
+
+
+def _parse_size(size: Any) -> int | None:
+    if size is None or size == "":
+        return None
+    if isinstance(size, bool):
+        raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code="invalid_input")
+    try:
+        value = int(size)
+    except (TypeError, ValueError) as e:
+        raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code="invalid_input") from e
+    if value < 0 or (isinstance(size, float) and size != value):
+        raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code="invalid_input")
+    return value
+
+
+def issue_upload(
+    registry: AsyncFieldRegistry,
+    request: HttpRequest,
+    *,
+    field_id: Any,
+    filename: Any,
+    content_type: Any = None,
+    size: Any = None,
+    instance_id: Any = None,
+) -> IssuedUpload:
+    """Check a request for an upload URL, record the temporary key and sign the upload target.
+
+    Raises ``UploadRejected`` (codes ``invalid_input``, ``not_found``, ``invalid_file_type``,
+    ``file_too_large``) or ``UploadPermissionDenied`` (``permission_denied``); nothing is
+    recorded when it raises.
+    """
+    field = get_field_or_reject(registry, field_id)
+    if not isinstance(filename, str) or not filename.strip():
+        raise UploadRejected({"filename": ["This field is required."]}, code="invalid_input")
+    if len(filename) > MAX_FILENAME_LENGTH or "\x00" in filename:
+        raise UploadRejected(
+            {"filename": [f"A filename must be under {MAX_FILENAME_LENGTH} characters, without NUL."]},
+            code="invalid_input",
+        )
+    if content_type is not None and (not isinstance(content_type, str) or len(content_type) > 255):
+        raise UploadRejected({"content_type": ["content_type must be a MIME type string."]}, code="invalid_input")
+    declared_size = _parse_size(size)
+    obj = get_instance_or_reject(field, instance_id)
+    perm = field.perm_update if obj is not None else field.perm_create
+    user = getattr(request, "user", None)
+    if not check_permission(user, perm, obj):
+        raise UploadPermissionDenied(f"You do not have permission to upload to {registry.generate_id(field)}.")
+    if (user is None or not user.is_authenticated) and not hasattr(request, "session"):
+        raise UploadPermissionDenied(
+            "Anonymous uploads need a session to tie the upload to its uploader; enable "
+            "django.contrib.sessions.middleware.SessionMiddleware."
+        )
+    if not field.is_valid_filetype(filename, content_type or None):
+        allowed = ", ".join(field.file_restrictions)
+        raise UploadRejected(
+            {"filename": [f"{filename!r} is not an accepted file type; accepted: {allowed}."]},
+            code="invalid_file_type",
+        )
+    limit = field.max_size_bytes
+    if declared_size is not None and limit is not None and declared_size > limit:
+        raise UploadRejected(
+            {"size": [f"The file is {declared_size} bytes; this field accepts at most {limit} bytes."]},
+            code="file_too_large",
+        )
+    try:
+        temp_file = AsyncTempFile.create_for_field(
+            field, filename, request=request, instance=obj, size=declared_size, content_type=content_type or ""
+        )
+    except SuspiciousFileOperation as e:
+        raise UploadRejected({"filename": [str(e)]}, code="invalid_input") from e
+    upload = field.storage.generate_upload_url(
+        temp_file.key,
+        registry.generate_id(field),
+        registry=registry,
+        content_type=content_type or None,
+        size=declared_size,
+        max_size=limit,
+    )
+    if isinstance(upload, str):  # a custom storage that returns only a URL, as the seed allowed
+        upload = {"url": upload, "fields": {}}
+    return IssuedUpload(temp_file=temp_file, upload=upload)
+
+
+def resolve_download_url(
+    registry: AsyncFieldRegistry, request: HttpRequest, *, field_id: Any, instance_id: Any, **params: Any
+) -> str:
+    """Check the viewer may read the file and return its signed download URL.
+
+    Raises ``UploadRejected`` (``invalid_input`` / ``not_found``) or ``UploadPermissionDenied``.
+    """
+    field = get_field_or_reject(registry, field_id)
+    if instance_id is None or instance_id == "":
+        raise UploadRejected({"instance_id": ["This field is required."]}, code="invalid_input")
+    obj = get_instance_or_reject(field, instance_id)
+    assert obj is not None
+    if not check_permission(getattr(request, "user", None), field.perm_detail, obj):
+        raise UploadPermissionDenied("You do not have permission to download this file.")
+    value = getattr(obj, field.attname)
+    if not value:
+        raise UploadRejected({"instance_id": [f"No file is set for {field.name}."]}, code="not_found")
+    return field.storage.generate_download_url(
+        value.name, registry.generate_id(field), registry=registry, **{**field.download_params, **params}
+    )

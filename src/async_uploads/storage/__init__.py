@@ -1,0 +1,3 @@
+from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
+
+__all__ = ["AsyncUploadStorage", "GenerateUploadUrlResponse"]

@@ -1,0 +1,183 @@
+"""The storage contract every async upload backend fulfils."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import posixpath
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import Storage
+from django.urls import path
+from django.utils.crypto import get_random_string
+from django.utils.text import get_valid_filename
+
+from async_uploads.exceptions import UploadRejected
+
+if TYPE_CHECKING:
+    from django.urls import URLPattern
+
+    from async_uploads.models import AsyncFileMixin
+    from async_uploads.registry import AsyncFieldRegistry
+
+__all__ = ["AsyncUploadStorage", "GenerateUploadUrlResponse", "safe_basename"]
+
+
+class GenerateUploadUrlResponse(TypedDict):
+    #: The URL the browser sends the file to.
+    url: str
+    #: Form fields to send along with the file (S3 POST policy fields); empty for other backends.
+    fields: dict[str, str]
+    #: HTTP method of the upload (``POST`` or ``PUT``).
+    method: NotRequired[str]
+    #: Which adapter the client needs: ``filesystem``, ``s3`` or ``azure``.
+    provider: NotRequired[str]
+    #: HTTP headers the upload request must carry.
+    headers: NotRequired[dict[str, str]]
+    #: Name of the multipart field that carries the file, for POST uploads.
+    fileFieldName: NotRequired[str]
+    #: When the URL stops working (timezone-aware).
+    expiresAt: NotRequired[datetime.datetime]
+
+
+def safe_basename(filename: str, default: str = "file") -> str:
+    """Return the last path component of a user-supplied ``filename``, made safe for storage keys.
+
+    Both ``/`` and ``\\`` count as separators, so ``..\\..\\x.png`` gives ``x.png``; a name that
+    sanitises to nothing (``..``, ``""``) gives ``default``.
+    """
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    try:
+        return get_valid_filename(name)
+    except SuspiciousFileOperation:
+        return default
+
+
+class AsyncUploadStorage(Storage):
+    """Base class of storages that take uploads straight from the browser.
+
+    A backend provides :meth:`generate_upload_url` (a signed target the browser uploads to),
+    :meth:`generate_download_url` (a signed URL to read a key) and :meth:`move_file` (move an
+    upload from its temporary key to its permanent name). Backends that can copy without
+    deleting should also provide :meth:`copy_file`: the save flow then copies, points the
+    record at the copy and only then deletes the temporary object, so a crash at any step
+    never leaves a record pointing at a missing object.
+    """
+
+    #: Prefix of every temporary key. It must be used by temporary files only.
+    temporary_key_prefix = "async-temp-files"
+
+    #: Length of the random part of a temporary key.
+    temporary_key_secret_length = 12
+
+    def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
+        """Return the signed upload target for the temporary key ``name`` of the field ``field_id``."""
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage must provide a generate_upload_url() method"
+        )
+
+    def generate_download_url(self, key: str, field_id: str, **kwargs: Any) -> str:
+        """Return a URL the object at ``key`` can be downloaded from (a signed URL)."""
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage must provide a generate_download_url() method"
+        )
+
+    def move_file(self, from_key: str, to_key: str) -> None:
+        """Move the object at ``from_key`` to ``to_key``.
+
+        The default copies with :meth:`copy_file` and then deletes ``from_key``.
+        """
+        if not self.supports_copy():
+            raise NotImplementedError(
+                "subclasses of AsyncUploadStorage must provide a move_file() or a copy_file() method"
+            )
+        self.copy_file(from_key, to_key)
+        self.delete(from_key)
+
+    def copy_file(self, from_key: str, to_key: str) -> None:
+        """Copy the object at ``from_key`` to ``to_key`` without removing the source.
+
+        Must not overwrite an existing ``to_key``: raise :class:`FileExistsError` instead.
+        """
+        raise NotImplementedError("subclasses of AsyncUploadStorage must provide a copy_file() method")
+
+    def verify_upload(self, key: str, *, field: AsyncFileMixin) -> None:
+        """Check the uploaded object at ``key`` before ``field`` accepts it.
+
+        Raise :class:`~async_uploads.exceptions.UploadRejected` (code ``invalid_key``,
+        ``file_too_large`` or ``invalid_file_type``) when it must not be accepted. The base class
+        checks that the object exists and is within the field's ``max_size``.
+        """
+        if not self.exists(key):
+            raise UploadRejected(
+                "Nothing has been uploaded to this key; upload the file before submitting the form.",
+                code="invalid_key",
+            )
+        limit = field.max_size_bytes
+        if limit is not None:
+            size = self.size(key)
+            if size > limit:
+                raise UploadRejected(
+                    f"The uploaded file is {size} bytes; this field accepts at most {limit} bytes.",
+                    code="file_too_large",
+                )
+
+    def supports_copy(self) -> bool:
+        """Return whether this backend implements :meth:`copy_file`."""
+        return type(self).copy_file is not AsyncUploadStorage.copy_file
+
+    def generate_temporary_path(self, filename: str, max_length: int | None = None) -> str:
+        """Return a new unique temporary key for an upload of ``filename``.
+
+        The key looks like ``async-temp-files/2021/03/03/fVy5cSVBQpOb-test.png``. The name after
+        the ``-`` is cut to fit ``max_length`` but keeps its extension; when not even the prefix
+        and the extension fit, :class:`~django.core.exceptions.SuspiciousFileOperation` is raised.
+        Directory parts and unsafe characters of ``filename`` are dropped.
+        """
+        filename = safe_basename(filename)
+        today = datetime.date.today().strftime("%Y/%m/%d")
+        secret = get_random_string(self.temporary_key_secret_length)
+        prefix = f"{self.temporary_key_prefix}/{today}/{secret}-"
+        if max_length:
+            file_root, file_ext = os.path.splitext(filename)
+            room = max_length - len(prefix) - len(file_ext)
+            if room < 0:
+                raise SuspiciousFileOperation(
+                    f"A temporary key for {filename!r} needs at least {len(prefix) + len(file_ext)} "
+                    f"characters but the field allows {max_length}; raise the field's max_length."
+                )
+            filename = f"{file_root[:room]}{file_ext}"
+        return f"{prefix}{filename}"
+
+    def is_temporary_path(self, filename: str | None) -> bool:
+        """Return whether ``filename`` is a temporary key that still has to be moved."""
+        if not filename:
+            return False
+        return filename.startswith(self.temporary_key_prefix + "/") and is_clean_key(filename)
+
+    def get_url_patterns(self, registry: AsyncFieldRegistry) -> list[URLPattern]:
+        """Return the URL patterns this backend needs, for :meth:`AsyncFieldRegistry.get_url_patterns`.
+
+        The base class gives ``download-file/`` (:class:`~async_uploads.views.DownloadRedirectView`)
+        and ``generate-upload-url/`` (:class:`~async_uploads.views.GenerateUploadUrlView`).
+        """
+        from async_uploads.views import DownloadRedirectView, GenerateUploadUrlView
+
+        return [
+            path("download-file/", DownloadRedirectView.as_view(registry=registry), name="download"),
+            path(
+                "generate-upload-url/",
+                GenerateUploadUrlView.as_view(registry=registry),
+                name="generate-upload-url",
+            ),
+        ]
+
+
+def is_clean_key(key: str) -> bool:
+    """Return whether ``key`` is a plain relative storage key with no path tricks."""
+    if not key or key != key.strip() or "\\" in key or "\x00" in key or "%" in key:
+        return False
+    if key.startswith("/") or "//" in key:
+        return False
+    return posixpath.normpath(key) == key and ".." not in key.split("/")

@@ -1,0 +1,136 @@
+"""Uploads to the Django server's own disk, through signed single-use URLs."""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import os
+import shutil
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from django.core import signing
+from django.core.files.storage import FileSystemStorage
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+
+from async_uploads.conf import app_settings
+from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
+
+if TYPE_CHECKING:
+    from django.urls import URLPattern
+
+    from async_uploads.registry import AsyncFieldRegistry
+
+__all__ = ["DOWNLOAD_SALT", "UPLOAD_SALT", "FileSystemAsyncUploadStorage"]
+
+#: Salts keep upload and download tokens apart: neither can stand in for the other.
+UPLOAD_SALT = "async_uploads.filesystem.upload"
+DOWNLOAD_SALT = "async_uploads.filesystem.download"
+
+
+def _registry(kwargs: dict[str, Any]) -> AsyncFieldRegistry:
+    from async_uploads.registry import default_async_field_registry
+
+    return kwargs.get("registry") or default_async_field_registry
+
+
+@deconstructible(path="async_uploads.storage.filesystem.FileSystemAsyncUploadStorage")
+class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
+    """Take uploads on the Django server itself: useful in development and on single servers.
+
+    The browser posts the file (multipart field ``file``) to a signed, single-use URL served by
+    :class:`~async_uploads.views.filesystem.FileSystemAsyncStorageUploadView`, which enforces the
+    field's ``max_size`` and ``file_restrictions`` while it streams the body to disk. Downloads go
+    through signed, expiring URLs served by
+    :class:`~async_uploads.views.filesystem.FileSystemAsyncStorageDownloadView`. Use it as the
+    default storage::
+
+        STORAGES = {"default": {"BACKEND": "async_uploads.storage.filesystem.FileSystemAsyncUploadStorage"}, ...}
+
+    or pass an instance as a field's ``storage``.
+    """
+
+    def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
+        """Return a signed single-use URL the browser POSTs the file for key ``name`` to."""
+        expire = int(kwargs.get("expire") or app_settings.UPLOAD_URL_EXPIRY)
+        expires_at = timezone.now() + datetime.timedelta(seconds=expire)
+        payload = {"k": name, "f": field_id, "p": "u", "e": int(expires_at.timestamp())}
+        token = signing.dumps(payload, salt=UPLOAD_SALT, compress=True)
+        url = reverse(f"{_registry(kwargs).url_namespace}:filesystem-upload") + "?" + urlencode({"token": token})
+        return {
+            "url": url,
+            "fields": {},
+            "method": "POST",
+            "provider": "filesystem",
+            "headers": {},
+            "fileFieldName": "file",
+            "expiresAt": expires_at,
+        }
+
+    def generate_download_url(self, key: str, field_id: str, **kwargs: Any) -> str:
+        """Return a signed URL that serves ``key`` until it expires.
+
+        ``expire`` (seconds) defaults to ``DOWNLOAD_URL_EXPIRY``; ``as_attachment`` (default
+        ``True``) and ``filename`` shape the ``Content-Disposition`` header.
+        """
+        expire = int(kwargs.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
+        payload: dict[str, Any] = {
+            "k": key,
+            "f": field_id,
+            "p": "d",
+            "e": int(timezone.now().timestamp()) + expire,
+        }
+        if kwargs.get("as_attachment") is False:
+            payload["i"] = 1
+        if kwargs.get("filename"):
+            payload["n"] = str(kwargs["filename"])
+        token = signing.dumps(payload, salt=DOWNLOAD_SALT, compress=True)
+        return reverse(f"{_registry(kwargs).url_namespace}:filesystem-download") + "?" + urlencode({"token": token})
+
+    def copy_file(self, from_key: str, to_key: str) -> None:
+        """Copy ``from_key`` to ``to_key`` (a hard link where possible); never overwrite."""
+        source = self.path(from_key)
+        target = self.path(to_key)
+        directory = os.path.dirname(target)
+        if self.directory_permissions_mode is not None:
+            old_umask = os.umask(0o777 & ~self.directory_permissions_mode)
+            try:
+                os.makedirs(directory, self.directory_permissions_mode, exist_ok=True)
+            finally:
+                os.umask(old_umask)
+        else:
+            os.makedirs(directory, exist_ok=True)
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            raise
+        except OSError as e:
+            if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
+                raise
+            with open(source, "rb") as src, open(target, "xb") as dst:
+                shutil.copyfileobj(src, dst, 1024 * 1024)
+        if self.file_permissions_mode is not None:
+            os.chmod(target, self.file_permissions_mode)
+
+    def get_url_patterns(self, registry: AsyncFieldRegistry) -> list[URLPattern]:
+        """Add the upload (``upload-file-direct/``) and download (``download-file-direct/``) views."""
+        from async_uploads.views.filesystem import (
+            FileSystemAsyncStorageDownloadView,
+            FileSystemAsyncStorageUploadView,
+        )
+
+        return [
+            *super().get_url_patterns(registry),
+            path(
+                "upload-file-direct/",
+                FileSystemAsyncStorageUploadView.as_view(registry=registry),
+                name="filesystem-upload",
+            ),
+            path(
+                "download-file-direct/",
+                FileSystemAsyncStorageDownloadView.as_view(registry=registry),
+                name="filesystem-download",
+            ),
+        ]

@@ -1,0 +1,235 @@
+"""The upload and download endpoints of :class:`~async_uploads.storage.filesystem.FileSystemAsyncUploadStorage`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from typing import Any
+
+from django.core import signing
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from async_uploads.models import AsyncFileMixin, AsyncTempFile
+from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
+from async_uploads.storage.base import is_clean_key, safe_basename
+from async_uploads.storage.filesystem import DOWNLOAD_SALT, UPLOAD_SALT, FileSystemAsyncUploadStorage
+
+__all__ = ["FileSystemAsyncStorageDownloadView", "FileSystemAsyncStorageUploadView"]
+
+logger = logging.getLogger("async_uploads")
+
+#: Multipart framing allowed on top of ``max_size`` before a Content-Length is refused outright.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message}, status=status)
+
+
+def _read_token(request: HttpRequest, salt: str, purpose: str) -> dict[str, Any] | JsonResponse:
+    token = request.GET.get("token")
+    if not token:
+        return _error(400, "invalid_input", "The URL has no token.")
+    try:
+        payload = signing.loads(token, salt=salt)
+    except signing.BadSignature:
+        return _error(403, "invalid_signature", "The URL's signature is not valid.")
+    if not isinstance(payload, dict) or payload.get("p") != purpose:
+        return _error(403, "invalid_signature", "The URL's signature is not valid.")
+    key, expires = payload.get("k"), payload.get("e")
+    if not isinstance(key, str) or not is_clean_key(key) or not isinstance(expires, int):
+        return _error(403, "invalid_signature", "The URL's signature is not valid.")
+    if timezone.now().timestamp() > expires:
+        return _error(403, "url_expired", "The URL has expired; ask for a new one.")
+    return payload
+
+
+class _StreamToDisk(FileUploadHandler):
+    """Write the ``file`` part straight to a temporary file beside its destination, within limits."""
+
+    def __init__(self, request: HttpRequest, field: AsyncFileMixin, temp_file: AsyncTempFile, directory: str):
+        super().__init__(request)
+        self.field = field
+        self.temp_file = temp_file
+        self.directory = directory
+        self.limit = field.max_size_bytes
+        self.received = 0
+        self.file: Any = None
+        self.path: str | None = None
+        self.error: tuple[int, str, str] | None = None
+        self.done = False
+
+    def new_file(self, field_name: str, file_name: str, content_type: str, *args: Any, **kwargs: Any) -> None:
+        super().new_file(field_name, file_name, content_type, *args, **kwargs)
+        if field_name != "file" or self.file is not None or self.done:
+            raise SkipFile()
+        original = self.temp_file.original_filename
+        if not (
+            self.field.is_valid_filetype(original, content_type or None)
+            and self.field.is_valid_filetype(file_name or original)
+        ):
+            self.error = (415, "invalid_file_type", f"{file_name or original!r} ({content_type}) is not an accepted file type.")
+            raise StopUpload(connection_reset=False)
+        os.makedirs(self.directory, exist_ok=True)
+        fd, self.path = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.directory)
+        self.file = os.fdopen(fd, "wb")
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        if self.file is None:
+            return None
+        self.received += len(raw_data)
+        if self.limit is not None and self.received > self.limit:
+            self.error = (413, "file_too_large", f"The file is larger than this field's limit of {self.limit} bytes.")
+            self.discard()
+            raise StopUpload(connection_reset=False)
+        self.file.write(raw_data)
+        return None
+
+    def file_complete(self, file_size: int) -> Any:
+        if self.file is None:
+            return None
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        self.file = None
+        self.done = True
+        return _Received(self.received)
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        if self.path and os.path.exists(self.path):
+            os.unlink(self.path)
+        self.path = None
+
+
+class _Received:
+    """What the handler hands to ``request.FILES``: only the size; the bytes are already on disk."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def close(self) -> None:
+        pass
+
+
+class _RegistryView(View):
+    registry: AsyncFieldRegistry = default_async_field_registry
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class FileSystemAsyncStorageUploadView(_RegistryView):
+    """Receive a browser's upload for :class:`FileSystemAsyncUploadStorage`.
+
+    The signed URL (from ``generate_upload_url``) is the authority: it names the key and field,
+    works once, and expires after ``UPLOAD_URL_EXPIRY`` seconds; permissions were checked when it
+    was issued. CSRF does not apply for that reason: nobody can forge the URL. The ``file`` part
+    of a multipart ``POST`` is streamed to disk in chunks (memory stays flat whatever the size),
+    refused past the field's ``max_size`` (413) or when its name or type breaks
+    ``file_restrictions`` (415), and moved into place only when complete. Answers 201
+    ``{"key", "size"}``; errors are JSON ``{"code", "message"}``.
+    """
+
+    http_method_names = ["post", "options"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        payload = _read_token(request, UPLOAD_SALT, "u")
+        if isinstance(payload, JsonResponse):
+            return payload
+        key = payload["k"]
+        field = self.registry.get_field(payload.get("f", ""))
+        if field is None or not isinstance(field.storage, FileSystemAsyncUploadStorage):
+            return _error(400, "invalid_input", "The URL names no field of this registry.")
+        storage: FileSystemAsyncUploadStorage = field.storage
+        temp_file = AsyncTempFile.objects.filter(key=key).first()
+        if temp_file is None or temp_file.key != key or not temp_file.is_for_field(field):
+            return _error(404, "not_found", "This upload key no longer exists; ask for a new upload URL.")
+        if not (request.content_type or "").startswith("multipart/form-data"):
+            return _error(400, "invalid_input", "Send the file as multipart/form-data in a part named 'file'.")
+        limit = field.max_size_bytes
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _error(400, "invalid_input", "Invalid Content-Length.")
+        if limit is not None and length > limit + MULTIPART_OVERHEAD:
+            return _error(413, "file_too_large", f"The file is larger than this field's limit of {limit} bytes.")
+
+        # Single use: only the first request to claim the key may write it.
+        if not AsyncTempFile.objects.filter(pk=temp_file.pk, uploaded_at__isnull=True).update(
+            uploaded_at=timezone.now()
+        ):
+            return _error(409, "upload_url_used", "This upload URL has already been used; ask for a new one.")
+
+        destination = storage.path(key)
+        handler = _StreamToDisk(request, field, temp_file, os.path.dirname(destination))
+        request.upload_handlers = [handler]
+        try:
+            try:
+                received = request.FILES.get("file")
+            except MultiPartParserError as e:
+                handler.discard()
+                return self._fail(temp_file, 400, "invalid_input", f"Malformed multipart body: {e}")
+            if handler.error:
+                handler.discard()
+                return self._fail(temp_file, *handler.error)
+            if received is None or handler.path is None:
+                handler.discard()
+                return self._fail(temp_file, 400, "invalid_input", "No file was sent in a part named 'file'.")
+            if temp_file.declared_size is not None and handler.received != temp_file.declared_size:
+                handler.discard()
+                return self._fail(
+                    temp_file,
+                    400,
+                    "invalid_input",
+                    f"{handler.received} bytes arrived but {temp_file.declared_size} were declared.",
+                )
+            if storage.file_permissions_mode is not None:
+                os.chmod(handler.path, storage.file_permissions_mode)
+            os.replace(handler.path, destination)
+            handler.path = None
+        except BaseException:
+            handler.discard()
+            AsyncTempFile.objects.filter(pk=temp_file.pk).update(uploaded_at=None)
+            raise
+        return JsonResponse({"key": key, "size": handler.received}, status=201)
+
+    def _fail(self, temp_file: AsyncTempFile, status: int, code: str, message: str) -> JsonResponse:
+        # Nothing was stored, so the URL may be used again for a corrected upload.
+        AsyncTempFile.objects.filter(pk=temp_file.pk).update(uploaded_at=None)
+        return _error(status, code, message)
+
+
+class FileSystemAsyncStorageDownloadView(_RegistryView):
+    """Serve a file of :class:`FileSystemAsyncUploadStorage` from a signed, expiring URL.
+
+    Permissions were checked when the URL was signed (by ``DownloadRedirectView``). Upload URLs
+    are signed with another salt and purpose, so one cannot stand in for the other.
+    """
+
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        payload = _read_token(request, DOWNLOAD_SALT, "d")
+        if isinstance(payload, JsonResponse):
+            return payload
+        field = self.registry.get_field(payload.get("f", ""))
+        if field is None or not isinstance(field.storage, FileSystemAsyncUploadStorage):
+            return _error(400, "invalid_input", "The URL names no field of this registry.")
+        key = payload["k"]
+        try:
+            handle = field.storage.open(key, "rb")
+        except (FileNotFoundError, IsADirectoryError):
+            return _error(404, "not_found", "The file no longer exists.")
+        filename = payload.get("n") or safe_basename(key)
+        response = FileResponse(handle, as_attachment=not payload.get("i"), filename=filename)
+        response["Cache-Control"] = "private, max-age=60"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
