@@ -1,0 +1,151 @@
+"""Shared fixtures: users, clients, and helpers that go through the real upload flow."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.urls import reverse
+
+from async_uploads.registry import default_async_field_registry
+
+
+def field_id(model: Any, name: str, registry=default_async_field_registry) -> str:
+    return registry.generate_id(model._meta.get_field(name))
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    # FileSystemStorage instances made at import keep their location unless told the setting changed.
+    from django.core.files.storage import default_storage
+
+    default_storage.__dict__.pop("base_location", None)
+    default_storage.__dict__.pop("location", None)
+    for registry_field in default_async_field_registry.fields_by_id.values():
+        registry_field.storage.__dict__.pop("base_location", None)
+        registry_field.storage.__dict__.pop("location", None)
+    return tmp_path / "media"
+
+
+def _grant(user: User, *codenames: str) -> User:
+    for codename in codenames:
+        app_label, name = codename.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=name))
+    return User.objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., User]:
+    counter = iter(range(10_000))
+
+    def make(*perms: str, username: str | None = None) -> User:
+        user = User.objects.create_user(username or f"user{next(counter)}", password="pw")
+        return _grant(user, *perms)
+
+    return make
+
+
+ALL_PERMS = (
+    "testapp.add_document",
+    "testapp.change_document",
+    "testapp.view_document",
+    "testapp.add_photo",
+    "testapp.change_photo",
+    "testapp.view_photo",
+    "testapp.add_otherregistryfile",
+    "testapp.change_otherregistryfile",
+    "testapp.view_otherregistryfile",
+)
+
+
+@pytest.fixture
+def user(make_user) -> User:
+    return make_user(*ALL_PERMS, username="alice")
+
+
+@pytest.fixture
+def other_user(make_user) -> User:
+    return make_user(*ALL_PERMS, username="bob")
+
+
+@pytest.fixture
+def client_for() -> Callable[[User | None], Client]:
+    def make(u: User | None) -> Client:
+        c = Client()
+        if u is not None:
+            c.force_login(u)
+        return c
+
+    return make
+
+
+@pytest.fixture
+def alice(client_for, user) -> Client:
+    return client_for(user)
+
+
+class Uploader:
+    """Drives the REST flow the way a browser does: ask for a URL, then upload to it."""
+
+    def __init__(self, client: Client, url_name: str = "async_uploads:generate-upload-url"):
+        self.client = client
+        self.url_name = url_name
+
+    def request_url(self, fid: str, filename: str, **extra: Any):
+        data = {"field_id": fid, "filename": filename, **{k: v for k, v in extra.items() if v is not None}}
+        return self.client.post(reverse(self.url_name), data=json.dumps(data), content_type="application/json")
+
+    def issue(self, fid: str, filename: str, **extra: Any) -> dict[str, Any]:
+        response = self.request_url(fid, filename, **extra)
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    def put_bytes(self, upload: dict[str, Any], content: bytes, filename: str, content_type: str):
+        body = io.BytesIO(content)
+        body.name = filename
+        return self.client.post(
+            upload["url"],
+            data={upload.get("fileFieldName", "file"): _NamedUpload(filename, content, content_type)},
+        )
+
+    def upload(self, fid: str, filename: str, content: bytes, content_type: str = "application/octet-stream", **extra: Any) -> str:
+        issued = self.issue(fid, filename, content_type=content_type, **extra)
+        response = self.put_bytes(issued["uploadUrl"], content, filename, content_type)
+        assert response.status_code == 201, response.content
+        return issued["key"]
+
+
+def _NamedUpload(name: str, content: bytes, content_type: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+@pytest.fixture
+def uploader(alice) -> Uploader:
+    return Uploader(alice)
+
+
+@pytest.fixture
+def make_uploader() -> Callable[..., Uploader]:
+    return Uploader
+
+
+PNG_1x1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+
+
+def png_bytes(width: int = 3, height: int = 2) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 10, 10)).save(buf, format="PNG")
+    return buf.getvalue()
