@@ -48,9 +48,7 @@ class _AppSettings:
     def user_settings(self) -> dict[str, Any]:
         value = getattr(settings, "ASYNC_UPLOADS", None) or {}
         if not isinstance(value, dict):
-            raise ImproperlyConfigured(
-                f"settings.ASYNC_UPLOADS must be a dict, got {type(value).__name__}."
-            )
+            raise ImproperlyConfigured(f"settings.ASYNC_UPLOADS must be a dict, got {type(value).__name__}.")
         unknown = sorted(set(value) - set(DEFAULTS))
         if unknown:
             raise ImproperlyConfigured(
@@ -68,9 +66,7 @@ class _AppSettings:
             try:
                 value = import_string(value)
             except ImportError as e:
-                raise ImproperlyConfigured(
-                    f"ASYNC_UPLOADS[{name!r}] names {value!r}, which cannot be imported."
-                ) from e
+                raise ImproperlyConfigured(f"ASYNC_UPLOADS[{name!r}] names {value!r}, which cannot be imported.") from e
         self._cache[name] = value
         return value
 

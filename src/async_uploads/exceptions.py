@@ -20,7 +20,7 @@ class AsyncUploadError(Exception):
     """Base class of every error this package raises on purpose."""
 
     #: A stable code clients can branch on.
-    code = "async_upload_error"
+    code: str | None = "async_upload_error"
 
 
 class InvalidKeyError(AsyncUploadError, SuspiciousOperation):

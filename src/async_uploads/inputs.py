@@ -35,9 +35,7 @@ def _dimension(name: str, value: Any) -> int | None:
     try:
         number = int(value)
     except (TypeError, ValueError) as e:
-        raise UploadRejected(
-            f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input"
-        ) from e
+        raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input") from e
     if isinstance(value, float) and value != number:
         raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input")
     if not 0 < number <= MAX_IMAGE_DIMENSION:
@@ -71,9 +69,7 @@ class AsyncFileInputData:
     request: HttpRequest | None = field(default=None, repr=False, compare=False, kw_only=True)
 
     @classmethod
-    def create_from_user_input(
-        cls, values: Any, *, request: HttpRequest | None = None
-    ) -> AsyncFileInputData:
+    def create_from_user_input(cls, values: Any, *, request: HttpRequest | None = None) -> AsyncFileInputData:
         """Build an instance from client input, rejecting anything malformed.
 
         ``values`` must be a mapping with a non-empty string ``key``; ``name``, ``width``,
@@ -87,9 +83,7 @@ class AsyncFileInputData:
             )
         unknown = [k for k in values if k not in _VALID_KEYS and k not in _IGNORED_KEYS]
         if unknown:
-            raise UploadRejected(
-                f"Invalid input keys received: {', '.join(map(str, unknown))}.", code="invalid_input"
-            )
+            raise UploadRejected(f"Invalid input keys received: {', '.join(map(str, unknown))}.", code="invalid_input")
         key = values.get("key")
         if not isinstance(key, str) or not key:
             raise UploadRejected("A file value needs a non-empty string 'key'.", code="invalid_input")
@@ -144,7 +138,10 @@ class AsyncFileInputData:
 
         def reject(message: str, code: str = "invalid_key") -> ValidationError:
             logger.warning(
-                "Rejected key %r for %s: %s", self.key, field, message,
+                "Rejected key %r for %s: %s",
+                self.key,
+                field,
+                message,
                 extra={"async_field": str(field), "reason": code},
             )
             return UploadRejected({field.name: [ValidationError(message, code=code)]}, code=code)
@@ -172,9 +169,7 @@ class AsyncFileInputData:
             return temp_file
         if instance is not None:
             if temp_file.instance_pk is None and pk is not None:
-                raise reject(
-                    "This key was issued for a new record; request the upload URL with this record's id."
-                )
+                raise reject("This key was issued for a new record; request the upload URL with this record's id.")
             if temp_file.instance_pk is not None and temp_file.instance_pk != str(pk):
                 raise reject("This key was issued for another record.")
         if temp_file.error:

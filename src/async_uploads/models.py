@@ -69,7 +69,7 @@ class AsyncTempFile(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
     field_name = models.CharField(max_length=100)
     #: Primary key of the record the key was issued for; ``None`` for a new record.
-    instance_pk = models.CharField(max_length=255, null=True, blank=True)
+    instance_pk = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (None: a new record)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
@@ -81,11 +81,11 @@ class AsyncTempFile(models.Model):
     #: When an upload through the server's own upload view completed.
     uploaded_at = models.DateTimeField(null=True, blank=True)
     #: Primary key of the record that took this key; set in the saving transaction.
-    object_pk = models.CharField(max_length=255, null=True, blank=True)
+    object_pk = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (None: unclaimed)
     #: The permanent name the object is (being) moved to.
     moved_to_location = models.TextField(blank=True)
     #: Traceback of a failed move; such rows are kept until a retry succeeds.
-    error = models.TextField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)  # noqa: DJ001 (seed: None means no error)
 
     class Meta:
         verbose_name = "async temporary file"
@@ -405,7 +405,7 @@ def _mime_matches(rule: str, mime: str) -> bool:
     return mime == rule
 
 
-class AsyncFileField(AsyncFileMixin, models.FileField):
+class AsyncFileField(AsyncFileMixin, models.FileField):  # type: ignore[misc]
     """A ``FileField`` whose uploads go straight from the browser to an :class:`AsyncUploadStorage`.
 
     See :class:`AsyncFileMixin` for how it works.
@@ -415,7 +415,7 @@ class AsyncFileField(AsyncFileMixin, models.FileField):
     descriptor_class = AsyncFileDescriptor
 
 
-class AsyncImageField(AsyncFileMixin, models.ImageField):
+class AsyncImageField(AsyncFileMixin, models.ImageField):  # type: ignore[misc]
     """An ``ImageField`` whose uploads go straight from the browser to an :class:`AsyncUploadStorage`.
 
     ``width_field`` / ``height_field`` are filled from the width and height the client submits;
@@ -433,7 +433,7 @@ class AsyncImageField(AsyncFileMixin, models.ImageField):
     def _check_image_library_installed(self) -> list[checks.CheckMessage]:
         if self._suppress_pillow_check:
             return []
-        return super()._check_image_library_installed()
+        return super()._check_image_library_installed()  # type: ignore[misc]
 
     def update_dimension_fields(self, instance: models.Model, force: bool = False, *args: Any, **kwargs: Any) -> None:
         """Fill the dimension fields from client-sent values when there are some, else as ImageField does."""
@@ -441,10 +441,12 @@ class AsyncImageField(AsyncFileMixin, models.ImageField):
         dims = pending.pop(self.name, None)
         if dims is not None and self.attname in instance.__dict__:
             width, height = dims
-            if self.width_field:
-                setattr(instance, self.width_field, width)
-            if self.height_field:
-                setattr(instance, self.height_field, height)
+            width_field: str | None = getattr(self, "width_field", None)
+            height_field: str | None = getattr(self, "height_field", None)
+            if width_field:
+                setattr(instance, width_field, width)
+            if height_field:
+                setattr(instance, height_field, height)
             return
         super().update_dimension_fields(instance, force, *args, **kwargs)
 

@@ -113,9 +113,7 @@ def claim_temporary_files(
 def _lookup_assigned_key(field: AsyncFileMixin, key: str, using: str) -> AsyncTempFile | None:
     # A key assigned as a plain string by server code (trusted, as in the seed): find its record.
     ct = ContentType.objects.db_manager(using).get_for_model(field.model, for_concrete_model=False)
-    temp_file = (
-        AsyncTempFile.objects.using(using).filter(key=key, content_type=ct, field_name=field.name).first()
-    )
+    temp_file = AsyncTempFile.objects.using(using).filter(key=key, content_type=ct, field_name=field.name).first()
     if temp_file is None or temp_file.key != key:
         logger.error(
             "%s holds the temporary key %r but no AsyncTempFile matches it; the file cannot be moved "
@@ -146,9 +144,7 @@ def _reject_lost_claims(sender: type[models.Model], instance: models.Model, move
     if not transaction.get_connection(using).in_atomic_block:
         # Autocommit: the row is already written. Take the lost keys off it so it never shares an object.
         lost = [m for m in moves if m.temp_file.pk in taken]
-        sender._base_manager.using(using).filter(pk=instance.pk).update(
-            **{m.field.attname: Value("") for m in lost}
-        )
+        sender._base_manager.using(using).filter(pk=instance.pk).update(**{m.field.attname: Value("") for m in lost})
         for m in lost:
             instance.__dict__[m.field.attname] = None
     raise UploadRejected(errors, code="invalid_key")
@@ -168,9 +164,7 @@ def _copy_or_move(storage: AsyncUploadStorage, key: str, target: str) -> tuple[s
     raise FileExistsError(f"Could not find a free name to move {key!r} to.")
 
 
-def _finish_moves(
-    model: type[models.Model], instance: models.Model, pk: str, moves: list[_Move], using: str
-) -> None:
+def _finish_moves(model: type[models.Model], instance: models.Model, pk: str, moves: list[_Move], using: str) -> None:
     done: list[tuple[_Move, str, bool]] = []
     for m in moves:
         try:
@@ -267,9 +261,7 @@ def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
             # A move-only backend moved it before the record was updated.
             final, copied = target, False
         else:
-            raise FileNotFoundError(
-                f"Neither {temp_file.key!r} nor {target!r} exists in storage; the upload is lost."
-            )
+            raise FileNotFoundError(f"Neither {temp_file.key!r} nor {target!r} exists in storage; the upload is lost.")
         model._base_manager.using(using).filter(pk=temp_file.object_pk, **{field.attname: temp_file.key}).update(
             **{field.attname: final}
         )

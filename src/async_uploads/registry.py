@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from django.urls import URLPattern
 
     from async_uploads.models import AsyncFileMixin
+    from async_uploads.storage.base import AsyncUploadStorage
 
 __all__ = ["AsyncFieldRegistry", "default_async_field_registry"]
 
@@ -75,7 +76,7 @@ class AsyncFieldRegistry:
         """
         patterns: list[URLPattern] = []
         seen: set[str] = set()
-        storages = []
+        storages: list[AsyncUploadStorage] = []
         for field in self.fields_by_id.values():
             if all(field.storage is not s for s in storages):
                 storages.append(field.storage)

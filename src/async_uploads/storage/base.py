@@ -73,15 +73,11 @@ class AsyncUploadStorage(Storage):
 
     def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
         """Return the signed upload target for the temporary key ``name`` of the field ``field_id``."""
-        raise NotImplementedError(
-            "subclasses of AsyncUploadStorage must provide a generate_upload_url() method"
-        )
+        raise NotImplementedError("subclasses of AsyncUploadStorage must provide a generate_upload_url() method")
 
     def generate_download_url(self, key: str, field_id: str, **kwargs: Any) -> str:
         """Return a URL the object at ``key`` can be downloaded from (a signed URL)."""
-        raise NotImplementedError(
-            "subclasses of AsyncUploadStorage must provide a generate_download_url() method"
-        )
+        raise NotImplementedError("subclasses of AsyncUploadStorage must provide a generate_download_url() method")
 
     def move_file(self, from_key: str, to_key: str) -> None:
         """Move the object at ``from_key`` to ``to_key``.

@@ -45,9 +45,7 @@ def error_response(error: ValidationError | PermissionDenied, status: int | None
         else:
             errors = {}
             code, message = error.error_list[0].code or "invalid_input", error.messages[0]
-    return JsonResponse(
-        {"code": code, "message": message, "errors": errors}, status=status or _STATUS.get(code, 400)
-    )
+    return JsonResponse({"code": code, "message": message, "errors": errors}, status=status or _STATUS.get(code, 400))
 
 
 def _jsonable(upload: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from django.core import signing
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -75,7 +76,11 @@ class _StreamToDisk(FileUploadHandler):
             self.field.is_valid_filetype(original, content_type or None)
             and self.field.is_valid_filetype(file_name or original)
         ):
-            self.error = (415, "invalid_file_type", f"{file_name or original!r} ({content_type}) is not an accepted file type.")
+            self.error = (
+                415,
+                "invalid_file_type",
+                f"{file_name or original!r} ({content_type}) is not an accepted file type.",
+            )
             raise StopUpload(connection_reset=False)
         os.makedirs(self.directory, exist_ok=True)
         fd, self.path = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.directory)
@@ -216,7 +221,7 @@ class FileSystemAsyncStorageDownloadView(_RegistryView):
 
     http_method_names = ["get", "head", "options"]
 
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def get(self, request: HttpRequest) -> HttpResponseBase:
         payload = _read_token(request, DOWNLOAD_SALT, "d")
         if isinstance(payload, JsonResponse):
             return payload

@@ -1,0 +1,43 @@
+# Set-up is part of every target: on a fresh machine `make run` and `make test` do everything.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-sqlite lint format bench schema clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install.sh
+	VENV=$(VENV) PYTHON=$(PYTHON) bash scripts/install.sh
+	touch $(STAMP)
+
+## Start the example project on SQLite and filesystem storage at http://127.0.0.1:8000/
+run: install
+	cd example_project && ../$(PY) manage.py migrate --noinput
+	cd example_project && ../$(PY) manage.py ensure_demo_user
+	cd example_project && ../$(PY) manage.py runserver 127.0.0.1:$${PORT:-8000}
+
+## The whole suite: SQLite, then PostgreSQL and MariaDB where they answer (all three required under CI=true)
+test: install
+	VENV=$(VENV) bash scripts/test-matrix.sh
+
+## Only SQLite, for a quick loop: make test-sqlite ARGS="-k keys"
+test-sqlite: install
+	$(PY) -m pytest -n 2 $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install
+	bash benchmarks/setup.sh
+	benchmarks/.work/venv/bin/python benchmarks/run.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
