@@ -1,0 +1,100 @@
+import json
+
+import pytest
+from django import forms
+
+from async_uploads.forms import AsyncFileField, AsyncFileInput, AsyncImageField
+from async_uploads.inputs import AsyncFileInputData
+from tests.conftest import field_id
+from tests.testapp.models import Document, Photo
+
+
+class DocumentForm(forms.ModelForm):
+    class Meta:
+        model = Document
+        fields = ["title", "attachment"]
+
+
+def test_model_fields_give_async_form_fields():
+    form = DocumentForm()
+    assert isinstance(form.fields["attachment"], AsyncFileField)
+    assert isinstance(form.fields["attachment"].widget, AsyncFileInput)
+    photo_field = forms.modelform_factory(Photo, fields=["image"])().fields["image"]
+    assert isinstance(photo_field, AsyncImageField)
+    assert photo_field.widget.attrs["accept"] == "image/*"
+
+
+def test_widget_renders_field_id_and_upload_url():
+    html = str(DocumentForm()["attachment"])
+    assert 'data-generate-upload-url="/async-uploads/generate-upload-url/"' in html
+    assert 'data-async-field-id="testapp.Document.attachment"' in html
+    assert 'name="attachment"' in html
+
+
+def test_value_from_datadict():
+    widget = AsyncFileInput()
+    data = {"f": json.dumps({"key": "async-temp-files/x-a.pdf", "name": "a.pdf", "url": "/ignored"})}
+    value = widget.value_from_datadict(data, {}, "f")
+    assert value == AsyncFileInputData(key="async-temp-files/x-a.pdf", name="a.pdf")
+    assert widget.value_from_datadict({"f": "not json"}, {}, "f") == "not json"
+    assert widget.value_from_datadict({"f": json.dumps({"bogus": 1})}, {}, "f") == json.dumps({"bogus": 1})
+    assert widget.value_from_datadict({"f": ""}, {}, "f") is None
+    assert widget.value_from_datadict({}, {}, "f") is None
+
+
+@pytest.mark.django_db
+def test_format_value():
+    widget = AsyncFileInput()
+    assert widget.format_value(None) is None
+    assert json.loads(widget.format_value(AsyncFileInputData(key="k/x-a.pdf", name="a.pdf"))) == {
+        "key": "k/x-a.pdf",
+        "name": "a.pdf",
+    }
+    assert json.loads(widget.format_value("documents/1/a.pdf")) == {"key": "documents/1/a.pdf", "name": "a.pdf"}
+
+
+def test_has_changed():
+    field = DocumentForm().fields["attachment"]
+    assert not field.has_changed(None, None)
+    assert field.has_changed(None, AsyncFileInputData(key="k", name="n"))
+    assert not field.has_changed("k", AsyncFileInputData(key="k", name="n"))
+    assert field.has_changed("k", "garbage")
+    assert field.has_changed("k", None)
+
+
+@pytest.mark.django_db
+def test_malformed_and_failed_values_are_form_errors():
+    form = DocumentForm(data={"title": "t", "attachment": "not json"})
+    assert not form.is_valid()
+    assert form.errors["attachment"] == ["Bad input for a file field."]
+    form = DocumentForm(data={"title": "t", "attachment": json.dumps({"key": "k", "name": "n", "error": "boom"})})
+    assert not form.is_valid()
+    assert form.errors["attachment"] == ["The upload failed: boom"]
+    assert Document.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_forged_key_is_a_form_error_and_nothing_is_saved():
+    other = Document.objects.create(title="other", attachment="documents/99/secret.pdf")
+    form = DocumentForm(data={"title": "t", "attachment": json.dumps({"key": other.attachment.name, "name": "x"})})
+    assert not form.is_valid()
+    assert form.errors["attachment"][0].startswith("This key is neither the field's current file")
+    assert Document.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_form_saves_an_uploaded_key(uploader):
+    key = uploader.upload(field_id(Document, "attachment"), "r.pdf", b"%PDF-1.4", "application/pdf")
+    form = DocumentForm(data={"title": "t", "attachment": json.dumps({"key": key, "name": "r.pdf"})})
+    assert form.is_valid(), form.errors
+    doc = form.save()
+    doc.refresh_from_db()
+    assert doc.attachment.name == f"documents/{doc.pk}/r.pdf"
+    # Re-submitting the unchanged current value is accepted and changes nothing.
+    form = DocumentForm(
+        data={"title": "t2", "attachment": json.dumps({"key": doc.attachment.name, "name": "r.pdf"})}, instance=doc
+    )
+    assert form.is_valid(), form.errors
+    form.save()
+    doc.refresh_from_db()
+    assert (doc.title, doc.attachment.name) == ("t2", f"documents/{doc.pk}/r.pdf")
