@@ -1,4 +1,5 @@
 import pytest
+from django.test.utils import isolate_apps
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.urls import reverse
@@ -64,6 +65,7 @@ def test_colliding_ids_are_refused():
         registry.register_field(Impostor())  # type: ignore[arg-type]
 
 
+@isolate_apps("tests.testapp")
 def test_historical_models_from_migrations_are_not_registered():
     registry = AsyncFieldRegistry("fake")
 
