@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Build the wheel and check that what only a wheel can lose (migrations, templates, py.typed) ships.
+set -euo pipefail
+VENV=${VENV:-.venv}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+"$VENV/bin/python" -m pip wheel -q --no-deps -w "$out" . >/dev/null
+wheel=$(ls "$out"/django_async_uploads-*.whl)
+"$VENV/bin/python" - "$wheel" <<'PY'
+import sys, zipfile
+names = set(zipfile.ZipFile(sys.argv[1]).namelist())
+needed = [
+    "async_uploads/py.typed",
+    "async_uploads/migrations/0001_initial.py",
+    "async_uploads/templates/async_uploads/widgets/async_file_input.html",
+    "async_uploads/management/commands/cleanup_async_temp_files.py",
+    "async_uploads/management/commands/retry_async_file_moves.py",
+]
+missing = [n for n in needed if n not in names]
+if missing:
+    sys.exit(f"the wheel lacks: {missing}")
+print(f"wheel ok: {sys.argv[1].rsplit('/', 1)[-1]} ({len(names)} files)")
+PY
