@@ -189,8 +189,9 @@ def test_second_upload_to_same_url_is_refused(uploader, browser, settings):
 def test_failed_upload_does_not_burn_the_url_size_mismatch(uploader, browser, settings):
     issued = uploader.issue(ATTACHMENT, "report.pdf", size=5)
     url = issued["uploadUrl"]["url"]
-    assert_error(send(browser, url, b"123456", "report.pdf", "application/pdf"), 400, "invalid_input")
+    refused = send(browser, url, b"123456", "report.pdf", "application/pdf")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(refused, 400, "invalid_input")
     response = send(browser, url, b"12345", "report.pdf", "application/pdf")
     assert response.status_code == 201, response.content
     assert default_storage.open(issued["key"]).read() == b"12345"
@@ -199,8 +200,9 @@ def test_failed_upload_does_not_burn_the_url_size_mismatch(uploader, browser, se
 def test_failed_upload_does_not_burn_the_url_wrong_type(uploader, browser, settings):
     issued = uploader.issue(ATTACHMENT, "a.pdf")
     url = issued["uploadUrl"]["url"]
-    assert_error(send(browser, url, b"MZ...", "a.exe", "application/x-msdownload"), 415, "invalid_file_type")
+    refused = send(browser, url, b"MZ...", "a.exe", "application/x-msdownload")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(refused, 415, "invalid_file_type")
     response = send(browser, url, b"%PDF", "a.pdf", "application/pdf")
     assert response.status_code == 201, response.content
     assert default_storage.open(issued["key"]).read() == b"%PDF"
@@ -214,8 +216,8 @@ def test_failed_upload_does_not_burn_the_url_wrong_type(uploader, browser, setti
 def test_upload_one_byte_over_max_size_is_refused(uploader, browser, settings):
     issued = uploader.issue(ATTACHMENT, "big.pdf")
     response = send(browser, issued["uploadUrl"]["url"], b"x" * (MB + 1), "big.pdf", "application/pdf")
-    assert_error(response, 413, "file_too_large")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 413, "file_too_large")
     assert AsyncTempFile.objects.get(key=issued["key"]).uploaded_at is None
 
 
@@ -223,8 +225,8 @@ def test_upload_far_over_max_size_is_refused_from_content_length(uploader, brows
     # A truthful Content-Length beyond max_size + multipart overhead is refused before reading the body.
     issued = uploader.issue(ATTACHMENT, "big.pdf")
     response = send(browser, issued["uploadUrl"]["url"], b"x" * (2 * MB), "big.pdf", "application/pdf")
-    assert_error(response, 413, "file_too_large")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 413, "file_too_large")
     # The refusal did not use up the URL.
     ok = send(browser, issued["uploadUrl"]["url"], b"%PDF small", "big.pdf", "application/pdf")
     assert ok.status_code == 201, ok.content
@@ -242,15 +244,15 @@ def test_upload_exactly_at_max_size_is_accepted(uploader, browser, settings):
 def test_declared_size_mismatch_larger(uploader, browser, settings):
     issued = uploader.issue(ATTACHMENT, "report.pdf", size=10)
     response = send(browser, issued["uploadUrl"]["url"], b"x" * 11, "report.pdf", "application/pdf")
-    assert_error(response, 400, "invalid_input")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 400, "invalid_input")
 
 
 def test_declared_size_mismatch_smaller(uploader, browser, settings):
     issued = uploader.issue(ATTACHMENT, "report.pdf", size=10)
     response = send(browser, issued["uploadUrl"]["url"], b"x" * 9, "report.pdf", "application/pdf")
-    assert_error(response, 400, "invalid_input")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 400, "invalid_input")
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,22 +263,22 @@ def test_declared_size_mismatch_smaller(uploader, browser, settings):
 def test_part_with_forbidden_extension_is_refused(uploader, browser, settings):
     issued = uploader.issue(ATTACHMENT, "a.pdf", content_type="application/pdf")
     response = send(browser, issued["uploadUrl"]["url"], b"MZ\x90\x00", "a.exe", "application/x-msdownload")
-    assert_error(response, 415, "invalid_file_type")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 415, "invalid_file_type")
 
 
 def test_image_field_part_with_text_content_type_is_refused(uploader, browser, settings):
     issued = uploader.issue(PHOTO, "p.png", content_type="image/png")
     response = send(browser, issued["uploadUrl"]["url"], b"just text", "p.png", "text/plain")
-    assert_error(response, 415, "invalid_file_type")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 415, "invalid_file_type")
 
 
 def test_image_field_part_renamed_to_non_image_is_refused(uploader, browser, settings):
     issued = uploader.issue(PHOTO, "p.png", content_type="image/png")
     response = send(browser, issued["uploadUrl"]["url"], b"<html>", "p.html", "image/png")
-    assert_error(response, 415, "invalid_file_type")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 415, "invalid_file_type")
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,8 +290,8 @@ def test_expired_upload_url(uploader, browser, settings, monkeypatch):
     issued = uploader.issue(ATTACHMENT, "report.pdf")
     advance(monkeypatch, datetime.timedelta(hours=2))
     response = send(browser, issued["uploadUrl"]["url"], b"%PDF", "report.pdf", "application/pdf")
-    assert_error(response, 403, "url_expired")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 403, "url_expired")
     assert AsyncTempFile.objects.get(key=issued["key"]).uploaded_at is None
 
 
@@ -304,10 +306,9 @@ def test_short_upload_expiry_setting(uploader, browser, settings, monkeypatch):
     settings.ASYNC_UPLOADS = {"UPLOAD_URL_EXPIRY": 60}
     issued = uploader.issue(ATTACHMENT, "report.pdf")
     advance(monkeypatch, datetime.timedelta(seconds=120))
-    assert_error(
-        send(browser, issued["uploadUrl"]["url"], b"%PDF", "report.pdf", "application/pdf"), 403, "url_expired"
-    )
+    response = send(browser, issued["uploadUrl"]["url"], b"%PDF", "report.pdf", "application/pdf")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 403, "url_expired")
 
 
 def _tamper(token: str, index: int) -> str:
@@ -325,8 +326,8 @@ def test_tampered_upload_token(uploader, browser, settings, where):
     bad = _tamper(token, index)
     assert bad != token
     response = send(browser, with_token(UPLOAD_URL, bad), b"%PDF", "report.pdf", "application/pdf")
-    assert_error(response, 403, "invalid_signature")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 403, "invalid_signature")
     assert AsyncTempFile.objects.get(key=issued["key"]).uploaded_at is None
 
 
@@ -334,23 +335,23 @@ def test_tampered_upload_token(uploader, browser, settings, where):
 def test_missing_upload_token(uploader, browser, settings, token):
     issued = uploader.issue(ATTACHMENT, "report.pdf")
     response = send(browser, with_token(UPLOAD_URL, token), b"%PDF", "report.pdf", "application/pdf")
-    assert_error(response, 400, "invalid_input")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 400, "invalid_input")
 
 
 def test_garbage_upload_token(uploader, browser, settings):
     issued = uploader.issue(ATTACHMENT, "report.pdf")
     response = send(browser, with_token(UPLOAD_URL, "not-a-token"), b"%PDF", "report.pdf", "application/pdf")
-    assert_error(response, 403, "invalid_signature")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 403, "invalid_signature")
 
 
 def test_upload_token_for_deleted_temp_file(uploader, browser, settings):
     issued = uploader.issue(ATTACHMENT, "report.pdf")
     AsyncTempFile.objects.filter(key=issued["key"]).delete()
     response = send(browser, issued["uploadUrl"]["url"], b"%PDF", "report.pdf", "application/pdf")
-    assert_error(response, 404, "not_found")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 404, "not_found")
 
 
 def test_download_token_on_upload_endpoint_does_not_overwrite(
@@ -368,9 +369,9 @@ def test_download_token_on_upload_endpoint_does_not_overwrite(
     response = send(
         browser, with_token(UPLOAD_URL, token_of(download_url)), b"%PDF attacker", "report.pdf", "application/pdf"
     )
-    assert_error(response, 403, "invalid_signature")
     assert default_storage.open(permanent).read() == b"%PDF original"
     assert media_files(settings) == before
+    assert_error(response, 403, "invalid_signature")
 
 
 def test_upload_token_on_download_endpoint_is_refused(uploader, browser):
@@ -395,8 +396,8 @@ def test_non_multipart_body_is_refused(uploader, browser, settings):
     issued = uploader.issue(ATTACHMENT, "report.pdf")
     url = issued["uploadUrl"]["url"]
     response = browser.post(url, data=b"%PDF raw body", content_type="application/pdf")
-    assert_error(response, 400, "invalid_input")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 400, "invalid_input")
     # Not used up.
     assert send(browser, url, b"%PDF", "report.pdf", "application/pdf").status_code == 201
 
@@ -406,16 +407,16 @@ def test_urlencoded_body_is_refused(uploader, browser, settings):
     response = browser.post(
         issued["uploadUrl"]["url"], data="file=abc", content_type="application/x-www-form-urlencoded"
     )
-    assert_error(response, 400, "invalid_input")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 400, "invalid_input")
 
 
 def test_multipart_with_only_text_fields_is_refused(uploader, browser, settings):
     issued = uploader.issue(ATTACHMENT, "report.pdf")
     url = issued["uploadUrl"]["url"]
     response = browser.post(url, data={"file": "not a file part", "other": "x"})
-    assert_error(response, 400, "invalid_input")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 400, "invalid_input")
     assert send(browser, url, b"%PDF", "report.pdf", "application/pdf").status_code == 201
 
 
@@ -423,8 +424,8 @@ def test_multipart_with_file_part_under_another_name_is_refused(uploader, browse
     issued = uploader.issue(ATTACHMENT, "report.pdf")
     url = issued["uploadUrl"]["url"]
     response = send(browser, url, b"%PDF", "report.pdf", "application/pdf", part="upload")
-    assert_error(response, 400, "invalid_input")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 400, "invalid_input")
     assert send(browser, url, b"%PDF", "report.pdf", "application/pdf").status_code == 201
 
 
@@ -445,8 +446,8 @@ def test_multipart_with_a_second_file_part_keeps_the_first(uploader, browser, se
 def test_multipart_without_boundary_is_refused(uploader, browser, settings):
     issued = uploader.issue(ATTACHMENT, "report.pdf")
     response = browser.post(issued["uploadUrl"]["url"], data=b"garbage", content_type="multipart/form-data")
-    assert_error(response, 400, "invalid_input")
     assert_nothing_stored(settings, issued["key"])
+    assert_error(response, 400, "invalid_input")
     assert AsyncTempFile.objects.get(key=issued["key"]).uploaded_at is None
 
 
@@ -461,8 +462,8 @@ def test_truncated_multipart_body_is_refused(uploader, browser, settings):
     response = browser.post(
         issued["uploadUrl"]["url"], data=body, content_type="multipart/form-data; boundary=BoUnDaRy"
     )
-    assert response.status_code == 400, (response.status_code, response.content[:300])
     assert_nothing_stored(settings, issued["key"])
+    assert response.status_code == 400, (response.status_code, response.content[:300])
 
 
 # --------------------------------------------------------------------------------------------

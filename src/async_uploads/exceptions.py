@@ -41,7 +41,17 @@ class UploadRejected(AsyncUploadError, ValidationError):
     """
 
     def __init__(self, message: Any, code: str | None = "invalid_input", params: dict | None = None):
+        if isinstance(message, dict):
+            # Django drops ``code`` for a dict of messages: give it to each plain message instead.
+            message = {
+                field: [m if isinstance(m, ValidationError) else ValidationError(m, code=code) for m in _as_list(msgs)]
+                for field, msgs in message.items()
+            }
         super().__init__(message, code=code, params=params)
+
+
+def _as_list(messages: Any) -> list[Any]:
+    return list(messages) if isinstance(messages, list | tuple) else [messages]
 
 
 class MoveError(AsyncUploadError):

@@ -29,6 +29,7 @@ from django.db.models.fields.files import FieldFile
 
 from async_uploads.exceptions import UploadRejected
 from async_uploads.models import PENDING_MOVES_ATTR, AsyncFileMixin, AsyncTempFile, async_fields_of
+from async_uploads.storage.base import safe_basename
 
 if TYPE_CHECKING:
     from async_uploads.storage.base import AsyncUploadStorage
@@ -48,7 +49,8 @@ class _Move:
 
 def permanent_name(field: AsyncFileMixin, instance: models.Model, original_filename: str) -> str:
     """Return a free permanent name for ``original_filename`` (``upload_to`` applied, cut to ``max_length``)."""
-    name = field.generate_filename(instance, original_filename)  # type: ignore[attr-defined]
+    # The original name is the client's: keep only its last component, made safe.
+    name = field.generate_filename(instance, safe_basename(original_filename))  # type: ignore[attr-defined]
     return field.storage.get_available_name(name, max_length=field.max_length)
 
 

@@ -111,7 +111,7 @@ def issue_upload(
         raise UploadRejected({"filename": ["This field is required."]}, code="invalid_input")
     if len(filename) > MAX_FILENAME_LENGTH or "\x00" in filename:
         raise UploadRejected(
-            {"filename": [f"A filename must be under {MAX_FILENAME_LENGTH} characters, without NUL."]},
+            {"filename": [f"A filename must have at most {MAX_FILENAME_LENGTH} characters and no NUL."]},
             code="invalid_input",
         )
     if content_type is not None and (not isinstance(content_type, str) or len(content_type) > 255):

@@ -62,14 +62,14 @@ class _StreamToDisk(FileUploadHandler):
         self.directory = directory
         self.limit = field.max_size_bytes
         self.received = 0
-        self.file: Any = None
+        self._out: Any = None  # not named 'file': MultiPartParser closes handler.file
         self.path: str | None = None
         self.error: tuple[int, str, str] | None = None
         self.done = False
 
     def new_file(self, field_name: str, file_name: str, content_type: str, *args: Any, **kwargs: Any) -> None:
         super().new_file(field_name, file_name, content_type, *args, **kwargs)
-        if field_name != "file" or self.file is not None or self.done:
+        if field_name != "file" or self._out is not None or self.done:
             raise SkipFile()
         original = self.temp_file.original_filename
         if not (
@@ -84,33 +84,33 @@ class _StreamToDisk(FileUploadHandler):
             raise StopUpload(connection_reset=False)
         os.makedirs(self.directory, exist_ok=True)
         fd, self.path = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.directory)
-        self.file = os.fdopen(fd, "wb")
+        self._out = os.fdopen(fd, "wb")
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
-        if self.file is None:
+        if self._out is None:
             return None
         self.received += len(raw_data)
         if self.limit is not None and self.received > self.limit:
             self.error = (413, "file_too_large", f"The file is larger than this field's limit of {self.limit} bytes.")
             self.discard()
             raise StopUpload(connection_reset=False)
-        self.file.write(raw_data)
+        self._out.write(raw_data)
         return None
 
     def file_complete(self, file_size: int) -> Any:
-        if self.file is None:
+        if self._out is None:
             return None
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        self.file = None
+        self._out.flush()
+        os.fsync(self._out.fileno())
+        self._out.close()
+        self._out = None
         self.done = True
         return _Received(self.received)
 
     def discard(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        if self._out is not None:
+            self._out.close()
+            self._out = None
         if self.path and os.path.exists(self.path):
             os.unlink(self.path)
         self.path = None
@@ -164,6 +164,9 @@ class FileSystemAsyncStorageUploadView(_RegistryView):
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return _error(400, "invalid_input", "Invalid Content-Length.")
+        if length <= 0:
+            # Under WSGI a body without Content-Length (chunked) reads as empty; say so instead of "no file".
+            return _error(411, "length_required", "Send the upload with a Content-Length header.")
         if limit is not None and length > limit + MULTIPART_OVERHEAD:
             return _error(413, "file_too_large", f"The file is larger than this field's limit of {limit} bytes.")
 
