@@ -34,7 +34,7 @@ def _dimension(name: str, value: Any) -> int | None:
         raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input")
     try:
         number = int(value)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input") from e
     if isinstance(value, float) and value != number:
         raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input")

@@ -17,6 +17,7 @@ The order of steps is what keeps data safe:
 from __future__ import annotations
 
 import logging
+import posixpath
 import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from django.db.models.fields.files import FieldFile
 
 from async_uploads.exceptions import UploadRejected
 from async_uploads.models import PENDING_MOVES_ATTR, AsyncFileMixin, AsyncTempFile, async_fields_of
-from async_uploads.storage.base import safe_basename
+from async_uploads.storage.base import fit_name, safe_basename
 
 if TYPE_CHECKING:
     from async_uploads.storage.base import AsyncUploadStorage
@@ -50,7 +51,9 @@ class _Move:
 def permanent_name(field: AsyncFileMixin, instance: models.Model, original_filename: str) -> str:
     """Return a free permanent name for ``original_filename`` (``upload_to`` applied, cut to ``max_length``)."""
     # The original name is the client's: keep only its last component, made safe.
-    name = field.generate_filename(instance, safe_basename(original_filename))  # type: ignore[attr-defined]
+    name = field.generate_filename(instance, fit_name(safe_basename(original_filename)))  # type: ignore[attr-defined]
+    directory, base = posixpath.split(name)
+    name = posixpath.join(directory, fit_name(base))
     return field.storage.get_available_name(name, max_length=field.max_length)
 
 
@@ -100,7 +103,11 @@ def claim_temporary_files(
         .filter(Q(object_pk__isnull=True) | Q(object_pk=pk))
         .update(
             object_pk=pk,
-            moved_to_location=Case(*[When(pk=m.temp_file.pk, then=Value(m.target)) for m in moves]),
+            moved_to_location=Case(
+                *[When(pk=m.temp_file.pk, then=Value(m.target)) for m in moves],
+                default=F("moved_to_location"),
+                output_field=models.TextField(),
+            ),
         )
     )
     if claimed != len(moves):
@@ -208,18 +215,16 @@ def _point_record_at_moves(
     Returns what each column holds afterwards.
     """
     manager = model._base_manager.using(using)
-    if len(moved) == 1:
-        m, final = moved[0]
+    # Usually every column still holds its temporary key: one conditional UPDATE does them all.
+    condition = {m.field.attname: m.key for m, _ in moved}
+    if manager.filter(pk=pk, **condition).update(**{m.field.attname: final for m, final in moved}):
+        return {m.field.attname: final for m, final in moved}
+    # Something changed meanwhile: each column moves only where it still holds its key.
+    holds: dict[str, str | None] = {}
+    for m, final in moved:
         updated = manager.filter(pk=pk, **{m.field.attname: m.key}).update(**{m.field.attname: final})
-        return {m.field.attname: final if updated else None}
-    # One UPDATE for all fields; each column changes only where it still holds its temporary key.
-    manager.filter(pk=pk).update(
-        **{
-            m.field.attname: Case(When(**{m.field.attname: m.key}, then=Value(final)), default=F(m.field.attname))
-            for m, final in moved
-        }
-    )
-    return manager.filter(pk=pk).values(*[m.field.attname for m, _ in moved]).first() or {}
+        holds[m.field.attname] = final if updated else None
+    return holds
 
 
 def _record_failure(temp_file: AsyncTempFile, field: AsyncFileMixin, pk: str, using: str) -> None:

@@ -83,7 +83,7 @@ def _parse_size(size: Any) -> int | None:
         raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code="invalid_input")
     try:
         value = int(size)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code="invalid_input") from e
     if value < 0 or (isinstance(size, float) and size != value):
         raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code="invalid_input")

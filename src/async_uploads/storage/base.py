@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from async_uploads.models import AsyncFileMixin
     from async_uploads.registry import AsyncFieldRegistry
 
-__all__ = ["AsyncUploadStorage", "GenerateUploadUrlResponse", "safe_basename"]
+__all__ = ["MAX_NAME_BYTES", "AsyncUploadStorage", "GenerateUploadUrlResponse", "fit_name", "safe_basename"]
+
+#: Longest last path component, in UTF-8 bytes, this package produces. Filesystems allow 255;
+#: the margin leaves room for the suffix ``get_available_name`` adds on a clash.
+MAX_NAME_BYTES = 240
 
 
 class GenerateUploadUrlResponse(TypedDict):
@@ -52,6 +56,17 @@ def safe_basename(filename: str, default: str = "file") -> str:
         return get_valid_filename(name)
     except SuspiciousFileOperation:
         return default
+
+
+def fit_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
+    """Return ``name`` cut to ``max_bytes`` UTF-8 bytes, keeping its extension where it fits."""
+    if len(name.encode()) <= max_bytes:
+        return name
+    root, ext = os.path.splitext(name)
+    if len(ext.encode()) > max_bytes // 2:
+        root, ext = name, ""
+    room = max_bytes - len(ext.encode())
+    return root.encode()[:room].decode(errors="ignore") + ext
 
 
 class AsyncUploadStorage(Storage):
@@ -131,7 +146,7 @@ class AsyncUploadStorage(Storage):
         and the extension fit, :class:`~django.core.exceptions.SuspiciousFileOperation` is raised.
         Directory parts and unsafe characters of ``filename`` are dropped.
         """
-        filename = safe_basename(filename)
+        filename = fit_name(safe_basename(filename), MAX_NAME_BYTES - self.temporary_key_secret_length - 1)
         today = datetime.date.today().strftime("%Y/%m/%d")
         secret = get_random_string(self.temporary_key_secret_length)
         prefix = f"{self.temporary_key_prefix}/{today}/{secret}-"
