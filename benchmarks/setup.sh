@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Create (or refresh) the benchmark virtualenv at benchmarks/.work/venv.
 #
-# Idempotent: an existing venv is reused; pip only installs what is missing. Re-run it after
-# pulling changes to pyproject.toml. Set BENCH_PYTHON to use another interpreter (default python3).
+# Idempotent: an existing venv is reused, and pip runs only when pyproject.toml,
+# benchmarks/requirements.txt or this script changed since the last successful run (or the venv
+# lost a package). BENCH_PYTHON picks the interpreter (default python3, 3.11+).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -12,16 +13,25 @@ python="${BENCH_PYTHON:-python3}"
 
 mkdir -p "$here/.work"
 if [ ! -x "$venv/bin/python" ]; then
+    echo "benchmarks: creating $venv" >&2
     "$python" -m venv "$venv"
 fi
 
-# A stamp of the inputs lets repeated runs skip pip entirely when nothing changed.
 stamp="$here/.work/setup.stamp"
-want="$(cat "$repo/pyproject.toml" "$here/requirements.txt" "$0" | sha256sum | cut -d' ' -f1)"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$venv/bin/python" -c "import async_uploads, alliance_platform.storage" 2>/dev/null; then
+want="$(cat "$repo/pyproject.toml" "$here/requirements.txt" "$here/setup.sh" | sha256sum | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
+    && "$venv/bin/python" -c "import async_uploads, alliance_platform.storage, dj_database_url, psycopg, requests, PIL" 2>/dev/null; then
     exit 0
 fi
 
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$repo" -r "$here/requirements.txt"
-echo "$want" > "$stamp"
+echo "benchmarks: installing packages into $venv (log: $here/.work/setup.log)" >&2
+rm -f "$stamp"
+if ! {
+    "$venv/bin/python" -m pip install --disable-pip-version-check --upgrade pip \
+        && "$venv/bin/python" -m pip install --disable-pip-version-check -e "$repo" -r "$here/requirements.txt"
+} >"$here/.work/setup.log" 2>&1; then
+    tail -n 40 "$here/.work/setup.log" >&2
+    echo "benchmarks: pip failed; full log in $here/.work/setup.log" >&2
+    exit 1
+fi
+echo "$want" >"$stamp"

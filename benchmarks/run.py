@@ -1,0 +1,1090 @@
+#!/usr/bin/env python
+"""Benchmark django-async-uploads ("ours") against alliance-platform-storage ("ref").
+
+Run with the benchmark venv (see setup.sh)::
+
+    benchmarks/.work/venv/bin/python benchmarks/run.py [--quick]
+
+Both implementations live in one Django project (benchmarks/bench_project) and are measured in
+the same run, alternating batch by batch, so machine noise hits both. The run works in Django's
+test database (created and dropped here), prints Markdown tables and writes them to
+benchmarks/RESULTS.md. See benchmarks/README.md for what each row measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench_project.settings")
+
+MiB = 1024 * 1024
+#: Growth of the upload server's resident memory that ours must stay under.
+RSS_TARGET_MIB = 16
+#: Rows put in each temp-file table for the "large table" benchmark.
+BIG_TABLE_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many timed calls each implementation makes per benchmark, and the upload size."""
+
+    warmup: int
+    counted: int
+    #: Calls per implementation prepared at once; inside a batch the two alternate call by call.
+    batch: int
+    generate: int
+    create1: int
+    image: int
+    create2: int
+    resave: int
+    download: int
+    big_table: int
+    upload_bytes: int
+    upload_repeats: int
+
+
+FULL = Plan(
+    warmup=30,
+    counted=5,
+    batch=50,
+    generate=2000,
+    create1=1500,
+    image=800,
+    create2=800,
+    resave=2000,
+    download=2000,
+    big_table=500,
+    upload_bytes=256 * MiB,
+    upload_repeats=3,
+)
+QUICK = Plan(
+    warmup=10,
+    counted=3,
+    batch=25,
+    generate=200,
+    create1=100,
+    image=50,
+    create2=50,
+    resave=200,
+    download=200,
+    big_table=50,
+    upload_bytes=32 * MiB,
+    upload_repeats=1,
+)
+
+
+#: Footnotes for the report (e.g. a harness work-around for a bug of ours).
+NOTES: list[str] = []
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Measurement
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Impl:
+    """One implementation's side of a benchmark.
+
+    ``prepare(n)`` returns the arguments of ``n`` calls and runs untimed; ``op(arg)`` is the
+    timed work; ``check(results)`` (untimed) asserts the batch did what it should.
+    """
+
+    prepare: Callable[[int], list[Any]]
+    op: Callable[[Any], Any]
+    check: Callable[[list[Any]], None] | None = None
+
+
+@dataclass
+class Stats:
+    times: list[float] = field(default_factory=list)
+    queries: list[int] = field(default_factory=list)
+    sample_sql: list[str] = field(default_factory=list)
+
+    @property
+    def ops_per_s(self) -> float:
+        return len(self.times) / sum(self.times)
+
+    @property
+    def mean_ms(self) -> float:
+        return 1000 * sum(self.times) / len(self.times)
+
+    @property
+    def median_ms(self) -> float:
+        ordered = sorted(self.times)
+        mid = len(ordered) // 2
+        return 1000 * (ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2)
+
+    @property
+    def p99_ms(self) -> float:
+        ordered = sorted(self.times)
+        rank = max(0, -(-99 * len(ordered) // 100) - 1)  # nearest rank
+        return 1000 * ordered[rank]
+
+    @property
+    def queries_per_call(self) -> float:
+        return sum(self.queries) / len(self.queries)
+
+
+@dataclass
+class Row:
+    key: str
+    title: str
+    ours: Stats | None = None
+    ref: Stats | None = None
+    error: str | None = None
+
+
+def _warm_up(impl: Impl, n: int) -> None:
+    results = [impl.op(a) for a in impl.prepare(n)]
+    if impl.check is not None:
+        impl.check(results)
+
+
+def _count_queries(impl: Impl, n: int, stats: Stats) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    results = []
+    for a in impl.prepare(n):
+        with CaptureQueriesContext(connection) as ctx:
+            results.append(impl.op(a))
+        stats.queries.append(len(ctx.captured_queries))
+        stats.sample_sql = [q["sql"] for q in ctx.captured_queries]
+    if impl.check is not None:
+        impl.check(results)
+
+
+def compare(row: Row, ours: Impl, ref: Impl, n: int, plan: Plan) -> Row:
+    """Warm up, count statements, then time ``n`` calls of each implementation.
+
+    The calls alternate one by one (ours, ref, ref, ours, ...) so a burst of machine noise (a slow
+    fsync, another process) lands on both. Arguments are prepared in batches, untimed, and the
+    written data is flushed to disk before the batch's timed calls.
+    """
+    started = time.perf_counter()
+    row.ours, row.ref = Stats(), Stats()
+    pairs = [(ours, row.ours), (ref, row.ref)]
+    for impl, stats in pairs:
+        _warm_up(impl, plan.warmup)
+        _count_queries(impl, plan.counted, stats)
+    clock = time.perf_counter
+    done = 0
+    while done < n:
+        k = min(plan.batch, n - done)
+        args = [impl.prepare(k) for impl, _ in pairs]
+        results: list[list[Any]] = [[], []]
+        os.sync()
+        gc.collect()
+        for i in range(k):
+            for side in (0, 1) if (done + i) % 2 == 0 else (1, 0):
+                op, times = pairs[side][0].op, pairs[side][1].times
+                t0 = clock()
+                results[side].append(op(args[side][i]))
+                times.append(clock() - t0)
+        for side, (impl, _) in enumerate(pairs):
+            if impl.check is not None:
+                impl.check(results[side])
+        done += k
+    log(f"  {row.key} {row.title}: {n} calls each, {time.perf_counter() - started:.1f} s")
+    return row
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures shared by the benchmarks
+# --------------------------------------------------------------------------------------------
+
+
+class Env:
+    """Models, users, clients and helpers of both implementations."""
+
+    def __init__(self) -> None:
+        import bench_ours.models as om
+        import bench_ref.models as rm
+        from alliance_platform.storage.async_uploads.models import AsyncFileInputData as RefInput
+        from alliance_platform.storage.async_uploads.models import AsyncTempFile as RefTemp
+        from alliance_platform.storage.async_uploads.registry import default_async_field_registry as ref_reg
+        from bench_project.storages import ours_storage, ref_storage
+        from django.contrib.auth import get_user_model
+        from django.test import Client, RequestFactory
+        from django.urls import reverse
+        from PIL import Image
+
+        from async_uploads.inputs import AsyncFileInputData as OursInput
+        from async_uploads.models import AsyncTempFile as OursTemp
+        from async_uploads.registry import default_async_field_registry as ours_reg
+
+        self.om, self.rm = om, rm
+        self.OursInput, self.RefInput = OursInput, RefInput
+        self.OursTemp, self.RefTemp = OursTemp, RefTemp
+        self.ours_reg, self.ref_reg = ours_reg, ref_reg
+        self.ours_storage, self.ref_storage = ours_storage, ref_storage
+
+        user_model = get_user_model()
+        self.user = user_model.objects.create_superuser("bench", "bench@example.com", "bench-password")
+        # The request a form or API view would hand to create_from_user_input.
+        self.request = RequestFactory().post("/")
+        self.request.user = self.user
+        self.client = Client()  # enforce_csrf_checks=False
+        self.client.force_login(self.user)
+
+        self.ours_urls = {
+            "generate": reverse("async_uploads:generate-upload-url"),
+            "download": reverse("async_uploads:download"),
+        }
+        self.ref_urls = {
+            # The reference's REST views have no URL names; they hang off the include prefix.
+            "generate": "/ref-uploads/generate-upload-url/",
+            "download": "/ref-uploads/download-file/",
+        }
+        self.payload = b"benchmark payload\n" * 64  # about 1 KiB
+        buffer = __import__("io").BytesIO()
+        Image.new("RGB", (4, 3), (200, 30, 30)).save(buffer, format="PNG")
+        self.png = buffer.getvalue()
+
+    # Field ids --------------------------------------------------------------------------------
+    def ours_id(self, model: Any, name: str) -> str:
+        return self.ours_reg.generate_id(model._meta.get_field(name))
+
+    def ref_id(self, model: Any, name: str) -> str:
+        return self.ref_reg.generate_id(model._meta.get_field(name))
+
+    # Temporary keys with their object already uploaded -----------------------------------------
+    def ours_key(self, model: Any, name: str, filename: str, content: bytes) -> str:
+        temp = self.OursTemp.create_for_field(model._meta.get_field(name), filename, request=self.request)
+        _write(self.ours_storage.path(temp.key), content)
+        return temp.key
+
+    def ref_key(self, model: Any, name: str, filename: str, content: bytes) -> str:
+        temp = self.RefTemp.create_for_field(model._meta.get_field(name), filename)
+        _write(self.ref_storage.path(temp.key), content)
+        return temp.key
+
+    def reset(self) -> None:
+        """Empty both implementations' tables and media directories (between benchmarks)."""
+        for model in (
+            self.om.Document,
+            self.om.TwoFiles,
+            self.om.Photo,
+            self.rm.Document,
+            self.rm.TwoFiles,
+            self.rm.Photo,
+            self.OursTemp,
+            self.RefTemp,
+        ):
+            model._base_manager.all().delete()
+        for storage in (self.ours_storage, self.ref_storage):
+            shutil.rmtree(storage.location, ignore_errors=True)
+            os.makedirs(storage.location, exist_ok=True)
+
+
+def _write(path: str, content: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(content)
+
+
+def _expect_status(response: Any, status: int) -> Any:
+    if response.status_code != status:
+        body = getattr(response, "content", b"")[:500]
+        raise AssertionError(f"expected HTTP {status}, got {response.status_code}: {body!r}")
+    return response
+
+
+def _check_moved(storage: Any, *attrs: str) -> Callable[[list[Any]], None]:
+    """Check that each saved record's files left their temporary keys and exist in storage."""
+
+    def check(objs: list[Any]) -> None:
+        for obj in objs:
+            obj.refresh_from_db()
+            for attr in attrs:
+                name = getattr(obj, attr).name
+                if not name or storage.is_temporary_path(name) or not storage.exists(name):
+                    raise AssertionError(f"{obj._meta.label}(pk={obj.pk}).{attr} = {name!r}: not moved into place")
+
+    return check
+
+
+# --------------------------------------------------------------------------------------------
+# Benchmarks 1-6: in-process
+# --------------------------------------------------------------------------------------------
+
+
+def bench_generate(env: Env, plan: Plan) -> Row:
+    row = Row("1", "generate upload URL (view)")
+    client = env.client
+    ours_data = {"field_id": env.ours_id(env.om.Document, "file"), "filename": "report.txt"}
+    ref_data = {"field_id": env.ref_id(env.rm.Document, "file"), "filename": "report.txt"}
+    ours_url, ref_url = env.ours_urls["generate"], env.ref_urls["generate"]
+    from urllib.parse import urlencode
+
+    ours_body = urlencode(ours_data)
+    form = "application/x-www-form-urlencoded"
+
+    def ours_op(_: Any) -> Any:
+        return _expect_status(client.post(ours_url, ours_body, content_type=form), 200)
+
+    def ref_op(_: Any) -> Any:
+        return _expect_status(client.get(ref_url, ref_data), 200)
+
+    def check(responses: list[Any]) -> None:
+        for r in responses[:1]:
+            body = r.json()
+            assert body["key"] and body["uploadUrl"]["url"], body
+
+    def nothing(n: int) -> list[None]:
+        return [None] * n
+
+    return compare(row, Impl(nothing, ours_op, check), Impl(nothing, ref_op, check), plan.generate, plan)
+
+
+def _create1_impls(env: Env) -> tuple[Impl, Impl]:
+    om, rm, request = env.om, env.rm, env.request
+    OursInput, RefInput = env.OursInput, env.RefInput
+    payload = env.payload
+
+    def ours_prepare(n: int) -> list[str]:
+        return [env.ours_key(om.Document, "file", "report.txt", payload) for _ in range(n)]
+
+    def ours_op(key: str) -> Any:
+        obj = om.Document(title="created")
+        obj.file = OursInput.create_from_user_input({"key": key, "name": "report.txt"}, request=request)
+        obj.save()
+        return obj
+
+    def ref_prepare(n: int) -> list[str]:
+        return [env.ref_key(rm.Document, "file", "report.txt", payload) for _ in range(n)]
+
+    def ref_op(key: str) -> Any:
+        obj = rm.Document(title="created")
+        obj.file = RefInput(key=key, name="report.txt")
+        obj.save()
+        return obj
+
+    return (
+        Impl(ours_prepare, ours_op, _check_moved(env.ours_storage, "file")),
+        Impl(ref_prepare, ref_op, _check_moved(env.ref_storage, "file")),
+    )
+
+
+def bench_create1(env: Env, plan: Plan) -> Row:
+    return compare(Row("2", "create record, 1 temporary key"), *_create1_impls(env), plan.create1, plan)
+
+
+def bench_create1_atomic(env: Env, plan: Plan) -> Row:
+    """Row 2's work inside ``transaction.atomic()``, as under ATOMIC_REQUESTS (one commit for the view)."""
+    from django.db import transaction
+
+    def in_atomic(impl: Impl) -> Impl:
+        op = impl.op
+
+        def atomic_op(arg: Any) -> Any:
+            with transaction.atomic():
+                return op(arg)
+
+        return Impl(impl.prepare, atomic_op, impl.check)
+
+    ours, ref = _create1_impls(env)
+    return compare(
+        Row("2t", "create record, 1 temporary key, in atomic()"), in_atomic(ours), in_atomic(ref), plan.create1, plan
+    )
+
+
+def bench_create2(env: Env, plan: Plan) -> Row:
+    om, rm, request = env.om, env.rm, env.request
+    OursInput, RefInput = env.OursInput, env.RefInput
+    payload = env.payload
+
+    def ours_prepare(n: int) -> list[tuple[str, str]]:
+        return [
+            (
+                env.ours_key(om.TwoFiles, "first", "a.txt", payload),
+                env.ours_key(om.TwoFiles, "second", "b.txt", payload),
+            )
+            for _ in range(n)
+        ]
+
+    def ours_op(keys: tuple[str, str]) -> Any:
+        obj = om.TwoFiles(title="created")
+        obj.first = OursInput.create_from_user_input({"key": keys[0], "name": "a.txt"}, request=request)
+        obj.second = OursInput.create_from_user_input({"key": keys[1], "name": "b.txt"}, request=request)
+        obj.save()
+        return obj
+
+    def ref_prepare(n: int) -> list[tuple[str, str]]:
+        return [
+            (
+                env.ref_key(rm.TwoFiles, "first", "a.txt", payload),
+                env.ref_key(rm.TwoFiles, "second", "b.txt", payload),
+            )
+            for _ in range(n)
+        ]
+
+    def ref_op(keys: tuple[str, str]) -> Any:
+        obj = rm.TwoFiles(title="created")
+        obj.first = RefInput(key=keys[0], name="a.txt")
+        obj.second = RefInput(key=keys[1], name="b.txt")
+        obj.save()
+        return obj
+
+    row = Row("3", "create record, 2 temporary keys")
+    return compare(
+        row,
+        Impl(ours_prepare, ours_op, _check_moved(env.ours_storage, "first", "second")),
+        Impl(ref_prepare, ref_op, _check_moved(env.ref_storage, "first", "second")),
+        plan.create2,
+        plan,
+    )
+
+
+def bench_image(env: Env, plan: Plan) -> Row:
+    om, rm, request = env.om, env.rm, env.request
+    OursInput, RefInput = env.OursInput, env.RefInput
+    png = env.png
+
+    def ours_prepare(n: int) -> list[str]:
+        return [env.ours_key(om.Photo, "image", "photo.png", png) for _ in range(n)]
+
+    def ours_op(key: str) -> Any:
+        obj = om.Photo()
+        obj.image = OursInput.create_from_user_input(
+            {"key": key, "name": "photo.png", "width": 4, "height": 3}, request=request
+        )
+        obj.save()
+        return obj
+
+    def ref_prepare(n: int) -> list[str]:
+        return [env.ref_key(rm.Photo, "image", "photo.png", png) for _ in range(n)]
+
+    def ref_op(key: str) -> Any:
+        obj = rm.Photo()
+        obj.image = RefInput(key=key, name="photo.png", width=4, height=3)
+        obj.save()
+        return obj
+
+    def dims(check: Callable[[list[Any]], None]) -> Callable[[list[Any]], None]:
+        def inner(objs: list[Any]) -> None:
+            check(objs)
+            for obj in objs:
+                if (obj.width, obj.height) != (4, 3):
+                    raise AssertionError(f"{obj._meta.label}(pk={obj.pk}) has dimensions {obj.width}x{obj.height}")
+
+        return inner
+
+    return compare(
+        Row("2i", "create image record, 1 key + client width/height"),
+        Impl(ours_prepare, ours_op, dims(_check_moved(env.ours_storage, "image"))),
+        Impl(ref_prepare, ref_op, dims(_check_moved(env.ref_storage, "image"))),
+        plan.image,
+        plan,
+    )
+
+
+def _saved_record(env: Env, impl: str) -> Any:
+    """A record whose file has already been moved to its permanent name."""
+    ours_impl, ref_impl = _create1_impls(env)
+    chosen = ours_impl if impl == "ours" else ref_impl
+    obj = chosen.op(chosen.prepare(1)[0])
+    obj.refresh_from_db()
+    return obj
+
+
+def bench_resave(env: Env, plan: Plan) -> Row:
+    ours_obj, ref_obj = _saved_record(env, "ours"), _saved_record(env, "ref")
+    ours_name, ref_name = ours_obj.file.name, ref_obj.file.name
+    OursInput, RefInput, request = env.OursInput, env.RefInput, env.request
+
+    def ours_op(i: int) -> Any:
+        # What a form does on an edit that keeps the file: it submits the current key again.
+        ours_obj.title = f"edit {i}"
+        ours_obj.file = OursInput.create_from_user_input({"key": ours_name, "name": "report.txt"}, request=request)
+        ours_obj.save()
+        return ours_obj
+
+    def ref_op(i: int) -> Any:
+        ref_obj.title = f"edit {i}"
+        ref_obj.file = RefInput(key=ref_name, name="report.txt")
+        ref_obj.save()
+        return ref_obj
+
+    def unchanged(obj: Any, name: str) -> Callable[[list[Any]], None]:
+        def check(_: list[Any]) -> None:
+            obj.refresh_from_db()
+            assert obj.file.name == name, (obj.file.name, name)
+
+        return check
+
+    return compare(
+        Row("4", "re-save record, no key change"),
+        Impl(lambda n: list(range(n)), ours_op, unchanged(ours_obj, ours_name)),
+        Impl(lambda n: list(range(n)), ref_op, unchanged(ref_obj, ref_name)),
+        plan.resave,
+        plan,
+    )
+
+
+def bench_download(env: Env, plan: Plan) -> Row:
+    ours_obj, ref_obj = _saved_record(env, "ours"), _saved_record(env, "ref")
+    client = env.client
+    ours_url, ref_url = env.ours_urls["download"], env.ref_urls["download"]
+    ours_q = {"field_id": env.ours_id(env.om.Document, "file"), "instance_id": ours_obj.pk}
+    ref_q = {"field_id": env.ref_id(env.rm.Document, "file"), "instance_id": ref_obj.pk}
+
+    def ours_op(_: Any) -> Any:
+        return _expect_status(client.get(ours_url, ours_q), 302)
+
+    def ref_op(_: Any) -> Any:
+        return _expect_status(client.get(ref_url, ref_q), 302)
+
+    def nothing(n: int) -> list[None]:
+        return [None] * n
+
+    return compare(
+        Row("5", "download redirect (view)"),
+        Impl(nothing, ours_op),
+        Impl(nothing, ref_op),
+        plan.download,
+        plan,
+    )
+
+
+def fill_temp_tables(env: Env, rows: int) -> None:
+    """Bulk-insert ``rows`` unrelated temp-file rows into each implementation's table."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ours_ct = ContentType.objects.get_for_model(env.om.Document)
+    ref_ct = ContentType.objects.get_for_model(env.rm.Document)
+    batch = 2000
+    for start in range(0, rows, batch):
+        stop = min(rows, start + batch)
+        env.OursTemp.objects.bulk_create(
+            env.OursTemp(
+                original_filename=f"old-{i}.txt",
+                key=f"async-temp-files/2000/01/01/filler{i:08d}-old-{i}.txt",
+                content_type=ours_ct,
+                field_name="file",
+            )
+            for i in range(start, stop)
+        )
+        env.RefTemp.objects.bulk_create(
+            env.RefTemp(
+                original_filename=f"old-{i}.txt",
+                key=f"async-temp-files/2000/01/01/filler{i:08d}-old-{i}.txt",
+                content_type=ref_ct,
+                field_name="file",
+            )
+            for i in range(start, stop)
+        )
+
+
+def bench_big_table(env: Env, plan: Plan) -> tuple[Row, Row]:
+    empty = compare(Row("6a", "create, 1 key: temp table empty"), *_create1_impls(env), plan.big_table, plan)
+    log(f"  filling both temp-file tables with {BIG_TABLE_ROWS:,} rows")
+    t0 = time.perf_counter()
+    fill_temp_tables(env, BIG_TABLE_ROWS)
+    _analyze()
+    log(f"  filled in {time.perf_counter() - t0:.1f} s")
+    full = compare(
+        Row("6b", f"create, 1 key: {BIG_TABLE_ROWS:,} rows in temp table"),
+        *_create1_impls(env),
+        plan.big_table,
+        plan,
+    )
+    return empty, full
+
+
+def _analyze() -> None:
+    """Refresh planner statistics, as autovacuum would on a long-lived table."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+# --------------------------------------------------------------------------------------------
+# Benchmark 7: a large upload through each implementation's filesystem upload view
+# --------------------------------------------------------------------------------------------
+
+
+class MultipartBody:
+    """A multipart/form-data body with one ``file`` part, generated as it is sent.
+
+    ``len()`` gives requests the Content-Length (so the body is not sent chunked, which WSGI
+    servers do not decode); iteration yields it in 1 MiB pieces, so the client never holds
+    more than that.
+    """
+
+    chunk = MiB
+
+    def __init__(self, size: int, filename: str, content_type: str = "application/octet-stream"):
+        self.boundary = "bench" + secrets.token_hex(16)
+        self.size = size
+        self.head = (
+            f"--{self.boundary}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        ).encode()
+        self.tail = f"\r\n--{self.boundary}--\r\n".encode()
+        self.block = os.urandom(self.chunk)
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    def __len__(self) -> int:
+        return len(self.head) + self.size + len(self.tail)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        remaining = self.size
+        while remaining > 0:
+            n = min(self.chunk, remaining)
+            yield self.block if n == self.chunk else self.block[:n]
+            remaining -= n
+        yield self.tail
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _proc_status(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM of ``pid`` in bytes."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                out[name] = int(value.split()[0]) * 1024
+    return out
+
+
+def _reset_peak(pid: int) -> bool:
+    """Reset the process's VmHWM to its current RSS (Linux: write 5 to clear_refs)."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Server:
+    """``manage.py runserver --noreload`` on a free loopback port, as a child process."""
+
+    def __init__(self, log_path: Path):
+        from django.db import connection
+
+        self.port = _free_port()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(BENCH_DIR), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env["DJANGO_SETTINGS_MODULE"] = "bench_project.settings"
+        env["BENCH_DB_NAME"] = str(connection.settings_dict["NAME"])
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "django",
+                "runserver",
+                "--noreload",
+                "--skip-checks",
+                f"127.0.0.1:{self.port}",
+            ],
+            cwd=BENCH_DIR,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        import requests
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the upload server exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                if requests.get(self.base + "/ping/", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("the upload server did not start within 30 s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@dataclass
+class UploadResult:
+    impl: str
+    size: int
+    wall_s: float
+    rss_before: int
+    hwm_after: int
+    rss_after: int
+    peak_reset: bool
+
+    @property
+    def growth(self) -> int:
+        return self.hwm_after - self.rss_before
+
+
+def _issue_upload(env: Env, impl: str, filename: str, size: int) -> tuple[str, str]:
+    """Ask each implementation's own view for an upload URL; return (url, key)."""
+    from urllib.parse import urlencode
+
+    if impl == "ours":
+        data = {
+            "field_id": env.ours_id(env.om.Document, "file"),
+            "filename": filename,
+            "size": size,
+            "content_type": "application/octet-stream",
+        }
+        response = env.client.post(
+            env.ours_urls["generate"], urlencode(data), content_type="application/x-www-form-urlencoded"
+        )
+    else:
+        data = {"field_id": env.ref_id(env.rm.Document, "file"), "filename": filename}
+        response = env.client.get(env.ref_urls["generate"], data)
+    body = _expect_status(response, 200).json()
+    return body["uploadUrl"]["url"], body["key"]
+
+
+def _upload_once(env: Env, server: Server, impl: str, size: int) -> tuple[float, Any]:
+    import requests
+
+    url, key = _issue_upload(env, impl, "big.bin", size)
+    body = MultipartBody(size, "big.bin")
+    t0 = time.perf_counter()
+    response = requests.post(server.base + url, data=body, headers={"Content-Type": body.content_type}, timeout=600)
+    wall = time.perf_counter() - t0
+    if response.status_code != 201:
+        raise AssertionError(f"{impl} upload: HTTP {response.status_code}: {response.text[:500]}")
+    storage = env.ours_storage if impl == "ours" else env.ref_storage
+    stored = storage.size(key)
+    if stored != size:
+        raise AssertionError(f"{impl} upload stored {stored} bytes at {key!r}, sent {size}")
+    storage.delete(key)
+    return wall, key
+
+
+def bench_upload(env: Env, plan: Plan) -> list[UploadResult]:
+    size = plan.upload_bytes
+    log(f"  7 upload {size // MiB} MiB through each filesystem upload view, {plan.upload_repeats} x each")
+    results = []
+    order = ["ours", "ref"]
+    for r in range(plan.upload_repeats):
+        for impl in order if r % 2 == 0 else order[::-1]:
+            server = Server(Path(env.ours_storage.location).parent.parent / "server.log")
+            try:
+                pid = server.proc.pid
+                # Warm-up: a small upload loads the view's code paths and opens the DB connection.
+                _upload_once(env, server, impl, 64 * 1024)
+                time.sleep(0.2)
+                startup_peak = _proc_status(pid)["VmHWM"]
+                reset = _reset_peak(pid)
+                before = _proc_status(pid)
+                wall, _ = _upload_once(env, server, impl, size)
+                after = _proc_status(pid)
+            finally:
+                server.stop()
+            results.append(
+                UploadResult(impl, size, wall, before["VmRSS"], after["VmHWM"], after["VmRSS"], peak_reset=reset)
+            )
+            log(
+                f"    {impl}: {wall:.2f} s, peak RSS growth {results[-1].growth / MiB:.1f} MiB "
+                f"(VmHWM before reset {startup_peak / MiB:.1f} MiB, reset {'ok' if reset else 'FAILED'})"
+            )
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _q(stats: Stats) -> str:
+    value = stats.queries_per_call
+    return str(int(value)) if value == int(value) else f"{value:.1f}"
+
+
+def main_table(rows: list[Row]) -> str:
+    head = (
+        "| # | benchmark | ours ops/s | ref ops/s | ours/ref | ours/ref by median | ours mean ms | ref mean ms "
+        "| ours p99 ms | ref p99 ms | ours queries/call | ref queries/call |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    lines = []
+    for row in rows:
+        if row.error or row.ours is None or row.ref is None:
+            lines.append(f"| {row.key} | {row.title} | FAILED: {row.error} ||||||||||")
+            continue
+        o, r = row.ours, row.ref
+        lines.append(
+            f"| {row.key} | {row.title} | {_fmt(o.ops_per_s, 0)} | {_fmt(r.ops_per_s, 0)} "
+            f"| {o.ops_per_s / r.ops_per_s:.2f} | {r.median_ms / o.median_ms:.2f} "
+            f"| {_fmt(o.mean_ms, 3)} | {_fmt(r.mean_ms, 3)} "
+            f"| {_fmt(o.p99_ms, 3)} | {_fmt(r.p99_ms, 3)} | {_q(o)} | {_q(r)} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def _key_indexed(model: Any) -> str:
+    """Whether the temp-file table has an index (or unique constraint) led by its ``key`` column."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    indexed = any(c["columns"][:1] == ["key"] and (c["index"] or c["unique"]) for c in constraints.values())
+    return "yes" if indexed else "no"
+
+
+def big_table_table(empty: Row, full: Row, indexed: dict[str, str]) -> str:
+    out = (
+        f"| implementation | empty table: mean ms | {BIG_TABLE_ROWS:,} rows: mean ms | full/empty "
+        "| empty: queries/call | full: queries/call | key column indexed |\n|---|---:|---:|---:|---:|---:|---|\n"
+    )
+    for impl in ("ours", "ref"):
+        e, f = getattr(empty, impl), getattr(full, impl)
+        if e is None or f is None:
+            out += f"| {impl} | FAILED ||||||\n"
+            continue
+        out += (
+            f"| {impl} | {_fmt(e.mean_ms, 3)} | {_fmt(f.mean_ms, 3)} | {f.mean_ms / e.mean_ms:.2f} "
+            f"| {_q(e)} | {_q(f)} | {indexed.get(impl, '?')} |\n"
+        )
+    return out
+
+
+def upload_table(results: list[UploadResult], error: str | None) -> str:
+    out = (
+        "| implementation | size | wall s | MiB/s | server RSS before MiB | peak after MiB | peak growth MiB "
+        "| ≤ 16 MiB |\n|---|---:|---:|---:|---:|---:|---:|---|\n"
+    )
+    if error:
+        return out + f"| FAILED: {error} ||||||||\n"
+    for res in results:
+        ok = "yes" if res.growth <= RSS_TARGET_MIB * MiB else "no"
+        out += (
+            f"| {res.impl} | {res.size // MiB} MiB | {res.wall_s:.2f} | {res.size / MiB / res.wall_s:,.0f} "
+            f"| {res.rss_before / MiB:.1f} | {res.hwm_after / MiB:.1f} | {res.growth / MiB:.1f} "
+            f"| {ok if res.impl == 'ours' else '(target is for ours)'} |\n"
+        )
+    return out
+
+
+_SQL_TABLE = re.compile(r'(?:FROM|INTO|UPDATE)\s+"?([\w.]+)"?', re.IGNORECASE)
+
+
+def _sql_kind(sql: str) -> str:
+    words = sql.split()
+    verb = words[0].upper() if words else "?"
+    if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT"):
+        return verb
+    match = _SQL_TABLE.search(sql)
+    suffix = " … FOR UPDATE" if verb == "SELECT" and "FOR UPDATE" in sql.upper() else ""
+    return f"{verb} {match.group(1)}{suffix}" if match else verb
+
+
+def statements_section(rows: list[Row]) -> str:
+    out = []
+    for row in rows:
+        for impl in ("ours", "ref"):
+            stats = getattr(row, impl)
+            if stats is None or not stats.sample_sql:
+                continue
+            kinds = ", ".join(_sql_kind(s) for s in stats.sample_sql)
+            out.append(f"- **{row.key} {impl}** ({len(stats.sample_sql)}): {kinds}")
+    return "\n".join(out) + "\n"
+
+
+def environment_lines(args: argparse.Namespace, plan: Plan) -> list[str]:
+    import django
+    from django.db import connection
+
+    vendor = connection.vendor
+    with connection.cursor() as cursor:
+        if vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            db_version = cursor.fetchone()[0]
+        elif vendor == "sqlite":
+            cursor.execute("SELECT sqlite_version()")
+            db_version = cursor.fetchone()[0]
+        else:
+            db_version = "?"
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO_DIR), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_DIR), "status", "--porcelain", "--", "src"], capture_output=True, text=True
+        ).stdout.strip()
+        commit += " (src/ has uncommitted changes)" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "?"
+    from importlib.metadata import version
+
+    db_name = connection.settings_dict["NAME"]
+    where = "file" if vendor == "sqlite" else f"test database {db_name}"
+    command = "benchmarks/.work/venv/bin/python benchmarks/run.py" + ("".join(f" {a}" for a in sys.argv[1:]))
+    return [
+        f"- Date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Command: `{command}`" + (" (quick mode)" if args.quick else ""),
+        f"- Python {platform.python_version()}, Django {django.get_version()}, "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        f"- Database: {vendor} {db_version} ({where}; DATABASE_URL "
+        f"{'set' if os.environ.get('DATABASE_URL') else 'unset'})",
+        f"- ours: django-async-uploads {version('django-async-uploads')} at commit {commit}; "
+        f"ref: alliance-platform-storage {version('alliance-platform-storage')}",
+        f"- Timed calls per implementation (alternating call by call, prepared in batches of {plan.batch}): "
+        f"generate {plan.generate}, create1 {plan.create1}, image {plan.image}, create2 {plan.create2}, "
+        f"resave {plan.resave}, download {plan.download}, big-table {plan.big_table} per table state; "
+        f"after {plan.warmup} warm-up calls; statements counted over {plan.counted} more calls",
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer calls and a 32 MiB upload (under a minute)")
+    parser.add_argument("--skip-upload", action="store_true", help="leave out benchmark 7 (the large upload)")
+    parser.add_argument(
+        "--results", type=Path, default=BENCH_DIR / "RESULTS.md", help="where to write the Markdown report"
+    )
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    started = time.perf_counter()
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    log(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    for directory in (settings.MEDIA_OURS, settings.MEDIA_REF):
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+
+    rows: list[Row] = []
+    big: tuple[Row, Row] | None = None
+    uploads: list[UploadResult] = []
+    upload_error = None
+    try:
+        env = Env()
+        for bench in (
+            bench_generate,
+            bench_create1,
+            bench_create1_atomic,
+            bench_image,
+            bench_create2,
+            bench_resave,
+            bench_download,
+        ):
+            env.reset()
+            try:
+                rows.append(bench(env, plan))
+            except Exception as e:
+                log(traceback.format_exc())
+                rows.append(Row(bench.__name__, bench.__name__, error=f"{type(e).__name__}: {e}"))
+        env.reset()
+        try:
+            big = bench_big_table(env, plan)
+        except Exception as e:
+            log(traceback.format_exc())
+            big = (Row("6a", "big table", error=str(e)), Row("6b", "big table", error=str(e)))
+        env.reset()
+        if not args.skip_upload:
+            try:
+                uploads = bench_upload(env, plan)
+            except Exception as e:
+                log(traceback.format_exc())
+                upload_error = f"{type(e).__name__}: {e}"
+        info = environment_lines(args, plan)
+        indexed = {"ours": _key_indexed(env.OursTemp), "ref": _key_indexed(env.RefTemp)}
+    finally:
+        try:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+        finally:
+            for directory in (settings.MEDIA_OURS, settings.MEDIA_REF, settings.FILE_UPLOAD_TEMP_DIR):
+                shutil.rmtree(directory, ignore_errors=True)
+
+    all_rows = rows + (list(big) if big else [])
+    report = "# Benchmark results: django-async-uploads (ours) vs alliance-platform-storage (ref)\n\n"
+    report += "\n".join(info) + f"\n- Total run time: {time.perf_counter() - started:.0f} s\n\n"
+    report += "## Per-call benchmarks\n\n" + main_table(all_rows) + "\n"
+    report += (
+        "ops/s = calls / total time of the timed calls; ours/ref = ours ops/s / ref ops/s, so > 1 means "
+        "ours is faster; 'by median' is the same ratio from the median call times (less sensitive to "
+        "stalls). "
+        "queries/call counts every entry Django logged (CaptureQueriesContext): statements, savepoints, "
+        "and the BEGIN/COMMIT of atomic blocks; a statement run in autocommit is its own transaction "
+        "and counts once. Row 2t is an extra: row 2 inside `transaction.atomic()`.\n\n"
+    )
+    if big:
+        report += "## 6. Saving with a large temp-file table (row 2's work)\n\n" + big_table_table(*big, indexed) + "\n"
+    if not args.skip_upload:
+        report += (
+            f"## 7. {plan.upload_bytes // MiB} MiB upload through the filesystem upload view\n\n"
+            "Real HTTP server process (`runserver --noreload`) per measurement; the client streams "
+            "the multipart body. Growth = server VmHWM after the upload - VmRSS just before it "
+            "(VmHWM reset to the current RSS before the upload).\n\n" + upload_table(uploads, upload_error) + "\n"
+        )
+    if NOTES:
+        report += "## Notes\n\n" + "\n".join(f"- {note}" for note in NOTES) + "\n\n"
+    report += "## Statements of one call\n\n" + statements_section(all_rows)
+    print(report)
+    args.results.write_text(report)
+    log(f"wrote {args.results}")
+    failed = any(r.error for r in all_rows) or upload_error is not None
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
