@@ -114,7 +114,9 @@ class Uploader:
             data={upload.get("fileFieldName", "file"): _NamedUpload(filename, content, content_type)},
         )
 
-    def upload(self, fid: str, filename: str, content: bytes, content_type: str = "application/octet-stream", **extra: Any) -> str:
+    def upload(
+        self, fid: str, filename: str, content: bytes, content_type: str = "application/octet-stream", **extra: Any
+    ) -> str:
         issued = self.issue(fid, filename, content_type=content_type, **extra)
         response = self.put_bytes(issued["uploadUrl"], content, filename, content_type)
         assert response.status_code == 201, response.content

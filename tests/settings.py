@@ -48,9 +48,7 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {
-    "default": dj_database_url.config(default="sqlite:///" + str(BASE_DIR / "test.sqlite3"), conn_max_age=0)
-}
+DATABASES = {"default": dj_database_url.config(default="sqlite:///" + str(BASE_DIR / "test.sqlite3"), conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     DATABASES["default"].setdefault("OPTIONS", {})["charset"] = "utf8mb4"
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}

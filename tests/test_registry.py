@@ -1,7 +1,7 @@
 import pytest
-from django.test.utils import isolate_apps
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.test.utils import isolate_apps
 from django.urls import reverse
 
 from async_uploads.models import AsyncFileField

@@ -1,5 +1,4 @@
 import pytest
-from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 
 from async_uploads.inputs import AsyncFileInputData
