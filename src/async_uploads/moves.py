@@ -2,16 +2,23 @@
 
 The order of steps is what keeps data safe:
 
-1. ``post_save`` (inside the saving transaction): claim each temporary key for the record and
-   record its permanent name (``AsyncTempFile.object_pk`` / ``moved_to_location``). A key already
-   claimed by another record fails the save. A rollback undoes the claim: the upload is untouched
-   and can be submitted again.
+Inside a transaction (``atomic()``, ``ATOMIC_REQUESTS``):
+
+1. ``post_save``: claim each temporary key for the record and record its permanent name
+   (``AsyncTempFile.object_pk`` / ``moved_to_location``), in the saving transaction. A key
+   already claimed by another record fails the save. A rollback undoes the claim: the upload is
+   untouched and can be submitted again.
 2. After commit: copy the object to its permanent name, point the record at the copy with a
    conditional ``UPDATE`` (only where it still holds the temporary key), then delete the
    temporary object. At every step the record points at an object that exists.
-3. A failure stores the traceback on the ``AsyncTempFile`` and leaves the record on its
-   temporary key (whose object still exists); ``retry_async_file_moves`` finishes it, and
-   ``cleanup_async_temp_files`` finishes moves interrupted by a crash.
+
+In autocommit mode each step commits on its own, in the same order. A process that dies between
+the record's INSERT and the claim leaves a record holding an unclaimed key, whose object exists.
+
+A failure stores the traceback on the ``AsyncTempFile`` and leaves the record on its temporary
+key (whose object still exists); ``retry_async_file_moves`` finishes it. A crash between steps
+leaves a claimed row (or a record holding an unclaimed key) and at most a copy identical to the
+temporary object; ``cleanup_async_temp_files`` finishes such moves and adopts that copy.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from async_uploads.storage.base import fit_name, safe_basename
 if TYPE_CHECKING:
     from async_uploads.storage.base import AsyncUploadStorage
 
-__all__ = ["claim_temporary_files", "complete_move", "permanent_name"]
+__all__ = ["claim_temporary_files", "complete_move", "find_referencing_records", "permanent_name"]
 
 logger = logging.getLogger("async_uploads")
 
@@ -70,10 +77,11 @@ def claim_temporary_files(
     update_fields: Any = None,
     **kwargs: Any,
 ) -> None:
-    """``post_save`` receiver: claim the record's temporary keys and schedule their moves."""
+    """``post_save`` receiver: claim the record's temporary keys and move their objects."""
     if raw:
         return
     pending: dict[str, AsyncTempFile] = instance.__dict__.get(PENDING_MOVES_ATTR) or {}
+    pk = str(instance.pk)
     moves: list[_Move] = []
     for field in async_fields_of(sender):
         if update_fields is not None and field.attname not in update_fields:
@@ -82,24 +90,29 @@ def claim_temporary_files(
         if not key or not field.storage.is_temporary_path(key):
             pending.pop(field.name, None)
             continue
-        temp_file = pending.get(field.name)
+        temp_file = pending.pop(field.name, None)
         if temp_file is None or temp_file.key != key:
             temp_file = _lookup_assigned_key(field, key, using)
             if temp_file is None:
                 continue
         field.before_process_file(instance)
-        target = temp_file.moved_to_location if temp_file.object_pk == str(instance.pk) else ""
-        if not target:
-            target = permanent_name(field, instance, temp_file.original_filename)
-        moves.append(_Move(field, temp_file, key, target))
+        target = temp_file.moved_to_location if temp_file.object_pk == pk else ""
+        moves.append(
+            _Move(field, temp_file, key, target or permanent_name(field, instance, temp_file.original_filename))
+        )
     if not moves:
         return
+    if not _claim(moves, pk, using):
+        _reject_lost_claims(sender, instance, moves, using)
+    # In autocommit mode this runs at once; in a transaction, when it commits (never on rollback).
+    transaction.on_commit(lambda: _finish_moves(sender, instance, pk, moves, using), using=using, robust=True)
 
-    pk = str(instance.pk)
-    ids = [m.temp_file.pk for m in moves]
+
+def _claim(moves: list[_Move], pk: str, using: str) -> bool:
+    """Claim every key for record ``pk`` in one conditional UPDATE; return whether all were free."""
     claimed = (
         AsyncTempFile.objects.using(using)
-        .filter(pk__in=ids)
+        .filter(pk__in=[m.temp_file.pk for m in moves])
         .filter(Q(object_pk__isnull=True) | Q(object_pk=pk))
         .update(
             object_pk=pk,
@@ -111,12 +124,72 @@ def claim_temporary_files(
         )
     )
     if claimed != len(moves):
-        _reject_lost_claims(sender, instance, moves, using)
+        return False
     for m in moves:
-        pending.pop(m.field.name, None)
         m.temp_file.object_pk = pk
         m.temp_file.moved_to_location = m.target
-    transaction.on_commit(lambda: _finish_moves(sender, instance, pk, moves, using), using=using)
+    return True
+
+
+def _finish_moves(model: type[models.Model], instance: models.Model, pk: str, moves: list[_Move], using: str) -> None:
+    """After commit: copy each claimed key's object, point the record at the copies, drop the originals."""
+    done: list[tuple[_Move, bool]] = []
+    for m in moves:
+        try:
+            m.field.before_move_file(instance)
+            planned = m.target
+            m.target, copied = _copy_or_move(m.field.storage, m.key, m.target)
+            if m.target != planned:
+                AsyncTempFile.objects.using(using).filter(pk=m.temp_file.pk).update(moved_to_location=m.target)
+                m.temp_file.moved_to_location = m.target
+            done.append((m, copied))
+        except Exception:
+            _record_failure(m, pk, using, _log_failure(m, pk))
+    if not done:
+        return
+    try:
+        holds = _point_record_at_moves(model, pk, [m for m, _ in done], using)
+    except Exception:
+        # The copies stay where the rows say (moved_to_location): a retry adopts them.
+        for m, _ in done:
+            _record_failure(m, pk, using, _log_failure(m, pk))
+        return
+    _after_pointing(model, instance, pk, done, holds)
+
+
+def _after_pointing(
+    model: type[models.Model],
+    instance: models.Model,
+    pk: str,
+    done: list[tuple[_Move, bool]],
+    holds: dict[str, str | None],
+) -> None:
+    orphans: list[tuple[_Move, bool]] = []
+    for m, copied in done:
+        if holds.get(m.field.attname) == m.target:
+            file = instance.__dict__.get(m.field.attname)
+            if getattr(file, "name", file) == m.key:
+                if isinstance(file, FieldFile):
+                    file.name = m.target
+                else:
+                    instance.__dict__[m.field.attname] = m.target
+            if copied:
+                _delete_quietly([(m, True)], which="key")
+        elif copied:
+            # The record was deleted or given another file meanwhile: the copy belongs to nobody.
+            orphans.append((m, True))
+    _delete_quietly(orphans)
+
+
+def _delete_quietly(done: list[tuple[_Move, bool]], which: str = "target") -> None:
+    for m, copied in done:
+        if not copied:
+            continue
+        name = m.key if which == "key" else m.target
+        try:
+            m.field.storage.delete(name)
+        except Exception:
+            logger.exception("Deleting %r from %s failed; cleanup_async_temp_files will retry.", name, m.field)
 
 
 def _lookup_assigned_key(field: AsyncFileMixin, key: str, using: str) -> AsyncTempFile | None:
@@ -173,73 +246,69 @@ def _copy_or_move(storage: AsyncUploadStorage, key: str, target: str) -> tuple[s
     raise FileExistsError(f"Could not find a free name to move {key!r} to.")
 
 
-def _finish_moves(model: type[models.Model], instance: models.Model, pk: str, moves: list[_Move], using: str) -> None:
-    done: list[tuple[_Move, str, bool]] = []
-    for m in moves:
-        try:
-            m.field.before_move_file(instance)
-            final, copied = _copy_or_move(m.field.storage, m.key, m.target)
-            if final != m.target:
-                AsyncTempFile.objects.using(using).filter(pk=m.temp_file.pk).update(moved_to_location=final)
-                m.temp_file.moved_to_location = final
-            done.append((m, final, copied))
-        except Exception:
-            _record_failure(m.temp_file, m.field, pk, using)
-    if not done:
-        return
-    holds = _point_record_at_moves(model, pk, [(m, final) for m, final, _ in done], using)
-    for m, final, copied in done:
-        storage = m.field.storage
-        try:
-            if holds.get(m.field.attname) == final:
-                file = instance.__dict__.get(m.field.attname)
-                if getattr(file, "name", file) == m.key:
-                    if isinstance(file, FieldFile):
-                        file.name = final
-                    else:
-                        instance.__dict__[m.field.attname] = final
-                if copied:
-                    storage.delete(m.key)
-            elif copied:
-                # The record was deleted or given another file meanwhile: the copy belongs to nobody.
-                storage.delete(final)
-        except Exception:
-            logger.exception("Cleaning up after moving %r for %s(pk=%s) failed.", m.key, model.__name__, pk)
-
-
-def _point_record_at_moves(
-    model: type[models.Model], pk: str, moved: list[tuple[_Move, str]], using: str
-) -> dict[str, str | None]:
+def _point_record_at_moves(model: type[models.Model], pk: str, moved: list[_Move], using: str) -> dict[str, str | None]:
     """Point the record's columns at their permanent names where they still hold the temporary keys.
 
     Returns what each column holds afterwards.
     """
     manager = model._base_manager.using(using)
     # Usually every column still holds its temporary key: one conditional UPDATE does them all.
-    condition = {m.field.attname: m.key for m, _ in moved}
-    if manager.filter(pk=pk, **condition).update(**{m.field.attname: final for m, final in moved}):
-        return {m.field.attname: final for m, final in moved}
+    condition = {m.field.attname: m.key for m in moved}
+    if manager.filter(pk=pk, **condition).update(**{m.field.attname: m.target for m in moved}):
+        return {m.field.attname: m.target for m in moved}
     # Something changed meanwhile: each column moves only where it still holds its key.
     holds: dict[str, str | None] = {}
-    for m, final in moved:
-        updated = manager.filter(pk=pk, **{m.field.attname: m.key}).update(**{m.field.attname: final})
-        holds[m.field.attname] = final if updated else None
+    for m in moved:
+        updated = manager.filter(pk=pk, **{m.field.attname: m.key}).update(**{m.field.attname: m.target})
+        holds[m.field.attname] = m.target if updated else None
     return holds
 
 
-def _record_failure(temp_file: AsyncTempFile, field: AsyncFileMixin, pk: str, using: str) -> None:
+def _log_failure(m: _Move, pk: str) -> str:
     logger.error(
         "Moving %r of %s(pk=%s) to its permanent name failed; the record keeps its temporary key. "
         "Run 'manage.py retry_async_file_moves' once the cause is fixed. See AsyncTempFile(pk=%s).",
-        temp_file.key,
-        field.model.__name__,
+        m.key,
+        m.field.model.__name__,
         pk,
-        temp_file.pk,
+        m.temp_file.pk,
         exc_info=True,
     )
-    error = traceback.format_exc()
-    AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(error=error)
-    temp_file.error = error
+    return traceback.format_exc()
+
+
+def _record_failure(m: _Move, pk: str, using: str, error: str) -> None:
+    try:
+        AsyncTempFile.objects.using(using).filter(pk=m.temp_file.pk).update(error=error)
+        m.temp_file.error = error
+    except Exception:
+        logger.exception("Recording the failed move of AsyncTempFile(pk=%s) failed too.", m.temp_file.pk)
+
+
+def find_referencing_records(temp_files: list[AsyncTempFile], using: str = "default") -> dict[int, str]:
+    """Return ``{temp_file.pk: record pk}`` for unclaimed keys that a record holds anyway.
+
+    That happens when a process dies between an autocommit save and its claim. One query per
+    field and batch of keys.
+    """
+    by_field: dict[tuple[int, str], list[AsyncTempFile]] = {}
+    for temp_file in temp_files:
+        by_field.setdefault((temp_file.content_type_id, temp_file.field_name), []).append(temp_file)
+    found: dict[int, str] = {}
+    for group in by_field.values():
+        field = group[0].get_field()
+        keys = {t.key: t for t in group}
+        names = list(keys)
+        for start in range(0, len(names), 500):
+            rows = (
+                field.model._base_manager.using(using)
+                .filter(**{f"{field.attname}__in": names[start : start + 500]})
+                .values_list("pk", field.attname)
+            )
+            for record_pk, key in rows:
+                if key in keys:  # exact match, whatever the collation
+                    found[keys[key].pk] = str(record_pk)
+    return found
 
 
 def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
@@ -255,30 +324,36 @@ def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
     field = temp_file.get_field()
     model = field.model
     storage = field.storage
-    row = model._base_manager.using(using).filter(pk=temp_file.object_pk).values(field.attname).first()
+    manager = model._base_manager.using(using)
+    row = manager.filter(pk=temp_file.object_pk).values(field.attname).first()
     current = row[field.attname] if row else None
     target = temp_file.moved_to_location
-    if current == temp_file.key:
-        if storage.exists(temp_file.key):
-            instance = model._base_manager.using(using).get(pk=temp_file.object_pk)
-            if not target or storage.exists(target):
-                target = permanent_name(field, instance, temp_file.original_filename)
-            final, copied = _copy_or_move(storage, temp_file.key, target)
+    key = temp_file.key
+    if current == key:
+        if storage.exists(key):
+            if target and storage.exists(target) and storage.is_same_object(key, target):
+                final, copied = target, True  # our own copy from an interrupted attempt
+            else:
+                if not target or storage.exists(target):
+                    target = permanent_name(field, manager.get(pk=temp_file.object_pk), temp_file.original_filename)
+                final, copied = _copy_or_move(storage, key, target)
         elif target and storage.exists(target):
-            # A move-only backend moved it before the record was updated.
-            final, copied = target, False
+            final, copied = target, False  # a move-only backend moved it before the record was updated
         else:
-            raise FileNotFoundError(f"Neither {temp_file.key!r} nor {target!r} exists in storage; the upload is lost.")
-        model._base_manager.using(using).filter(pk=temp_file.object_pk, **{field.attname: temp_file.key}).update(
-            **{field.attname: final}
-        )
+            raise FileNotFoundError(f"Neither {key!r} nor {target!r} exists in storage; the upload is lost.")
+        AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(moved_to_location=final)
+        updated = manager.filter(pk=temp_file.object_pk, **{field.attname: key}).update(**{field.attname: final})
+        if not updated:
+            if copied:
+                storage.delete(final)
+            return "orphan"
         if copied:
-            storage.delete(temp_file.key)
-        AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(moved_to_location=final, error=None)
+            storage.delete(key)
+        AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(error=None)
         temp_file.moved_to_location, temp_file.error = final, None
         return "moved"
-    if storage.exists(temp_file.key):
-        storage.delete(temp_file.key)
+    if storage.exists(key):
+        storage.delete(key)
     if current is not None and current == target:
         if temp_file.error:
             AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(error=None)

@@ -134,6 +134,14 @@ class AsyncUploadStorage(Storage):
                     code="file_too_large",
                 )
 
+    def is_same_object(self, key: str, other: str) -> bool:
+        """Return whether ``other`` holds exactly the object at ``key`` (a copy of it).
+
+        Recovery uses this to adopt a copy made by an interrupted move instead of leaving it
+        behind. The default answers ``False`` (safe: a new copy is made under a new name).
+        """
+        return False
+
     def supports_copy(self) -> bool:
         """Return whether this backend implements :meth:`copy_file`."""
         return type(self).copy_file is not AsyncUploadStorage.copy_file

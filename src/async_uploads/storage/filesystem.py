@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import errno
+import filecmp
 import os
 import shutil
 from typing import TYPE_CHECKING, Any
@@ -113,6 +114,14 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
                 shutil.copyfileobj(src, dst, 1024 * 1024)
         if self.file_permissions_mode is not None:
             os.chmod(target, self.file_permissions_mode)
+
+    def is_same_object(self, key: str, other: str) -> bool:
+        """Return whether ``other`` is a hard link to, or a byte-identical copy of, ``key``."""
+        a, b = self.path(key), self.path(other)
+        try:
+            return os.path.samefile(a, b) or filecmp.cmp(a, b, shallow=False)
+        except OSError:
+            return False
 
     def get_url_patterns(self, registry: AsyncFieldRegistry) -> list[URLPattern]:
         """Add the upload (``upload-file-direct/``) and download (``download-file-direct/``) views."""
