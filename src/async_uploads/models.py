@@ -82,6 +82,8 @@ class AsyncTempFile(models.Model):
     uploaded_at = models.DateTimeField(null=True, blank=True)
     #: Primary key of the record that took this key; set in the saving transaction.
     object_pk = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (None: unclaimed)
+    #: When a record took this key.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     #: The permanent name the object is (being) moved to.
     moved_to_location = models.TextField(blank=True)
     #: Traceback of a failed move; such rows are kept until a retry succeeds.

@@ -34,6 +34,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.fields.files import FieldFile
+from django.utils import timezone
 
 from async_uploads.exceptions import UploadRejected
 from async_uploads.models import PENDING_MOVES_ATTR, AsyncFileMixin, AsyncTempFile, async_fields_of
@@ -42,7 +43,7 @@ from async_uploads.storage.base import fit_name, safe_basename
 if TYPE_CHECKING:
     from async_uploads.storage.base import AsyncUploadStorage
 
-__all__ = ["claim_temporary_files", "complete_move", "find_referencing_records", "permanent_name"]
+__all__ = ["claim_for_holder", "claim_temporary_files", "complete_move", "find_referencing_records", "permanent_name"]
 
 logger = logging.getLogger("async_uploads")
 
@@ -116,6 +117,7 @@ def _claim(moves: list[_Move], pk: str, using: str) -> bool:
         .filter(Q(object_pk__isnull=True) | Q(object_pk=pk))
         .update(
             object_pk=pk,
+            claimed_at=timezone.now(),
             moved_to_location=Case(
                 *[When(pk=m.temp_file.pk, then=Value(m.target)) for m in moves],
                 default=F("moved_to_location"),
@@ -309,6 +311,18 @@ def find_referencing_records(temp_files: list[AsyncTempFile], using: str = "defa
                 if key in keys:  # exact match, whatever the collation
                     found[keys[key].pk] = str(record_pk)
     return found
+
+
+def claim_for_holder(temp_file: AsyncTempFile, record_pk: str, using: str = "default") -> bool:
+    """Claim an unclaimed key for the record that holds it anyway; return whether it worked."""
+    claimed = (
+        AsyncTempFile.objects.using(using)
+        .filter(pk=temp_file.pk, object_pk__isnull=True)
+        .update(object_pk=record_pk, claimed_at=timezone.now())
+    )
+    if claimed:
+        temp_file.object_pk = record_pk
+    return bool(claimed)
 
 
 def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
