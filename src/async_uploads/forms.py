@@ -56,8 +56,8 @@ class AsyncFileInput(forms.Widget):
             return None
         if isinstance(value, AsyncFileInputData):
             # A submission that failed validation elsewhere re-renders with the uploaded key.
-            temp_file = AsyncTempFile.objects.filter(key=value.key).first()
-            name = temp_file.original_filename if temp_file and temp_file.key == value.key else value.name
+            temp_file = AsyncTempFile.get_by_key(value.key)
+            name = temp_file.original_filename if temp_file else value.name
             data: dict[str, Any] = {"key": value.key, "name": name}
             if value.width and value.height:
                 data.update(width=value.width, height=value.height)

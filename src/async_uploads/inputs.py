@@ -153,9 +153,8 @@ class AsyncFileInputData:
                 "This key is neither the field's current file nor a temporary upload key; "
                 "request an upload URL and submit the key it returns."
             )
-        temp_file = AsyncTempFile.objects.filter(key=self.key).first()
-        # Compare in Python too: MySQL/MariaDB collations match keys case- and space-insensitively.
-        if temp_file is None or temp_file.key != self.key:
+        temp_file = AsyncTempFile.get_by_key(self.key)
+        if temp_file is None:
             raise reject("No upload was issued with this key; request a new upload URL.")
         if not temp_file.is_for_field(field):
             raise reject("This key was issued for another field.")

@@ -96,6 +96,12 @@ class AsyncTempFile(models.Model):
         return self.key
 
     @classmethod
+    def get_by_key(cls, key: str, using: str | None = None) -> AsyncTempFile | None:
+        """Return the record of exactly ``key`` (compared in Python too: MySQL collations ignore case)."""
+        found = next(iter(cls.objects.db_manager(using).filter(key=key)[:1]), None)
+        return found if found is not None and found.key == key else None
+
+    @classmethod
     def create_for_field(
         cls,
         field: AsyncFileMixin,
@@ -455,7 +461,12 @@ class AsyncImageField(AsyncFileMixin, models.ImageField):  # type: ignore[misc]
 
 def async_fields_of(model: type[models.Model]) -> list[AsyncFileMixin]:
     """Return the concrete async file fields of ``model``, inherited ones included."""
-    return [f for f in model._meta.concrete_fields if isinstance(f, AsyncFileMixin)]
+    fields = model._meta.__dict__.get("_async_upload_fields")
+    if fields is None:
+        fields = [f for f in model._meta.concrete_fields if isinstance(f, AsyncFileMixin)]
+        if model._meta.apps.ready:  # the field list is final only once the app registry is
+            model._meta.__dict__["_async_upload_fields"] = fields
+    return fields
 
 
 def _connect_model(sender: type[models.Model], **kwargs: Any) -> None:

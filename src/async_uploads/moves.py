@@ -197,8 +197,8 @@ def _delete_quietly(done: list[tuple[_Move, bool]], which: str = "target") -> No
 def _lookup_assigned_key(field: AsyncFileMixin, key: str, using: str) -> AsyncTempFile | None:
     # A key assigned as a plain string by server code (trusted, as in the seed): find its record.
     ct = ContentType.objects.db_manager(using).get_for_model(field.model, for_concrete_model=False)
-    temp_file = AsyncTempFile.objects.using(using).filter(key=key, content_type=ct, field_name=field.name).first()
-    if temp_file is None or temp_file.key != key:
+    temp_file = AsyncTempFile.get_by_key(key, using)
+    if temp_file is None or temp_file.content_type_id != ct.pk or temp_file.field_name != field.name:
         logger.error(
             "%s holds the temporary key %r but no AsyncTempFile matches it; the file cannot be moved "
             "to a permanent name.",

@@ -66,7 +66,7 @@ def get_instance_or_reject(field: AsyncFileMixin, instance_id: Any) -> models.Mo
             code="invalid_input",
         ) from e
     try:
-        obj = field.model._default_manager.filter(pk=pk).first()
+        obj = next(iter(field.model._default_manager.filter(pk=pk)[:1]), None)
     except (ValueError, TypeError, OverflowError) as e:  # e.g. an integer too large for the column
         raise UploadRejected({"instance_id": [f"{instance_id!r} is not a valid id."]}, code="invalid_input") from e
     if obj is None:

@@ -58,7 +58,7 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         expire = int(kwargs.get("expire") or app_settings.UPLOAD_URL_EXPIRY)
         expires_at = timezone.now() + datetime.timedelta(seconds=expire)
         payload = {"k": name, "f": field_id, "p": "u", "e": int(expires_at.timestamp())}
-        token = signing.dumps(payload, salt=UPLOAD_SALT, compress=True)
+        token = signing.Signer(salt=UPLOAD_SALT).sign_object(payload)
         url = reverse(f"{_registry(kwargs).url_namespace}:filesystem-upload") + "?" + urlencode({"token": token})
         return {
             "url": url,
@@ -87,7 +87,7 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
             payload["i"] = 1
         if kwargs.get("filename"):
             payload["n"] = str(kwargs["filename"])
-        token = signing.dumps(payload, salt=DOWNLOAD_SALT, compress=True)
+        token = signing.Signer(salt=DOWNLOAD_SALT).sign_object(payload)
         return reverse(f"{_registry(kwargs).url_namespace}:filesystem-download") + "?" + urlencode({"token": token})
 
     def copy_file(self, from_key: str, to_key: str) -> None:

@@ -39,7 +39,7 @@ def _read_token(request: HttpRequest, salt: str, purpose: str) -> dict[str, Any]
     if not token:
         return _error(400, "invalid_input", "The URL has no token.")
     try:
-        payload = signing.loads(token, salt=salt)
+        payload = signing.Signer(salt=salt).unsign_object(token)
     except signing.BadSignature:
         return _error(403, "invalid_signature", "The URL's signature is not valid.")
     if not isinstance(payload, dict) or payload.get("p") != purpose:
@@ -154,8 +154,8 @@ class FileSystemAsyncStorageUploadView(_RegistryView):
         if field is None or not isinstance(field.storage, FileSystemAsyncUploadStorage):
             return _error(400, "invalid_input", "The URL names no field of this registry.")
         storage: FileSystemAsyncUploadStorage = field.storage
-        temp_file = AsyncTempFile.objects.filter(key=key).first()
-        if temp_file is None or temp_file.key != key or not temp_file.is_for_field(field):
+        temp_file = AsyncTempFile.get_by_key(key)
+        if temp_file is None or not temp_file.is_for_field(field):
             return _error(404, "not_found", "This upload key no longer exists; ask for a new upload URL.")
         if not (request.content_type or "").startswith("multipart/form-data"):
             return _error(400, "invalid_input", "Send the file as multipart/form-data in a part named 'file'.")
