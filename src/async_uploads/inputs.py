@@ -132,10 +132,6 @@ class AsyncFileInputData:
         """
         from async_uploads.models import AsyncTempFile
 
-        existing_key = getattr(existing_value, "name", existing_value) or None
-        if existing_key is not None and self.key == existing_key:
-            return None
-
         def reject(message: str, code: str = "invalid_key") -> ValidationError:
             logger.warning(
                 "Rejected key %r for %s: %s",
@@ -148,6 +144,9 @@ class AsyncFileInputData:
 
         if self.error:
             raise reject(f"The upload failed in the browser: {self.error}", code="invalid_input")
+        existing_key = getattr(existing_value, "name", existing_value) or None
+        if existing_key is not None and self.key == existing_key:
+            return None
         if not field.storage.is_temporary_path(self.key):
             raise reject(
                 "This key is neither the field's current file nor a temporary upload key; "
