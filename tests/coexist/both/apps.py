@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BothConfig(AppConfig):
+    name = "tests.coexist.both"
+    label = "both"
