@@ -48,7 +48,8 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {"default": dj_database_url.config(default="sqlite:///" + str(BASE_DIR / "test.sqlite3"), conn_max_age=0)}
+# An empty DATABASE_URL (the SQLite leg of scripts/test-matrix.sh) means SQLite too.
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'test.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     DATABASES["default"].setdefault("OPTIONS", {})["charset"] = "utf8mb4"
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
