@@ -499,6 +499,8 @@ def test_download_inline_with_custom_filename(uploader, browser):
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("inline")
     assert "nice name.pdf" in response["Content-Disposition"]
+    # Shown inline on the site's origin, a user's file must not be able to run scripts.
+    assert response["Content-Security-Policy"].startswith("sandbox")
     assert _read(response) == b"%PDF inline"
 
 

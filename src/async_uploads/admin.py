@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 
 from async_uploads.models import AsyncTempFile
@@ -9,6 +11,9 @@ class AsyncTempFileAdmin(admin.ModelAdmin):
     list_filter = ("content_type", "field_name")
     search_fields = ("key", "original_filename", "moved_to_location")
     readonly_fields = [f.name for f in AsyncTempFile._meta.fields]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False  # keys are issued by the upload views, never typed in
 
     @admin.display(boolean=True, description="move failed")
     def error_flag(self, obj: AsyncTempFile) -> bool:

@@ -240,4 +240,6 @@ class FileSystemAsyncStorageDownloadView(_RegistryView):
         response = FileResponse(handle, as_attachment=not payload.get("i"), filename=filename)
         response["Cache-Control"] = "private, max-age=60"
         response["X-Content-Type-Options"] = "nosniff"
+        # Users' files are served from the site's own origin: never let one run as a page (HTML, SVG).
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'"
         return response
