@@ -61,6 +61,9 @@ ALL_PERMS = (
     "testapp.add_otherregistryfile",
     "testapp.change_otherregistryfile",
     "testapp.view_otherregistryfile",
+    "testapp.add_memorynote",
+    "testapp.change_memorynote",
+    "testapp.view_memorynote",
 )
 
 

@@ -2,6 +2,7 @@ from django.db import models
 
 from async_uploads.models import AsyncFileField, AsyncImageField
 from async_uploads.registry import AsyncFieldRegistry
+from async_uploads.storage.memory import InMemoryAsyncUploadStorage
 
 other_registry = AsyncFieldRegistry("other")
 
@@ -63,3 +64,12 @@ class PlainModel(models.Model):
     """Has no async fields: no handler of ours may run for it."""
 
     name = models.CharField(max_length=10)
+
+
+memory_storage = InMemoryAsyncUploadStorage()
+
+
+class MemoryNote(models.Model):
+    """Uses the in-memory storage users can put in their own tests."""
+
+    file = AsyncFileField(upload_to="memory-notes/", blank=True, storage=memory_storage, max_size=1)
