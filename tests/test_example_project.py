@@ -27,7 +27,7 @@ from async_uploads.inputs import AsyncFileInputData
 from example.models import Document
 from django.utils.html import escape
 doc = Document(title="t")
-doc.attachment = AsyncFileInputData(key=issued.json()["key"], name="notes.txt")
+doc.attachment = AsyncFileInputData(key=issued.json()["key"], name="notes.txt", trusted=True)
 doc.save()
 listing = client.get("/")
 print(json.dumps({"page": page.status_code, "upload": upload.status_code, "name": doc.attachment.name,

@@ -2,14 +2,15 @@ import json
 
 import pytest
 from django import forms
+from django.test import RequestFactory
 
-from async_uploads.forms import AsyncFileField, AsyncFileInput, AsyncImageField
+from async_uploads.forms import AsyncFileField, AsyncFileFormMixin, AsyncFileInput, AsyncImageField
 from async_uploads.inputs import AsyncFileInputData
 from tests.conftest import field_id
 from tests.testapp.models import Document, Photo
 
 
-class DocumentForm(forms.ModelForm):
+class DocumentForm(AsyncFileFormMixin, forms.ModelForm):
     class Meta:
         model = Document
         fields = ["title", "attachment"]
@@ -38,7 +39,9 @@ def test_value_from_datadict():
     assert value == AsyncFileInputData(key="async-temp-files/x-a.pdf", name="a.pdf")
     assert widget.value_from_datadict({"f": "not json"}, {}, "f") == "not json"
     assert widget.value_from_datadict({"f": json.dumps({"bogus": 1})}, {}, "f") == json.dumps({"bogus": 1})
-    assert widget.value_from_datadict({"f": ""}, {}, "f") is None
+    # An empty value clears the file; a missing one leaves it alone.
+    assert widget.value_from_datadict({"f": ""}, {}, "f") == ""
+    assert widget.value_from_datadict({"f": "null"}, {}, "f") == ""
     assert widget.value_from_datadict({}, {}, "f") is None
 
 
@@ -82,19 +85,63 @@ def test_a_forged_key_is_a_form_error_and_nothing_is_saved():
     assert Document.objects.count() == 1
 
 
+def _request(user):
+    request = RequestFactory().post("/")
+    request.user = user
+    return request
+
+
 @pytest.mark.django_db(transaction=True)
-def test_form_saves_an_uploaded_key(uploader):
+def test_form_saves_an_uploaded_key(uploader, user):
     key = uploader.upload(field_id(Document, "attachment"), "r.pdf", b"%PDF-1.4", "application/pdf")
-    form = DocumentForm(data={"title": "t", "attachment": json.dumps({"key": key, "name": "r.pdf"})})
+    form = DocumentForm(
+        data={"title": "t", "attachment": json.dumps({"key": key, "name": "r.pdf"})}, request=_request(user)
+    )
     assert form.is_valid(), form.errors
     doc = form.save()
     doc.refresh_from_db()
     assert doc.attachment.name == f"documents/{doc.pk}/r.pdf"
     # Re-submitting the unchanged current value is accepted and changes nothing.
     form = DocumentForm(
-        data={"title": "t2", "attachment": json.dumps({"key": doc.attachment.name, "name": "r.pdf"})}, instance=doc
+        data={"title": "t2", "attachment": json.dumps({"key": doc.attachment.name, "name": "r.pdf"})},
+        instance=doc,
+        request=_request(user),
     )
     assert form.is_valid(), form.errors
     form.save()
     doc.refresh_from_db()
     assert (doc.title, doc.attachment.name) == ("t2", f"documents/{doc.pk}/r.pdf")
+
+
+@pytest.mark.django_db
+def test_a_form_refuses_another_users_key_and_saves_nothing(make_uploader, client_for, user, other_user):
+    bob = make_uploader(client_for(other_user))
+    key = bob.upload(field_id(Document, "attachment"), "bob.pdf", b"%PDF bob", "application/pdf")
+    form = DocumentForm(data={"title": "alice", "attachment": json.dumps({"key": key})}, request=_request(user))
+    assert not form.is_valid()
+    assert form.errors["attachment"] == ["This key was issued to another user."]
+    assert Document.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_form_without_the_request_refuses_temporary_keys(uploader):
+    key = uploader.upload(field_id(Document, "attachment"), "r.pdf", b"%PDF", "application/pdf")
+    form = DocumentForm(data={"title": "t", "attachment": json.dumps({"key": key})})
+    assert not form.is_valid()
+    assert form.errors["attachment"][0].startswith("Cannot tell who submitted this key")
+    assert Document.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_an_empty_value_clears_the_file_and_a_missing_one_keeps_it(user):
+    doc = Document.objects.create(title="t", attachment="documents/1/a.pdf")
+    form = DocumentForm(data={"title": "t"}, instance=doc, request=_request(user))
+    assert form.is_valid(), form.errors
+    form.save()
+    doc.refresh_from_db()
+    assert doc.attachment.name == "documents/1/a.pdf"
+    form = DocumentForm(data={"title": "t", "attachment": ""}, instance=doc, request=_request(user))
+    assert form.is_valid(), form.errors
+    form.save()
+    doc.refresh_from_db()
+    assert doc.attachment.name == ""

@@ -18,6 +18,7 @@ from async_uploads.storage.base import AsyncUploadStorage, safe_basename
 
 __all__ = [
     "AsyncFileField",
+    "AsyncFileFormMixin",
     "AsyncFileInput",
     "AsyncFileInputData",
     "AsyncFileInputDataLengthValidator",
@@ -71,16 +72,22 @@ class AsyncFileInput(forms.Widget):
         return json.dumps({"key": value.name, "name": safe_basename(value.name), "url": url})
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
-        """Return the submitted JSON as :class:`AsyncFileInputData`, or the raw text when it is malformed."""
+        """Return the submitted JSON as :class:`AsyncFileInputData`, or the raw text when it is malformed.
+
+        A missing value gives ``None`` (no change); an empty one (``""``, ``null``) gives ``""``,
+        which clears the file.
+        """
         value = data.get(name)
-        if not value:
+        if value is None:
             return None
+        if not value:
+            return ""
         try:
             parsed = json.loads(value)
         except (TypeError, ValueError):
             return value
         if not parsed:
-            return None
+            return ""
         try:
             return AsyncFileInputData.create_from_user_input(parsed)
         except ValidationError:
@@ -116,6 +123,31 @@ class AsyncFileInputDataValidator:
         return hash(type(self))
 
 
+class AsyncFileFormMixin:
+    """Give a form's async file fields the request, so each key is checked against its uploader.
+
+    Use it on any form with async file fields and pass ``request=`` when you make the form::
+
+        class DocumentForm(AsyncFileFormMixin, forms.ModelForm): ...
+
+        form = DocumentForm(request.POST, instance=doc, request=request)
+
+    Without the request, submitted temporary keys are refused (nobody could tell who uploaded them).
+    """
+
+    cleaned_data: dict[str, Any]
+
+    def __init__(self, *args: Any, request: Any = None, **kwargs: Any):
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    def _clean_fields(self) -> None:
+        super()._clean_fields()  # type: ignore[misc]
+        for value in self.cleaned_data.values():
+            if isinstance(value, AsyncFileInputData):
+                value.request = self.request
+
+
 class AsyncFileField(forms.Field):
     """Form field of :class:`async_uploads.models.AsyncFileField`, rendered as :class:`AsyncFileInput`."""
 
@@ -141,8 +173,9 @@ class AsyncFileField(forms.Field):
         self.validators.append(AsyncFileInputDataValidator())
 
     def to_python(self, value: Any) -> Any:
+        # "" clears the file (FileField.save_form_data); None leaves it as it is.
         if value in self.empty_values:
-            return None
+            return "" if value == "" else None
         return value
 
     def has_changed(self, initial: Any, data: Any) -> bool:

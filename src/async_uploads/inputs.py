@@ -50,8 +50,9 @@ class AsyncFileInputData:
     """A client's submission for an async file field: ``{key, name, width?, height?}``.
 
     ``width`` and ``height`` let an :class:`~async_uploads.models.AsyncImageField` fill its
-    ``width_field`` / ``height_field`` without reading the image. ``request`` is not user input:
-    integrations (forms, DRF, GraphQL) set it so the key's uploader can be checked.
+    ``width_field`` / ``height_field`` without reading the image. ``request`` and ``trusted`` are
+    not user input: views pass the request (forms through :class:`~async_uploads.forms.AsyncFileFormMixin`)
+    so the key's uploader can be checked; server code that assigns a key it trusts says ``trusted=True``.
     """
 
     #: The key the file was uploaded to.
@@ -64,9 +65,12 @@ class AsyncFileInputData:
     height: int | None = None
     #: Set by a client whose upload failed.
     error: str | None = None
-    #: The request that submitted this value; when set, the key must have been issued to its user
-    #: (or, for anonymous users, its session).
+    #: The request that submitted this value: the key must have been issued to its user (or, for
+    #: anonymous users, its session).
     request: HttpRequest | None = field(default=None, repr=False, compare=False, kw_only=True)
+    #: Set by server code that assigns a key it trusts (a data migration, a task): the uploader is
+    #: then not checked. Without a ``request`` or ``trusted=True`` a temporary key is refused.
+    trusted: bool = field(default=False, repr=False, compare=False, kw_only=True)
 
     @classmethod
     def create_from_user_input(cls, values: Any, *, request: HttpRequest | None = None) -> AsyncFileInputData:
@@ -157,8 +161,15 @@ class AsyncFileInputData:
             raise reject("No upload was issued with this key; request a new upload URL.")
         if not temp_file.is_for_field(field):
             raise reject("This key was issued for another field.")
-        if self.request is not None and not temp_file.is_owned_by(self.request):
-            raise reject("This key was issued to another user.")
+        if self.request is not None:
+            if not temp_file.is_owned_by(self.request):
+                raise reject("This key was issued to another user.")
+        elif not self.trusted:
+            raise reject(
+                "Cannot tell who submitted this key: pass the request "
+                "(AsyncFileInputData.create_from_user_input(..., request=request); forms: AsyncFileFormMixin), "
+                "or trusted=True for a key your own code chose."
+            )
 
         pk = None if instance is None or instance._state.adding else instance.pk
         if temp_file.object_pk is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mimetypes
-import posixpath
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -16,6 +15,7 @@ from django.db.models.fields.files import FieldFile, FileDescriptor, ImageFieldF
 from django.db.models.signals import class_prepared, post_save
 from django.urls import NoReverseMatch, reverse
 
+from async_uploads.exceptions import UploadRejected
 from async_uploads.inputs import AsyncFileInputData
 from async_uploads.permissions import resolve_perm_name
 from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
@@ -70,8 +70,9 @@ class AsyncTempFile(models.Model):
     field_name = models.CharField(max_length=100)
     #: Primary key of the record the key was issued for; ``None`` for a new record.
     instance_pk = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (None: a new record)
+    # SET_NULL keeps the row (and so the cleanup of its object) when the user is deleted.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     session_key = models.CharField(max_length=64, blank=True, default="")
     #: Size in bytes the client declared when asking for the upload URL.
@@ -201,32 +202,37 @@ def _accept_input(field: AsyncFileMixin, instance: models.Model, value: AsyncFil
     pending = instance.__dict__.setdefault(PENDING_MOVES_ATTR, {})
     if temp_file is None:
         return value.key
-    existing_key = getattr(existing, "name", existing)
-    if temp_file.object_pk is not None and temp_file.moved_to_location and existing_key == temp_file.moved_to_location:
-        # The same record submitted the same key again (a double submit); it already holds the file.
-        pending.pop(field.name, None)
-        return temp_file.moved_to_location
+    if temp_file.object_pk is not None:
+        # This record took the key before (a double submit, a form sent again): where is the file now?
+        storage = field.storage
+        if temp_file.moved_to_location and storage.exists(temp_file.moved_to_location):
+            if not storage.exists(temp_file.key) or getattr(existing, "name", existing) == temp_file.moved_to_location:
+                pending.pop(field.name, None)
+                return temp_file.moved_to_location
+        elif not storage.exists(temp_file.key):
+            raise UploadRejected(
+                {field.name: ["This upload no longer exists; upload the file again."]}, code="invalid_key"
+            )
     pending[field.name] = temp_file
     value.update_dimension_cache(field, instance)
     return value.key
 
 
-class AsyncFileDescriptor(FileDescriptor):
+class _AcceptInputMixin:
+    field: Any
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        if isinstance(value, AsyncFileInputData):
+            value = _accept_input(self.field, instance, value)
+        super().__set__(instance, value)  # type: ignore[misc]
+
+
+class AsyncFileDescriptor(_AcceptInputMixin, FileDescriptor):
     """Turn an assigned :class:`AsyncFileInputData` into its validated key."""
 
-    def __set__(self, instance: models.Model, value: Any) -> None:
-        if isinstance(value, AsyncFileInputData):
-            value = _accept_input(self.field, instance, value)  # type: ignore[arg-type]
-        super().__set__(instance, value)
 
-
-class AsyncImageDescriptor(ImageFileDescriptor):
+class AsyncImageDescriptor(_AcceptInputMixin, ImageFileDescriptor):
     """Like :class:`AsyncFileDescriptor`; client-sent width/height fill the dimension fields."""
-
-    def __set__(self, instance: models.Model, value: Any) -> None:
-        if isinstance(value, AsyncFileInputData):
-            value = _accept_input(self.field, instance, value)  # type: ignore[arg-type]
-        super().__set__(instance, value)
 
 
 class AsyncFileMixin:
@@ -471,7 +477,7 @@ def async_fields_of(model: type[models.Model]) -> list[AsyncFileMixin]:
 
 def _connect_model(sender: type[models.Model], **kwargs: Any) -> None:
     # Per-model receivers: models without async fields never see a handler of ours.
-    if sender._meta.abstract or not async_fields_of(sender):
+    if sender._meta.abstract or sender.__module__ == "__fake__" or not async_fields_of(sender):
         return
     from async_uploads.moves import claim_temporary_files
 
@@ -481,8 +487,3 @@ def _connect_model(sender: type[models.Model], **kwargs: Any) -> None:
 
 
 class_prepared.connect(_connect_model, dispatch_uid="async_uploads:connect_model")
-
-
-def temporary_key_basename(key: str) -> str:
-    """Return the name part of a temporary key (what follows the random prefix)."""
-    return posixpath.basename(key).split("-", 1)[-1]

@@ -2,18 +2,18 @@
 
 The order of steps is what keeps data safe:
 
-Inside a transaction (``atomic()``, ``ATOMIC_REQUESTS``):
-
-1. ``post_save``: claim each temporary key for the record and record its permanent name
-   (``AsyncTempFile.object_pk`` / ``moved_to_location``), in the saving transaction. A key
-   already claimed by another record fails the save. A rollback undoes the claim: the upload is
-   untouched and can be submitted again.
+1. ``post_save``, inside the saving transaction: claim each temporary key for the record and
+   record its permanent name (``AsyncTempFile.object_pk`` / ``moved_to_location``). A key taken
+   by another record fails the save (and, inside ``atomic()``, marks the transaction for
+   rollback). A rollback undoes the claim: the upload is untouched and can be submitted again.
 2. After commit: copy the object to its permanent name, point the record at the copy with a
    conditional ``UPDATE`` (only where it still holds the temporary key), then delete the
    temporary object. At every step the record points at an object that exists.
 
-In autocommit mode each step commits on its own, in the same order. A process that dies between
-the record's INSERT and the claim leaves a record holding an unclaimed key, whose object exists.
+In autocommit mode each step commits on its own, in the same order. Every step is idempotent: a
+second run (a double submit of the same record, two saves in one transaction, a retry, recovery
+after a crash) finds the copy already made (the same object at the recorded name) or the object
+already moved, and only finishes what is left.
 
 A failure stores the traceback on the ``AsyncTempFile`` and leaves the record on its temporary
 key (whose object still exists); ``retry_async_file_moves`` finishes it. A crash between steps
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Value, When
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
@@ -54,6 +54,10 @@ class _Move:
     temp_file: AsyncTempFile
     key: str
     target: str
+    #: This run created the object at ``target`` (so it may delete it if nobody takes it).
+    created: bool = False
+    #: The object at ``key`` is still there and goes once the record points at ``target``.
+    source_left: bool = False
 
 
 def permanent_name(field: AsyncFileMixin, instance: models.Model, original_filename: str) -> str:
@@ -78,7 +82,7 @@ def claim_temporary_files(
     update_fields: Any = None,
     **kwargs: Any,
 ) -> None:
-    """``post_save`` receiver: claim the record's temporary keys and move their objects."""
+    """``post_save`` receiver: claim the record's temporary keys and move their objects after commit."""
     if raw:
         return
     pending: dict[str, AsyncTempFile] = instance.__dict__.get(PENDING_MOVES_ATTR) or {}
@@ -103,71 +107,76 @@ def claim_temporary_files(
         )
     if not moves:
         return
-    if not _claim(moves, pk, using):
-        _reject_lost_claims(sender, instance, moves, using)
+    lost = _claim(moves, pk, using)
+    if lost:
+        _reject_lost_claims(sender, instance, moves, lost, using)
     # In autocommit mode this runs at once; in a transaction, when it commits (never on rollback).
     transaction.on_commit(lambda: _finish_moves(sender, instance, pk, moves, using), using=using, robust=True)
 
 
-def _claim(moves: list[_Move], pk: str, using: str) -> bool:
-    """Claim every key for record ``pk`` in one conditional UPDATE; return whether all were free."""
+def _claim(moves: list[_Move], pk: str, using: str) -> list[_Move]:
+    """Claim every key for record ``pk``; return the moves whose key is gone or taken by another record.
+
+    One conditional UPDATE claims free keys. A key this record claimed before (a double submit,
+    a second save) keeps the permanent name recorded then.
+    """
+    rows = AsyncTempFile.objects.using(using)
+    ids = [m.temp_file.pk for m in moves]
     claimed = (
-        AsyncTempFile.objects.using(using)
-        .filter(pk__in=[m.temp_file.pk for m in moves])
-        .filter(Q(object_pk__isnull=True) | Q(object_pk=pk))
-        .update(
+        rows.filter(pk__in=ids, object_pk__isnull=True).update(
             object_pk=pk,
             claimed_at=timezone.now(),
             moved_to_location=Case(
                 *[When(pk=m.temp_file.pk, then=Value(m.target)) for m in moves],
-                default=F("moved_to_location"),
                 output_field=models.TextField(),
             ),
         )
+        if any(m.temp_file.object_pk is None for m in moves)
+        else 0
     )
-    if claimed != len(moves):
-        return False
+    if claimed == len(moves):
+        for m in moves:
+            m.temp_file.object_pk = pk
+            m.temp_file.moved_to_location = m.target
+        return []
+    current = {
+        row_id: (owner, target)
+        for row_id, owner, target in rows.filter(pk__in=ids).values_list("pk", "object_pk", "moved_to_location")
+    }
+    lost = []
     for m in moves:
-        m.temp_file.object_pk = pk
-        m.temp_file.moved_to_location = m.target
-    return True
+        owner, target = current.get(m.temp_file.pk, (None, ""))
+        if m.temp_file.pk not in current or owner != pk:
+            lost.append(m)
+            continue
+        if target:
+            m.target = target
+        else:
+            rows.filter(pk=m.temp_file.pk).update(moved_to_location=m.target)
+        m.temp_file.object_pk, m.temp_file.moved_to_location = pk, m.target
+    return lost
 
 
 def _finish_moves(model: type[models.Model], instance: models.Model, pk: str, moves: list[_Move], using: str) -> None:
-    """After commit: copy each claimed key's object, point the record at the copies, drop the originals."""
-    done: list[tuple[_Move, bool]] = []
+    """After commit: put each object at its permanent name, point the record there, drop the originals."""
+    placed: list[_Move] = []
     for m in moves:
         try:
             m.field.before_move_file(instance)
-            planned = m.target
-            m.target, copied = _copy_or_move(m.field.storage, m.key, m.target)
-            if m.target != planned:
-                AsyncTempFile.objects.using(using).filter(pk=m.temp_file.pk).update(moved_to_location=m.target)
-                m.temp_file.moved_to_location = m.target
-            done.append((m, copied))
+            _place(m, using)
+            placed.append(m)
         except Exception:
             _record_failure(m, pk, using, _log_failure(m, pk))
-    if not done:
+    if not placed:
         return
     try:
-        holds = _point_record_at_moves(model, pk, [m for m, _ in done], using)
+        holds = _point_record_at_moves(model, pk, placed, using)
     except Exception:
         # The copies stay where the rows say (moved_to_location): a retry adopts them.
-        for m, _ in done:
+        for m in placed:
             _record_failure(m, pk, using, _log_failure(m, pk))
         return
-    _after_pointing(model, instance, pk, done, holds)
-
-
-def _after_pointing(
-    model: type[models.Model],
-    instance: models.Model,
-    pk: str,
-    done: list[tuple[_Move, bool]],
-    holds: dict[str, str | None],
-) -> None:
-    orphans: list[tuple[_Move, bool]] = []
-    for m, copied in done:
+    for m in placed:
         if holds.get(m.field.attname) == m.target:
             file = instance.__dict__.get(m.field.attname)
             if getattr(file, "name", file) == m.key:
@@ -175,23 +184,68 @@ def _after_pointing(
                     file.name = m.target
                 else:
                     instance.__dict__[m.field.attname] = m.target
-            if copied:
-                _delete_quietly([(m, True)], which="key")
-        elif copied:
-            # The record was deleted or given another file meanwhile: the copy belongs to nobody.
-            orphans.append((m, True))
-    _delete_quietly(orphans)
+    _tidy(placed, holds)
 
 
-def _delete_quietly(done: list[tuple[_Move, bool]], which: str = "target") -> None:
-    for m, copied in done:
-        if not copied:
-            continue
-        name = m.key if which == "key" else m.target
+def _place(m: _Move, using: str) -> None:
+    """Put the object at ``m.key`` under ``m.target`` (or a free variant), idempotently."""
+    storage: AsyncUploadStorage = m.field.storage
+    planned = m.target
+    for _ in range(5):
         try:
-            m.field.storage.delete(name)
-        except Exception:
-            logger.exception("Deleting %r from %s failed; cleanup_async_temp_files will retry.", name, m.field)
+            if storage.supports_copy():
+                storage.copy_file(m.key, m.target)
+                m.created, m.source_left = True, True
+            else:
+                storage.move_file(m.key, m.target)
+                m.created, m.source_left = True, False
+            break
+        except FileExistsError:
+            if storage.is_same_object(m.key, m.target):
+                m.created, m.source_left = False, True  # a copy an earlier run made
+                break
+            m.target = storage.get_available_name(m.target, max_length=m.field.max_length)
+        except FileNotFoundError:
+            if m.target and storage.exists(m.target):
+                m.created, m.source_left = False, False  # moved by an earlier run
+                break
+            raise
+    else:
+        raise FileExistsError(f"Could not find a free name to move {m.key!r} to.")
+    if m.target != planned:
+        AsyncTempFile.objects.using(using).filter(pk=m.temp_file.pk).update(moved_to_location=m.target)
+        m.temp_file.moved_to_location = m.target
+
+
+def _point_record_at_moves(model: type[models.Model], pk: str, moved: list[_Move], using: str) -> dict[str, str | None]:
+    """Point the record's columns at their permanent names where they still hold the temporary keys.
+
+    Returns what each column holds afterwards (``None`` when the record is gone).
+    """
+    manager = model._base_manager.using(using)
+    # Usually every column still holds its temporary key: one conditional UPDATE does them all.
+    condition = {m.field.attname: m.key for m in moved}
+    if manager.filter(pk=pk, **condition).update(**{m.field.attname: m.target for m in moved}):
+        return {m.field.attname: m.target for m in moved}
+    # Something changed meanwhile (another save, a duplicate submission that got there first).
+    for m in moved:
+        manager.filter(pk=pk, **{m.field.attname: m.key}).update(**{m.field.attname: m.target})
+    return manager.filter(pk=pk).values(*[m.field.attname for m in moved]).first() or {}
+
+
+def _tidy(placed: list[_Move], holds: dict[str, str | None]) -> None:
+    """Delete what nobody needs any more: moved originals, and copies no record took."""
+    for m in placed:
+        if holds.get(m.field.attname) == m.target:
+            doomed = m.key if m.source_left else None
+        else:
+            # The record was deleted or given another file meanwhile: a copy made now belongs to nobody.
+            doomed = m.target if m.created else None
+        if doomed:
+            try:
+                m.field.storage.delete(doomed)
+            except Exception:
+                logger.exception("Deleting %r from %s failed; cleanup_async_temp_files will retry.", doomed, m.field)
 
 
 def _lookup_assigned_key(field: AsyncFileMixin, key: str, using: str) -> AsyncTempFile | None:
@@ -209,61 +263,26 @@ def _lookup_assigned_key(field: AsyncFileMixin, key: str, using: str) -> AsyncTe
     return temp_file
 
 
-def _reject_lost_claims(sender: type[models.Model], instance: models.Model, moves: list[_Move], using: str) -> None:
-    taken = set(
-        AsyncTempFile.objects.using(using)
-        .filter(pk__in=[m.temp_file.pk for m in moves])
-        .exclude(object_pk=str(instance.pk))
-        .values_list("pk", flat=True)
-    )
-    errors = {
-        m.field.name: [
-            ValidationError(
-                "This upload has just been saved to another record; upload the file again.", code="invalid_key"
-            )
-        ]
-        for m in moves
-        if m.temp_file.pk in taken
-    }
-    if not transaction.get_connection(using).in_atomic_block:
+def _reject_lost_claims(
+    sender: type[models.Model], instance: models.Model, moves: list[_Move], lost: list[_Move], using: str
+) -> None:
+    message = "This upload has just been saved to another record or removed; upload the file again."
+    errors = {m.field.name: [ValidationError(message, code="invalid_key")] for m in lost}
+    connection = transaction.get_connection(using)
+    if connection.in_atomic_block:
+        # Nothing of this save may commit, even if the caller catches the error.
+        transaction.set_rollback(True, using=using)
+    else:
         # Autocommit: the row is already written. Take the lost keys off it so it never shares an object.
-        lost = [m for m in moves if m.temp_file.pk in taken]
         sender._base_manager.using(using).filter(pk=instance.pk).update(**{m.field.attname: Value("") for m in lost})
         for m in lost:
             instance.__dict__[m.field.attname] = None
+        kept = [m for m in moves if m not in lost]
+        if kept:
+            transaction.on_commit(
+                lambda: _finish_moves(sender, instance, str(instance.pk), kept, using), using=using, robust=True
+            )
     raise UploadRejected(errors, code="invalid_key")
-
-
-def _copy_or_move(storage: AsyncUploadStorage, key: str, target: str) -> tuple[str, bool]:
-    """Put the object at ``key`` under ``target`` (or a free variant); return it and whether it was copied."""
-    for _ in range(5):
-        try:
-            if storage.supports_copy():
-                storage.copy_file(key, target)
-                return target, True
-            storage.move_file(key, target)
-            return target, False
-        except FileExistsError:
-            target = storage.get_available_name(target)
-    raise FileExistsError(f"Could not find a free name to move {key!r} to.")
-
-
-def _point_record_at_moves(model: type[models.Model], pk: str, moved: list[_Move], using: str) -> dict[str, str | None]:
-    """Point the record's columns at their permanent names where they still hold the temporary keys.
-
-    Returns what each column holds afterwards.
-    """
-    manager = model._base_manager.using(using)
-    # Usually every column still holds its temporary key: one conditional UPDATE does them all.
-    condition = {m.field.attname: m.key for m in moved}
-    if manager.filter(pk=pk, **condition).update(**{m.field.attname: m.target for m in moved}):
-        return {m.field.attname: m.target for m in moved}
-    # Something changed meanwhile: each column moves only where it still holds its key.
-    holds: dict[str, str | None] = {}
-    for m in moved:
-        updated = manager.filter(pk=pk, **{m.field.attname: m.key}).update(**{m.field.attname: m.target})
-        holds[m.field.attname] = m.target if updated else None
-    return holds
 
 
 def _log_failure(m: _Move, pk: str) -> str:
@@ -288,10 +307,9 @@ def _record_failure(m: _Move, pk: str, using: str, error: str) -> None:
 
 
 def find_referencing_records(temp_files: list[AsyncTempFile], using: str = "default") -> dict[int, str]:
-    """Return ``{temp_file.pk: record pk}`` for unclaimed keys that a record holds anyway.
+    """Return ``{temp_file.pk: record pk}`` for keys that a record of their field holds.
 
-    That happens when a process dies between an autocommit save and its claim. One query per
-    field and batch of keys.
+    One query per field and batch of 500 keys (the file column has no index: keep batches few).
     """
     by_field: dict[tuple[int, str], list[AsyncTempFile]] = {}
     for temp_file in temp_files:
@@ -331,46 +349,35 @@ def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
     Used by ``retry_async_file_moves`` and ``cleanup_async_temp_files``. Results:
     ``"moved"`` (the record now holds the permanent name), ``"done"`` (it already did),
     ``"orphan"`` (no record holds the key: the temporary object was deleted),
-    ``"unclaimed"`` (no record took the key yet: nothing to do).
+    ``"unclaimed"`` (no record took the key yet: nothing to do). A move that cannot be done
+    raises; the row keeps its ``error``.
     """
     if temp_file.object_pk is None:
         return "unclaimed"
     field = temp_file.get_field()
-    model = field.model
     storage = field.storage
-    manager = model._base_manager.using(using)
+    manager = field.model._base_manager.using(using)
+    rows = AsyncTempFile.objects.using(using).filter(pk=temp_file.pk)
     row = manager.filter(pk=temp_file.object_pk).values(field.attname).first()
     current = row[field.attname] if row else None
-    target = temp_file.moved_to_location
-    key = temp_file.key
-    if current == key:
-        if storage.exists(key):
-            if target and storage.exists(target) and storage.is_same_object(key, target):
-                final, copied = target, True  # our own copy from an interrupted attempt
-            else:
-                if not target or storage.exists(target):
-                    target = permanent_name(field, manager.get(pk=temp_file.object_pk), temp_file.original_filename)
-                final, copied = _copy_or_move(storage, key, target)
-        elif target and storage.exists(target):
-            final, copied = target, False  # a move-only backend moved it before the record was updated
-        else:
-            raise FileNotFoundError(f"Neither {key!r} nor {target!r} exists in storage; the upload is lost.")
-        AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(moved_to_location=final)
-        updated = manager.filter(pk=temp_file.object_pk, **{field.attname: key}).update(**{field.attname: final})
-        if not updated:
-            if copied:
-                storage.delete(final)
+    if current == temp_file.key:
+        target = temp_file.moved_to_location
+        if not target:
+            target = permanent_name(field, manager.get(pk=temp_file.object_pk), temp_file.original_filename)
+        m = _Move(field, temp_file, temp_file.key, target)
+        _place(m, using)
+        holds = _point_record_at_moves(field.model, temp_file.object_pk, [m], using)
+        _tidy([m], holds)
+        if holds.get(field.attname) != m.target:
+            if storage.exists(temp_file.key):
+                storage.delete(temp_file.key)
+            rows.update(error=None)
             return "orphan"
-        if copied:
-            storage.delete(key)
-        AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(error=None)
-        temp_file.moved_to_location, temp_file.error = final, None
+        rows.update(error=None)
+        temp_file.error = None
         return "moved"
-    if storage.exists(key):
-        storage.delete(key)
-    if current is not None and current == target:
-        if temp_file.error:
-            AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(error=None)
-            temp_file.error = None
-        return "done"
-    return "orphan"
+    if storage.exists(temp_file.key):
+        storage.delete(temp_file.key)
+    rows.update(error=None)
+    temp_file.error = None
+    return "done" if current is not None and current == temp_file.moved_to_location else "orphan"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import SuspiciousFileOperation, ValidationError
-from django.db import models
+from django.db import models, router, transaction
 
 from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
 from async_uploads.models import AsyncTempFile
@@ -23,6 +23,8 @@ __all__ = ["IssuedUpload", "get_field_or_reject", "get_instance_or_reject", "iss
 
 #: Longest filename accepted from a client.
 MAX_FILENAME_LENGTH = 1000
+#: Largest declared size that fits the database column (a signed 64-bit integer).
+MAX_DECLARED_SIZE = 2**63 - 1
 
 
 @dataclass
@@ -54,7 +56,8 @@ def get_instance_or_reject(field: AsyncFileMixin, instance_id: Any) -> models.Mo
     if instance_id is None or instance_id == "":
         return None
     pk_field = field.model._meta.pk
-    assert pk_field is not None
+    if pk_field is None:  # pragma: no cover - every concrete model has one
+        raise UploadRejected({"instance_id": ["This model has no primary key."]}, code="invalid_input")
     try:
         if not isinstance(instance_id, str | int) or isinstance(instance_id, bool):
             raise ValidationError("bad type")
@@ -87,6 +90,8 @@ def _parse_size(size: Any) -> int | None:
         raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code="invalid_input") from e
     if value < 0 or (isinstance(size, float) and size != value):
         raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code="invalid_input")
+    if value > MAX_DECLARED_SIZE:
+        raise UploadRejected({"size": [f"size must be at most {MAX_DECLARED_SIZE} bytes."]}, code="invalid_input")
     return value
 
 
@@ -99,6 +104,7 @@ def issue_upload(
     content_type: Any = None,
     size: Any = None,
     instance_id: Any = None,
+    fields: Any = None,
 ) -> IssuedUpload:
     """Check a request for an upload URL, record the temporary key and sign the upload target.
 
@@ -117,6 +123,10 @@ def issue_upload(
     if content_type is not None and (not isinstance(content_type, str) or len(content_type) > 255):
         raise UploadRejected({"content_type": ["content_type must be a MIME type string."]}, code="invalid_input")
     declared_size = _parse_size(size)
+    if fields is not None and (
+        not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
+    ):
+        raise UploadRejected({"params": ["params must be an object of string values."]}, code="invalid_input")
     obj = get_instance_or_reject(field, instance_id)
     perm = field.perm_update if obj is not None else field.perm_create
     user = getattr(request, "user", None)
@@ -139,20 +149,23 @@ def issue_upload(
             {"size": [f"The file is {declared_size} bytes; this field accepts at most {limit} bytes."]},
             code="file_too_large",
         )
-    try:
-        temp_file = AsyncTempFile.create_for_field(
-            field, filename, request=request, instance=obj, size=declared_size, content_type=content_type or ""
+    # One transaction: a storage that fails to sign leaves no key behind.
+    with transaction.atomic(using=router.db_for_write(AsyncTempFile)):
+        try:
+            temp_file = AsyncTempFile.create_for_field(
+                field, filename, request=request, instance=obj, size=declared_size, content_type=content_type or ""
+            )
+        except SuspiciousFileOperation as e:
+            raise UploadRejected({"filename": [str(e)]}, code="invalid_input") from e
+        upload = field.storage.generate_upload_url(
+            temp_file.key,
+            registry.generate_id(field),
+            registry=registry,
+            fields=dict(fields or {}),
+            content_type=content_type or None,
+            size=declared_size,
+            max_size=limit,
         )
-    except SuspiciousFileOperation as e:
-        raise UploadRejected({"filename": [str(e)]}, code="invalid_input") from e
-    upload = field.storage.generate_upload_url(
-        temp_file.key,
-        registry.generate_id(field),
-        registry=registry,
-        content_type=content_type or None,
-        size=declared_size,
-        max_size=limit,
-    )
     if isinstance(upload, str):  # a custom storage that returns only a URL, as the seed allowed
         upload = {"url": upload, "fields": {}}
     return IssuedUpload(temp_file=temp_file, upload=upload)
@@ -169,7 +182,6 @@ def resolve_download_url(
     if instance_id is None or instance_id == "":
         raise UploadRejected({"instance_id": ["This field is required."]}, code="invalid_input")
     obj = get_instance_or_reject(field, instance_id)
-    assert obj is not None
     if not check_permission(getattr(request, "user", None), field.perm_detail, obj):
         raise UploadPermissionDenied("You do not have permission to download this file.")
     value = getattr(obj, field.attname)

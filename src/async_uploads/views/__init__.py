@@ -63,8 +63,9 @@ class GenerateUploadUrlView(_RegistryView):
     """Issue a temporary key and a signed upload target for one file.
 
     ``POST`` (CSRF-protected) with form or JSON fields ``field_id`` (the registry id of the
-    field), ``filename``, and optionally ``content_type``, ``size`` (bytes) and ``instance_id``
-    (an existing record: ``perm_update`` is checked against it, otherwise ``perm_create``).
+    field), ``filename``, and optionally ``content_type``, ``size`` (bytes), ``instance_id``
+    (an existing record: ``perm_update`` is checked against it, otherwise ``perm_create``) and
+    ``params`` (extra upload form fields, passed to the storage as ``fields``).
     camelCase names (``fieldId``) are accepted too. Answers
     ``{"key": ..., "uploadUrl": {"url", "method", "provider", "fields", "headers", "fileFieldName", "expiresAt"}}``,
     or a JSON error ``{"code", "message", "errors"}`` with status 400, 403, 404 or 413.
@@ -88,6 +89,7 @@ class GenerateUploadUrlView(_RegistryView):
                 content_type=data.get("content_type"),
                 size=data.get("size"),
                 instance_id=data.get("instance_id"),
+                fields=data.get("params"),
             )
         except (ValidationError, PermissionDenied) as e:
             return error_response(e)
@@ -102,6 +104,8 @@ def _read_params(request: HttpRequest) -> dict[str, Any]:
         raw: dict[str, Any] = body
     else:
         raw = {k: request.POST.get(k) for k in request.POST}
+        if isinstance(raw.get("params"), str):  # the seed sent extra upload fields as a JSON string
+            raw["params"] = json.loads(raw["params"]) if raw["params"] else None
     return {_snake(k): v for k, v in raw.items()}
 
 
