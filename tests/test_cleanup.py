@@ -347,3 +347,19 @@ def test_claim_time_is_recorded(upload_pdf, save_doc):
     save_doc(key)
     row = AsyncTempFile.objects.get(key=key)
     assert row.claimed_at is not None and row.claimed_at >= before
+
+
+def test_sweep_removes_unrecorded_objects_from_old_day_folders(upload_pdf):
+    from django.core.files.base import ContentFile
+
+    stray = default_storage.save("async-temp-files/2020/01/01/AbCdEfGhIjKl-stray.pdf", ContentFile(b"x"))
+    partial = default_storage.save("async-temp-files/2020/01/01/.upload-abc.part", ContentFile(b"half"))
+    today = timezone.now().strftime("%Y/%m/%d")
+    fresh = default_storage.save(f"async-temp-files/{today}/ZyXwVuTsRqPo-fresh.pdf", ContentFile(b"y"))
+    recorded = upload_pdf()  # has a row and is recent: left alone
+    out, _ = cleanup()
+    assert not default_storage.exists(stray)
+    assert not default_storage.exists(partial)
+    assert default_storage.exists(fresh)
+    assert default_storage.exists(recorded)
+    assert "swept 2 unrecorded temporary objects" in out

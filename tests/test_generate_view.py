@@ -564,3 +564,38 @@ def test_other_registry_upload_url_is_refused_by_default_upload_endpoint(make_up
     assert_error(response, 400, "invalid_input", rows=1)
     assert not default_storage.exists(issued["key"])
     assert AsyncTempFile.objects.get().uploaded_at is None
+
+
+@pytest.mark.django_db
+def test_params_reach_the_storage_as_upload_fields(alice, monkeypatch):
+    from async_uploads.storage.filesystem import FileSystemAsyncUploadStorage
+
+    seen = {}
+    original = FileSystemAsyncUploadStorage.generate_upload_url
+
+    def spy(self, name, field_id, *args, **kwargs):
+        seen.update(kwargs)
+        return original(self, name, field_id, *args, **kwargs)
+
+    monkeypatch.setattr(FileSystemAsyncUploadStorage, "generate_upload_url", spy)
+    response = post_json(alice, {"field_id": ATTACHMENT, "filename": "a.pdf", "params": {"acl": "private"}})
+    assert response.status_code == 200
+    assert seen["fields"] == {"acl": "private"}
+    # As a form field, the seed sent params as a JSON string.
+    response = alice.post(reverse(URL), {"field_id": ATTACHMENT, "filename": "a.pdf", "params": '{"x": "1"}'})
+    assert response.status_code == 200
+    assert seen["fields"] == {"x": "1"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("params", [{"acl": 1}, ["acl"], "not an object"])
+def test_malformed_params_are_invalid_input(alice, params):
+    assert_error(
+        post_json(alice, {"field_id": ATTACHMENT, "filename": "a.pdf", "params": params}), 400, "invalid_input"
+    )
+
+
+@pytest.mark.django_db
+def test_params_that_are_not_json_in_a_form_are_invalid_input(alice):
+    response = alice.post(reverse(URL), {"field_id": ATTACHMENT, "filename": "a.pdf", "params": "{nope"})
+    assert_error(response, 400, "invalid_input")

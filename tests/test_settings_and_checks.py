@@ -150,3 +150,11 @@ def test_anonymous_uploads_without_sessions_warn(settings):
     messages = check_registries()
     assert [m.id for m in messages] == ["async_uploads.W021"]
     assert isinstance(messages[0], checks.Warning)
+
+
+def test_missing_extra_names_the_pip_install():
+    from async_uploads.exceptions import AsyncUploadsImproperlyInstalled
+
+    error = AsyncUploadsImproperlyInstalled("boto3", "s3")
+    assert isinstance(error, ImproperlyConfigured) and isinstance(error, ImportError)
+    assert 'pip install "django-async-uploads[s3]"' in str(error)

@@ -15,6 +15,9 @@ class AsyncTempFileAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: Any) -> bool:
         return False  # keys are issued by the upload views, never typed in
 
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False  # a row is what lets cleanup and retries find the object; the commands remove rows
+
     @admin.display(boolean=True, description="move failed")
     def error_flag(self, obj: AsyncTempFile) -> bool:
         return bool(obj.error)

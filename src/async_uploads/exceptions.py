@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied, SuspiciousOperation, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 
 __all__ = [
     "AsyncUploadError",
     "AsyncUploadsImproperlyInstalled",
-    "InvalidKeyError",
-    "MoveError",
     "UploadPermissionDenied",
     "UploadRejected",
 ]
@@ -21,12 +19,6 @@ class AsyncUploadError(Exception):
 
     #: A stable code clients can branch on.
     code: str | None = "async_upload_error"
-
-
-class InvalidKeyError(AsyncUploadError, SuspiciousOperation):
-    """A submitted key is not one this field may accept."""
-
-    code = "invalid_key"
 
 
 class UploadPermissionDenied(AsyncUploadError, PermissionDenied):
@@ -52,12 +44,6 @@ class UploadRejected(AsyncUploadError, ValidationError):
 
 def _as_list(messages: Any) -> list[Any]:
     return list(messages) if isinstance(messages, list | tuple) else [messages]
-
-
-class MoveError(AsyncUploadError):
-    """Moving an upload from its temporary key to its permanent name failed."""
-
-    code = "move_failed"
 
 
 class AsyncUploadsImproperlyInstalled(AsyncUploadError, ImproperlyConfigured, ImportError):

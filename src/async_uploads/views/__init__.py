@@ -12,7 +12,7 @@ from django.views import View
 from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
 from async_uploads.services import issue_upload, resolve_download_url
 
-__all__ = ["DownloadRedirectView", "GenerateUploadUrlView", "error_response"]
+__all__ = ["DownloadRedirectView", "GenerateUploadUrlView", "error_response", "json_error"]
 
 _STATUS = {
     "invalid_input": 400,
@@ -33,6 +33,11 @@ def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
+def json_error(status: int, code: str, message: str, errors: dict[str, list[str]] | None = None) -> JsonResponse:
+    """Return the JSON error body every view of this package uses: ``{"code", "message", "errors"}``."""
+    return JsonResponse({"code": code, "message": message, "errors": errors or {}}, status=status)
+
+
 def error_response(error: ValidationError | PermissionDenied, status: int | None = None) -> JsonResponse:
     """Return the JSON error body the views use: ``{"code", "message", "errors": {field: [msg]}}``."""
     if isinstance(error, PermissionDenied):
@@ -45,7 +50,7 @@ def error_response(error: ValidationError | PermissionDenied, status: int | None
         else:
             errors = {}
             code, message = error.error_list[0].code or "invalid_input", error.messages[0]
-    return JsonResponse({"code": code, "message": message, "errors": errors}, status=status or _STATUS.get(code, 400))
+    return json_error(status or _STATUS.get(code, 400), code, message, errors)
 
 
 def _jsonable(upload: dict[str, Any]) -> dict[str, Any]:
@@ -55,11 +60,13 @@ def _jsonable(upload: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class _RegistryView(View):
+class RegistryView(View):
+    """A view bound to one :class:`AsyncFieldRegistry` (``as_view(registry=...)``)."""
+
     registry: AsyncFieldRegistry = default_async_field_registry
 
 
-class GenerateUploadUrlView(_RegistryView):
+class GenerateUploadUrlView(RegistryView):
     """Issue a temporary key and a signed upload target for one file.
 
     ``POST`` (CSRF-protected) with form or JSON fields ``field_id`` (the registry id of the
@@ -77,9 +84,7 @@ class GenerateUploadUrlView(_RegistryView):
         try:
             data = _read_params(request)
         except ValueError:
-            return JsonResponse(
-                {"code": "invalid_input", "message": "The body is not valid JSON.", "errors": {}}, status=400
-            )
+            return json_error(400, "invalid_input", "The body (or its params) is not valid JSON.")
         try:
             issued = issue_upload(
                 self.registry,
@@ -109,7 +114,7 @@ def _read_params(request: HttpRequest) -> dict[str, Any]:
     return {_snake(k): v for k, v in raw.items()}
 
 
-class DownloadRedirectView(_RegistryView):
+class DownloadRedirectView(RegistryView):
     """Check ``perm_detail`` on the record and redirect to the file's signed download URL.
 
     ``GET`` with ``field_id`` and ``instance_id``. Answers 302 to the storage's signed URL, or a

@@ -9,18 +9,18 @@ from typing import Any
 
 from django.core import signing
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
+from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from async_uploads.models import AsyncFileMixin, AsyncTempFile
-from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
 from async_uploads.storage.base import is_clean_key, safe_basename
 from async_uploads.storage.filesystem import DOWNLOAD_SALT, UPLOAD_SALT, FileSystemAsyncUploadStorage
+from async_uploads.views import RegistryView, json_error
 
 __all__ = ["FileSystemAsyncStorageDownloadView", "FileSystemAsyncStorageUploadView"]
 
@@ -30,25 +30,21 @@ logger = logging.getLogger("async_uploads")
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def _error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"code": code, "message": message}, status=status)
-
-
 def _read_token(request: HttpRequest, salt: str, purpose: str) -> dict[str, Any] | JsonResponse:
     token = request.GET.get("token")
     if not token:
-        return _error(400, "invalid_input", "The URL has no token.")
+        return json_error(400, "invalid_input", "The URL has no token.")
     try:
         payload = signing.Signer(salt=salt).unsign_object(token)
     except signing.BadSignature:
-        return _error(403, "invalid_signature", "The URL's signature is not valid.")
+        return json_error(403, "invalid_signature", "The URL's signature is not valid.")
     if not isinstance(payload, dict) or payload.get("p") != purpose:
-        return _error(403, "invalid_signature", "The URL's signature is not valid.")
+        return json_error(403, "invalid_signature", "The URL's signature is not valid.")
     key, expires = payload.get("k"), payload.get("e")
     if not isinstance(key, str) or not is_clean_key(key) or not isinstance(expires, int):
-        return _error(403, "invalid_signature", "The URL's signature is not valid.")
+        return json_error(403, "invalid_signature", "The URL's signature is not valid.")
     if timezone.now().timestamp() > expires:
-        return _error(403, "url_expired", "The URL has expired; ask for a new one.")
+        return json_error(403, "url_expired", "The URL has expired; ask for a new one.")
     return payload
 
 
@@ -126,12 +122,9 @@ class _Received:
         pass
 
 
-class _RegistryView(View):
-    registry: AsyncFieldRegistry = default_async_field_registry
-
-
 @method_decorator(csrf_exempt, name="dispatch")
-class FileSystemAsyncStorageUploadView(_RegistryView):
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class FileSystemAsyncStorageUploadView(RegistryView):
     """Receive a browser's upload for :class:`FileSystemAsyncUploadStorage`.
 
     The signed URL (from ``generate_upload_url``) is the authority: it names the key and field,
@@ -152,29 +145,29 @@ class FileSystemAsyncStorageUploadView(_RegistryView):
         key = payload["k"]
         field = self.registry.get_field(payload.get("f", ""))
         if field is None or not isinstance(field.storage, FileSystemAsyncUploadStorage):
-            return _error(400, "invalid_input", "The URL names no field of this registry.")
+            return json_error(400, "invalid_input", "The URL names no field of this registry.")
         storage: FileSystemAsyncUploadStorage = field.storage
         temp_file = AsyncTempFile.get_by_key(key)
         if temp_file is None or not temp_file.is_for_field(field):
-            return _error(404, "not_found", "This upload key no longer exists; ask for a new upload URL.")
+            return json_error(404, "not_found", "This upload key no longer exists; ask for a new upload URL.")
         if not (request.content_type or "").startswith("multipart/form-data"):
-            return _error(400, "invalid_input", "Send the file as multipart/form-data in a part named 'file'.")
+            return json_error(400, "invalid_input", "Send the file as multipart/form-data in a part named 'file'.")
         limit = field.max_size_bytes
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return _error(400, "invalid_input", "Invalid Content-Length.")
+            return json_error(400, "invalid_input", "Invalid Content-Length.")
         if length <= 0:
             # Under WSGI a body without Content-Length (chunked) reads as empty; say so instead of "no file".
-            return _error(411, "length_required", "Send the upload with a Content-Length header.")
+            return json_error(411, "length_required", "Send the upload with a Content-Length header.")
         if limit is not None and length > limit + MULTIPART_OVERHEAD:
-            return _error(413, "file_too_large", f"The file is larger than this field's limit of {limit} bytes.")
+            return json_error(413, "file_too_large", f"The file is larger than this field's limit of {limit} bytes.")
 
         # Single use: only the first request to claim the key may write it.
         if not AsyncTempFile.objects.filter(pk=temp_file.pk, uploaded_at__isnull=True).update(
             uploaded_at=timezone.now()
         ):
-            return _error(409, "upload_url_used", "This upload URL has already been used; ask for a new one.")
+            return json_error(409, "upload_url_used", "This upload URL has already been used; ask for a new one.")
 
         destination = storage.path(key)
         handler = _StreamToDisk(request, field, temp_file, os.path.dirname(destination))
@@ -212,10 +205,10 @@ class FileSystemAsyncStorageUploadView(_RegistryView):
     def _fail(self, temp_file: AsyncTempFile, status: int, code: str, message: str) -> JsonResponse:
         # Nothing was stored, so the URL may be used again for a corrected upload.
         AsyncTempFile.objects.filter(pk=temp_file.pk).update(uploaded_at=None)
-        return _error(status, code, message)
+        return json_error(status, code, message)
 
 
-class FileSystemAsyncStorageDownloadView(_RegistryView):
+class FileSystemAsyncStorageDownloadView(RegistryView):
     """Serve a file of :class:`FileSystemAsyncUploadStorage` from a signed, expiring URL.
 
     Permissions were checked when the URL was signed (by ``DownloadRedirectView``). Upload URLs
@@ -230,12 +223,12 @@ class FileSystemAsyncStorageDownloadView(_RegistryView):
             return payload
         field = self.registry.get_field(payload.get("f", ""))
         if field is None or not isinstance(field.storage, FileSystemAsyncUploadStorage):
-            return _error(400, "invalid_input", "The URL names no field of this registry.")
+            return json_error(400, "invalid_input", "The URL names no field of this registry.")
         key = payload["k"]
         try:
             handle = field.storage.open(key, "rb")
         except (FileNotFoundError, IsADirectoryError):
-            return _error(404, "not_found", "The file no longer exists.")
+            return json_error(404, "not_found", "The file no longer exists.")
         filename = payload.get("n") or safe_basename(key)
         response = FileResponse(handle, as_attachment=not payload.get("i"), filename=filename)
         response["Cache-Control"] = "private, max-age=60"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from async_uploads.models import AsyncTempFile
+from async_uploads.models import AsyncFileMixin, AsyncTempFile
 from async_uploads.moves import claim_for_holder, complete_move, find_referencing_records
+from async_uploads.storage.base import AsyncUploadStorage
 
 logger = logging.getLogger("async_uploads")
 
@@ -21,7 +23,9 @@ class Command(BaseCommand):
     help = (
         "For temporary-file records older than --age hours: delete uploads that no record took, "
         "finish moves a crash interrupted (a record still holds the temporary key), and drop the "
-        "records. Records with a move error are kept for retry_async_file_moves."
+        "records. Records with a move error are kept for retry_async_file_moves. Then delete "
+        "objects under the temporary prefix that have no record (interrupted uploads) from days "
+        "older than --age."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,7 +37,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, age: int, quiet: bool, **options: Any) -> None:
         if age < 0:
             raise CommandError("--age must not be negative.")
-        old = AsyncTempFile.objects.filter(created_at__lt=timezone.now() - timedelta(hours=age))
+        cutoff = timezone.now() - timedelta(hours=age)
+        old = AsyncTempFile.objects.filter(created_at__lt=cutoff)
         kept_with_error = old.filter(error__isnull=False).count()
         counts = {"abandoned": 0, "finished": 0, "completed": 0, "failed": 0}
         last_pk = 0
@@ -44,7 +49,8 @@ class Command(BaseCommand):
             if not batch:
                 break
             last_pk = batch[-1].pk
-            holders = find_referencing_records(batch)
+            # Only unclaimed keys can be held by a record that never claimed them (a crash, bulk_create).
+            holders = find_referencing_records([t for t in batch if t.object_pk is None])
             for temp_file in batch:
                 try:
                     outcome = self._clean(temp_file, holders.get(temp_file.pk))
@@ -55,11 +61,13 @@ class Command(BaseCommand):
                     continue
                 counts[outcome] += 1
                 temp_file.delete()
+        swept = self._sweep(cutoff.date() - timedelta(days=1))
         if not quiet:
             self.stdout.write(
                 f"Removed {counts['abandoned']} abandoned uploads and {counts['finished']} finished records; "
                 f"completed {counts['completed']} interrupted moves; {counts['failed']} failed; "
-                f"kept {kept_with_error} records with move errors (see retry_async_file_moves)."
+                f"kept {kept_with_error} records with move errors (see retry_async_file_moves); "
+                f"swept {swept} unrecorded temporary objects."
             )
 
     def _clean(self, temp_file: AsyncTempFile, holder: str | None) -> str:
@@ -70,5 +78,50 @@ class Command(BaseCommand):
                     storage.delete(temp_file.key)
                 return "abandoned"
             # A record holds the key but the process died before claiming it: finish the move.
-            claim_for_holder(temp_file, holder)
+            if not claim_for_holder(temp_file, holder):
+                raise RuntimeError("the key was claimed while cleaning up; it is left for the next run")
         return "completed" if complete_move(temp_file) == "moved" else "finished"
+
+    def _sweep(self, before: date) -> int:
+        """Delete objects under each storage's temporary prefix, in day folders before ``before``, with no record."""
+        swept = 0
+        for storage in _async_storages():
+            for name in _temporary_objects(storage, before):
+                if AsyncTempFile.get_by_key(name) is None:
+                    try:
+                        storage.delete(name)
+                        swept += 1
+                    except Exception as e:
+                        self.stderr.write(f"Could not delete {name}: {e}")
+        return swept
+
+
+def _async_storages() -> list[AsyncUploadStorage]:
+    storages: list[AsyncUploadStorage] = []
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, AsyncFileMixin) and isinstance(field.storage, AsyncUploadStorage):
+                if all(field.storage is not s for s in storages):
+                    storages.append(field.storage)
+    return storages
+
+
+def _temporary_objects(storage: AsyncUploadStorage, before: date) -> list[str]:
+    """List objects in ``prefix/YYYY/MM/DD/`` folders dated before ``before``."""
+    prefix = storage.temporary_key_prefix
+    found: list[str] = []
+    try:
+        years, _ = storage.listdir(prefix)
+    except (FileNotFoundError, NotImplementedError):
+        return found
+    for year in years:
+        for month in storage.listdir(f"{prefix}/{year}")[0]:
+            for day in storage.listdir(f"{prefix}/{year}/{month}")[0]:
+                try:
+                    folder_date = date(int(year), int(month), int(day))
+                except ValueError:
+                    continue
+                if folder_date < before:
+                    folder = f"{prefix}/{year}/{month}/{day}"
+                    found.extend(f"{folder}/{name}" for name in storage.listdir(folder)[1])
+    return found
