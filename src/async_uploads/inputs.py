@@ -129,8 +129,9 @@ class AsyncFileInputData:
 
         A key is accepted when it is the field's current value (returns ``None``), or when it is a
         temporary key issued for this field, for this record (or for a new record when the key
-        was requested without an instance id), to this request's user or session, that holds an
-        uploaded object and has not been used by another record. Anything else raises a
+        was requested without an instance id), to this value's request's user or session (or the
+        value is ``trusted``), that holds an uploaded object and has not been used by another
+        record (a key this record took before is accepted again). Anything else raises a
         ``ValidationError`` on the field with code ``invalid_key`` (``file_too_large`` /
         ``invalid_file_type`` when the uploaded object breaks the field's limits) and changes nothing.
         """
