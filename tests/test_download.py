@@ -347,3 +347,32 @@ def test_path_trick_filename_saves_under_upload_to(
     response = viewer.get(doc.attachment.url, follow=True)
     assert response.status_code == 200
     assert _read(response) == b"%PDF tricky"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_field_download_params_reach_the_signed_url(uploader, user, monkeypatch):
+    from django.core.files.storage import default_storage
+    from django.test import Client, RequestFactory
+
+    from async_uploads.inputs import AsyncFileInputData
+    from tests.conftest import png_bytes
+    from tests.testapp.models import Photo
+
+    key = uploader.upload(field_id(Photo, "image"), "p.png", png_bytes(3, 2), "image/png")
+    request = RequestFactory().post("/")
+    request.user = user
+    photo = Photo()
+    photo.image = AsyncFileInputData.create_from_user_input({"key": key, "name": "p.png"}, request=request)
+    photo.save()
+    client = Client()
+    client.force_login(user)
+    target = client.get(photo.image.url)["Location"]
+    served = client.get(target)
+    assert served.status_code == 200
+    assert served["Content-Disposition"].startswith("inline")  # download_params: as_attachment=False
+    real_now = timezone.now()
+    monkeypatch.setattr(
+        "async_uploads.views.filesystem.timezone.now", lambda: real_now + datetime.timedelta(seconds=121)
+    )
+    assert client.get(target).status_code == 403  # download_params: expire=120
+    assert default_storage.exists(photo.image.name)

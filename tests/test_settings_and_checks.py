@@ -158,3 +158,25 @@ def test_missing_extra_names_the_pip_install():
     error = AsyncUploadsImproperlyInstalled("boto3", "s3")
     assert isinstance(error, ImproperlyConfigured) and isinstance(error, ImportError)
     assert 'pip install "django-async-uploads[s3]"' in str(error)
+
+
+@isolate_apps("tests.testapp")
+def test_suppress_pillow_check(monkeypatch):
+    import sys
+
+    from async_uploads.models import AsyncImageField
+
+    monkeypatch.setitem(sys.modules, "PIL", None)  # as if Pillow were not installed
+    registry = AsyncFieldRegistry("pillow")
+
+    class Pictures(models.Model):
+        checked = AsyncImageField(async_field_registry=registry, storage=FileSystemAsyncUploadStorage())
+        quiet = AsyncImageField(
+            async_field_registry=registry, storage=FileSystemAsyncUploadStorage(), suppress_pillow_check=True
+        )
+
+        class Meta:
+            app_label = "testapp"
+
+    assert [e.id for e in Pictures._meta.get_field("checked").check()] == ["fields.E210"]
+    assert Pictures._meta.get_field("quiet").check() == []

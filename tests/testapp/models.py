@@ -22,7 +22,12 @@ class Document(models.Model):
 
 class Photo(models.Model):
     image = AsyncImageField(
-        upload_to="photos/", blank=True, width_field="width", height_field="height", file_restrictions=["image/*"]
+        upload_to="photos/",
+        blank=True,
+        width_field="width",
+        height_field="height",
+        file_restrictions=["image/*"],
+        download_params={"expire": 120, "as_attachment": False},
     )
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
