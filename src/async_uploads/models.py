@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PENDING_DIMENSIONS_ATTR",
     "PENDING_MOVES_ATTR",
+    "PREVIOUS_VALUES_ATTR",
     "AsyncFieldFile",
     "AsyncFileField",
     "AsyncFileInputData",
@@ -38,6 +39,8 @@ __all__ = [
 
 #: Instance attribute holding, per field name, the validated temporary-file record to move on save.
 PENDING_MOVES_ATTR = "_async_uploads_pending_moves"
+#: Instance attribute holding, per field name, the value a field had before a temporary key was assigned.
+PREVIOUS_VALUES_ATTR = "_async_uploads_previous_values"
 #: Instance attribute holding, per field name, client-sent ``(width, height)`` of a new image.
 PENDING_DIMENSIONS_ATTR = "_async_uploads_pending_dimensions"
 
@@ -214,6 +217,8 @@ def _accept_input(field: AsyncFileMixin, instance: models.Model, value: AsyncFil
                 {field.name: ["This upload no longer exists; upload the file again."]}, code="invalid_key"
             )
     pending[field.name] = temp_file
+    previous = instance.__dict__.setdefault(PREVIOUS_VALUES_ATTR, {})
+    previous.setdefault(field.name, getattr(existing, "name", existing) or "")
     value.update_dimension_cache(field, instance)
     return value.key
 

@@ -37,7 +37,13 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from async_uploads.exceptions import UploadRejected
-from async_uploads.models import PENDING_MOVES_ATTR, AsyncFileMixin, AsyncTempFile, async_fields_of
+from async_uploads.models import (
+    PENDING_MOVES_ATTR,
+    PREVIOUS_VALUES_ATTR,
+    AsyncFileMixin,
+    AsyncTempFile,
+    async_fields_of,
+)
 from async_uploads.storage.base import fit_name, safe_basename
 
 if TYPE_CHECKING:
@@ -197,24 +203,47 @@ def _place(m: _Move, using: str) -> None:
                 storage.copy_file(m.key, m.target)
                 m.created, m.source_left = True, True
             else:
+                if storage.exists(m.target):  # move_file of a custom backend may overwrite: never let it
+                    raise FileExistsError(m.target)
                 storage.move_file(m.key, m.target)
                 m.created, m.source_left = True, False
             break
-        except FileExistsError:
-            if storage.is_same_object(m.key, m.target):
+        except (FileExistsError, FileNotFoundError) as e:
+            if not storage.exists(m.key):
+                if storage.exists(planned) and not _held_by_another(m, planned, using):
+                    m.target, m.created, m.source_left = planned, False, False  # moved by an earlier run
+                    break
+                raise FileNotFoundError(m.key) from e
+            if isinstance(e, FileNotFoundError):
+                raise
+            if _same(storage, m.key, m.target) and not _held_by_another(m, m.target, using):
                 m.created, m.source_left = False, True  # a copy an earlier run made
                 break
             m.target = storage.get_available_name(m.target, max_length=m.field.max_length)
-        except FileNotFoundError:
-            if m.target and storage.exists(m.target):
-                m.created, m.source_left = False, False  # moved by an earlier run
-                break
-            raise
     else:
         raise FileExistsError(f"Could not find a free name to move {m.key!r} to.")
     if m.target != planned:
         AsyncTempFile.objects.using(using).filter(pk=m.temp_file.pk).update(moved_to_location=m.target)
         m.temp_file.moved_to_location = m.target
+
+
+def _same(storage: AsyncUploadStorage, a: str, b: str) -> bool:
+    try:
+        return storage.is_same_object(a, b)
+    except OSError:
+        return False
+
+
+def _held_by_another(m: _Move, name: str, using: str) -> bool:
+    """Return whether another record, or another claim, owns the object at ``name``.
+
+    Only asked when a name turns out to be taken (a rare path): the file column has no index.
+    """
+    records = m.field.model._base_manager.using(using).filter(**{m.field.attname: name})
+    if records.exclude(pk=m.temp_file.object_pk).exists():
+        return True
+    claims = AsyncTempFile.objects.using(using).filter(moved_to_location=name, object_pk__isnull=False)
+    return claims.exclude(pk=m.temp_file.pk).exists()
 
 
 def _point_record_at_moves(model: type[models.Model], pk: str, moved: list[_Move], using: str) -> dict[str, str | None]:
@@ -273,10 +302,13 @@ def _reject_lost_claims(
         # Nothing of this save may commit, even if the caller catches the error.
         transaction.set_rollback(True, using=using)
     else:
-        # Autocommit: the row is already written. Take the lost keys off it so it never shares an object.
-        sender._base_manager.using(using).filter(pk=instance.pk).update(**{m.field.attname: Value("") for m in lost})
+        # Autocommit: the row is already written. Give the lost fields back the value they had before
+        # (nothing, for a new record), so the record neither shares an object nor loses its old file.
+        previous = instance.__dict__.get(PREVIOUS_VALUES_ATTR) or {}
+        restore = {m.field.attname: previous.get(m.field.name, "") for m in lost}
+        sender._base_manager.using(using).filter(pk=instance.pk).update(**restore)
         for m in lost:
-            instance.__dict__[m.field.attname] = None
+            instance.__dict__[m.field.attname] = restore[m.field.attname] or None
         kept = [m for m in moves if m not in lost]
         if kept:
             transaction.on_commit(
@@ -376,8 +408,15 @@ def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
         rows.update(error=None)
         temp_file.error = None
         return "moved"
+    target = temp_file.moved_to_location
+    done = current is not None and current == target
+    if not done and target and storage.exists(temp_file.key) and storage.exists(target):
+        # A copy an interrupted run made for a record that no longer wants it: nobody else may hold it.
+        m = _Move(field, temp_file, temp_file.key, target)
+        if _same(storage, temp_file.key, target) and not _held_by_another(m, target, using):
+            storage.delete(target)
     if storage.exists(temp_file.key):
         storage.delete(temp_file.key)
     rows.update(error=None)
     temp_file.error = None
-    return "done" if current is not None and current == temp_file.moved_to_location else "orphan"
+    return "done" if done else "orphan"

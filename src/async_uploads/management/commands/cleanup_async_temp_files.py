@@ -8,6 +8,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from django.utils import timezone
 
 from async_uploads.models import AsyncFileMixin, AsyncTempFile
@@ -60,7 +61,8 @@ class Command(BaseCommand):
                     self.stderr.write(f"Could not clean up {temp_file.key}: {e}")
                     continue
                 counts[outcome] += 1
-                temp_file.delete()
+                if outcome != "abandoned":  # abandoned rows are gone already
+                    temp_file.delete()
         swept = self._sweep(cutoff.date() - timedelta(days=1))
         if not quiet:
             self.stdout.write(
@@ -73,9 +75,16 @@ class Command(BaseCommand):
     def _clean(self, temp_file: AsyncTempFile, holder: str | None) -> str:
         if temp_file.object_pk is None:
             if holder is None:
-                storage = temp_file.get_field().storage
-                if storage.exists(temp_file.key):
-                    storage.delete(temp_file.key)
+                # Remove the row first, only while it is still unclaimed: a save that claims it meanwhile
+                # (its transaction still open) wins, and the object stays for its move. A storage error
+                # rolls the row back, so the next run tries again.
+                with transaction.atomic():
+                    deleted, _ = AsyncTempFile.objects.filter(pk=temp_file.pk, object_pk__isnull=True).delete()
+                    if not deleted:
+                        raise RuntimeError("a record claimed this key during cleanup; it is left for the next run")
+                    storage = temp_file.get_field().storage
+                    if storage.exists(temp_file.key):
+                        storage.delete(temp_file.key)
                 return "abandoned"
             # A record holds the key but the process died before claiming it: finish the move.
             if not claim_for_holder(temp_file, holder):
@@ -110,18 +119,24 @@ def _temporary_objects(storage: AsyncUploadStorage, before: date) -> list[str]:
     """List objects in ``prefix/YYYY/MM/DD/`` folders dated before ``before``."""
     prefix = storage.temporary_key_prefix
     found: list[str] = []
-    try:
-        years, _ = storage.listdir(prefix)
-    except (FileNotFoundError, NotImplementedError):
-        return found
-    for year in years:
-        for month in storage.listdir(f"{prefix}/{year}")[0]:
-            for day in storage.listdir(f"{prefix}/{year}/{month}")[0]:
+
+    def folders(path: str) -> list[str]:
+        try:
+            return list(storage.listdir(path)[0])
+        except (OSError, NotImplementedError):
+            return []
+
+    for year in folders(prefix):
+        for month in folders(f"{prefix}/{year}"):
+            for day in folders(f"{prefix}/{year}/{month}"):
                 try:
                     folder_date = date(int(year), int(month), int(day))
                 except ValueError:
                     continue
                 if folder_date < before:
                     folder = f"{prefix}/{year}/{month}/{day}"
-                    found.extend(f"{folder}/{name}" for name in storage.listdir(folder)[1])
+                    try:
+                        found.extend(f"{folder}/{name}" for name in storage.listdir(folder)[1])
+                    except OSError:
+                        continue
     return found
