@@ -21,15 +21,8 @@ def field_id(model: Any, name: str, registry=default_async_field_registry) -> st
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
+    # FileSystemStorage drops its cached location when MEDIA_ROOT changes (setting_changed).
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    # FileSystemStorage instances made at import keep their location unless told the setting changed.
-    from django.core.files.storage import default_storage
-
-    default_storage.__dict__.pop("base_location", None)
-    default_storage.__dict__.pop("location", None)
-    for registry_field in default_async_field_registry.fields_by_id.values():
-        registry_field.storage.__dict__.pop("base_location", None)
-        registry_field.storage.__dict__.pop("location", None)
     return tmp_path / "media"
 
 
