@@ -599,3 +599,16 @@ def test_malformed_params_are_invalid_input(alice, params):
 def test_params_that_are_not_json_in_a_form_are_invalid_input(alice):
     response = alice.post(reverse(URL), {"field_id": ATTACHMENT, "filename": "a.pdf", "params": "{nope"})
     assert_error(response, 400, "invalid_input")
+
+
+@pytest.mark.django_db
+def test_a_storage_that_fails_to_sign_leaves_no_key_behind(alice, monkeypatch):
+    from async_uploads.storage.filesystem import FileSystemAsyncUploadStorage
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("signing service down")
+
+    monkeypatch.setattr(FileSystemAsyncUploadStorage, "generate_upload_url", broken)
+    with pytest.raises(RuntimeError, match="signing service down"):
+        post_json(alice, {"field_id": ATTACHMENT, "filename": "a.pdf"})
+    assert AsyncTempFile.objects.count() == 0

@@ -115,8 +115,9 @@ class AsyncTempFile(models.Model):
         instance: models.Model | None = None,
         size: int | None = None,
         content_type: str = "",
+        key: str | None = None,
     ) -> AsyncTempFile:
-        """Record a new temporary key for an upload of ``filename`` to ``field``."""
+        """Record a temporary key (``key``, or a new one) for an upload of ``filename`` to ``field``."""
         user = getattr(request, "user", None) if request is not None else None
         user_id = user.pk if user is not None and user.is_authenticated else None
         session_key = ""
@@ -128,7 +129,7 @@ class AsyncTempFile(models.Model):
             original_filename=filename,
             content_type=ContentType.objects.get_for_model(field.model, for_concrete_model=False),
             field_name=field.name,
-            key=field.storage.generate_temporary_path(filename, max_length=field.max_length),
+            key=key or field.storage.generate_temporary_path(filename, max_length=field.max_length),
             instance_pk=None if instance is None else str(instance.pk),
             user_id=user_id,
             session_key=session_key,

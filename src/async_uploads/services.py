@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import SuspiciousFileOperation, ValidationError
-from django.db import models, router, transaction
+from django.db import models
 
 from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
 from async_uploads.models import AsyncTempFile
@@ -149,23 +149,23 @@ def issue_upload(
             {"size": [f"The file is {declared_size} bytes; this field accepts at most {limit} bytes."]},
             code="file_too_large",
         )
-    # One transaction: a storage that fails to sign leaves no key behind.
-    with transaction.atomic(using=router.db_for_write(AsyncTempFile)):
-        try:
-            temp_file = AsyncTempFile.create_for_field(
-                field, filename, request=request, instance=obj, size=declared_size, content_type=content_type or ""
-            )
-        except SuspiciousFileOperation as e:
-            raise UploadRejected({"filename": [str(e)]}, code="invalid_input") from e
-        upload = field.storage.generate_upload_url(
-            temp_file.key,
-            registry.generate_id(field),
-            registry=registry,
-            fields=dict(fields or {}),
-            content_type=content_type or None,
-            size=declared_size,
-            max_size=limit,
-        )
+    try:
+        key = field.storage.generate_temporary_path(filename, max_length=field.max_length)
+    except SuspiciousFileOperation as e:
+        raise UploadRejected({"filename": [str(e)]}, code="invalid_input") from e
+    # Sign first and record after: a storage that fails to sign leaves no key behind.
+    upload = field.storage.generate_upload_url(
+        key,
+        registry.generate_id(field),
+        registry=registry,
+        fields=dict(fields or {}),
+        content_type=content_type or None,
+        size=declared_size,
+        max_size=limit,
+    )
+    temp_file = AsyncTempFile.create_for_field(
+        field, filename, request=request, instance=obj, size=declared_size, content_type=content_type or "", key=key
+    )
     if isinstance(upload, str):  # a custom storage that returns only a URL, as the seed allowed
         upload = {"url": upload, "fields": {}}
     return IssuedUpload(temp_file=temp_file, upload=upload)
