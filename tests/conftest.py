@@ -19,6 +19,26 @@ def field_id(model: Any, name: str, registry=default_async_field_registry) -> st
     return registry.generate_id(model._meta.get_field(name))
 
 
+def request_for(user: User | None = None, session: Any = None) -> Any:
+    """A request from ``user`` (anonymous when ``None``), with ``session`` when given."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/")
+    request.user = user if user is not None else AnonymousUser()
+    if session is not None:
+        request.session = session
+    return request
+
+
+def read(name: str) -> bytes:
+    """The bytes stored under ``name`` in the default storage."""
+    from django.core.files.storage import default_storage
+
+    with default_storage.open(name, "rb") as fh:
+        return fh.read()
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     # FileSystemStorage drops its cached location when MEDIA_ROOT changes (setting_changed).

@@ -18,7 +18,7 @@ from django.utils import timezone
 from async_uploads.inputs import AsyncFileInputData
 from async_uploads.models import AsyncTempFile
 from async_uploads.storage.filesystem import FileSystemAsyncUploadStorage
-from tests.conftest import field_id
+from tests.conftest import field_id, read
 from tests.testapp.models import Document
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,11 +79,6 @@ def broken_copy(monkeypatch):
 
 def age(key: str, hours: float) -> None:
     assert AsyncTempFile.objects.filter(key=key).update(created_at=timezone.now() - timedelta(hours=hours)) == 1
-
-
-def read(name: str) -> bytes:
-    with default_storage.open(name, "rb") as fh:
-        return fh.read()
 
 
 def cleanup(**options: Any) -> tuple[str, str]:

@@ -11,26 +11,19 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.test import RequestFactory
 
 from async_uploads.inputs import AsyncFileInputData
 from async_uploads.models import AsyncTempFile
 from async_uploads.storage.filesystem import FileSystemAsyncUploadStorage
-from tests.conftest import field_id
+from tests.conftest import field_id, request_for
 from tests.testapp.models import Document
 
 PDF = b"%PDF-1.4 concurrency"
 ATTACHMENT = field_id(Document, "attachment")
 
 
-def req_for(user):
-    request = RequestFactory().post("/")
-    request.user = user
-    return request
-
-
 def data(key, user):
-    return AsyncFileInputData(key=key, name="r.pdf", request=req_for(user))
+    return AsyncFileInputData(key=key, name="r.pdf", request=request_for(user))
 
 
 def assert_points_at_existing_file(doc: Document) -> str:

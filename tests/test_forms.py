@@ -2,11 +2,10 @@ import json
 
 import pytest
 from django import forms
-from django.test import RequestFactory
 
 from async_uploads.forms import AsyncFileField, AsyncFileFormMixin, AsyncFileInput, AsyncImageField
 from async_uploads.inputs import AsyncFileInputData
-from tests.conftest import field_id
+from tests.conftest import field_id, request_for
 from tests.testapp.models import Document, Photo
 
 
@@ -85,17 +84,11 @@ def test_a_forged_key_is_a_form_error_and_nothing_is_saved():
     assert Document.objects.count() == 1
 
 
-def _request(user):
-    request = RequestFactory().post("/")
-    request.user = user
-    return request
-
-
 @pytest.mark.django_db(transaction=True)
 def test_form_saves_an_uploaded_key(uploader, user):
     key = uploader.upload(field_id(Document, "attachment"), "r.pdf", b"%PDF-1.4", "application/pdf")
     form = DocumentForm(
-        data={"title": "t", "attachment": json.dumps({"key": key, "name": "r.pdf"})}, request=_request(user)
+        data={"title": "t", "attachment": json.dumps({"key": key, "name": "r.pdf"})}, request=request_for(user)
     )
     assert form.is_valid(), form.errors
     doc = form.save()
@@ -105,7 +98,7 @@ def test_form_saves_an_uploaded_key(uploader, user):
     form = DocumentForm(
         data={"title": "t2", "attachment": json.dumps({"key": doc.attachment.name, "name": "r.pdf"})},
         instance=doc,
-        request=_request(user),
+        request=request_for(user),
     )
     assert form.is_valid(), form.errors
     form.save()
@@ -117,7 +110,7 @@ def test_form_saves_an_uploaded_key(uploader, user):
 def test_a_form_refuses_another_users_key_and_saves_nothing(make_uploader, client_for, user, other_user):
     bob = make_uploader(client_for(other_user))
     key = bob.upload(field_id(Document, "attachment"), "bob.pdf", b"%PDF bob", "application/pdf")
-    form = DocumentForm(data={"title": "alice", "attachment": json.dumps({"key": key})}, request=_request(user))
+    form = DocumentForm(data={"title": "alice", "attachment": json.dumps({"key": key})}, request=request_for(user))
     assert not form.is_valid()
     assert form.errors["attachment"] == ["This key was issued to another user."]
     assert Document.objects.count() == 0
@@ -135,12 +128,12 @@ def test_a_form_without_the_request_refuses_temporary_keys(uploader):
 @pytest.mark.django_db
 def test_an_empty_value_clears_the_file_and_a_missing_one_keeps_it(user):
     doc = Document.objects.create(title="t", attachment="documents/1/a.pdf")
-    form = DocumentForm(data={"title": "t"}, instance=doc, request=_request(user))
+    form = DocumentForm(data={"title": "t"}, instance=doc, request=request_for(user))
     assert form.is_valid(), form.errors
     form.save()
     doc.refresh_from_db()
     assert doc.attachment.name == "documents/1/a.pdf"
-    form = DocumentForm(data={"title": "t", "attachment": ""}, instance=doc, request=_request(user))
+    form = DocumentForm(data={"title": "t", "attachment": ""}, instance=doc, request=request_for(user))
     assert form.is_valid(), form.errors
     form.save()
     doc.refresh_from_db()

@@ -11,16 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.test import Client, RequestFactory
+from django.test import Client
 
 from async_uploads.exceptions import UploadRejected
 from async_uploads.inputs import AsyncFileInputData
 from async_uploads.models import AsyncTempFile
-from tests.conftest import Uploader, field_id, png_bytes
+from tests.conftest import Uploader, field_id, png_bytes, read, request_for
 from tests.testapp.models import Document, Photo, PublicNote
 
 PDF = b"%PDF-1.4 the real report"
@@ -30,14 +29,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 # --------------------------------------------------------------------------- helpers / fixtures
-
-
-def request_for(user: User | None = None, session: Any = None):
-    req = RequestFactory().post("/")
-    req.user = user if user is not None else AnonymousUser()
-    if session is not None:
-        req.session = session
-    return req
 
 
 def data(key: str, name: str = "report.pdf", request=None, **extra: Any) -> AsyncFileInputData:
@@ -108,11 +99,6 @@ def assert_rejected_on_new(value: AsyncFileInputData, code: str = "invalid_key",
     assert not getattr(doc, field), "the rejected key stayed on the instance"
     assert Document.objects.count() == before
     return exc
-
-
-def read(name: str) -> bytes:
-    with default_storage.open(name, "rb") as fh:
-        return fh.read()
 
 
 def assert_rejected_on_existing(doc: Document, value: AsyncFileInputData, code: str = "invalid_key"):

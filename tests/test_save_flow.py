@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from async_uploads.inputs import AsyncFileInputData
 from async_uploads.models import PENDING_DIMENSIONS_ATTR, AsyncTempFile
 from async_uploads.storage.filesystem import FileSystemAsyncUploadStorage
-from tests.conftest import field_id, png_bytes
+from tests.conftest import field_id, png_bytes, read
 from tests.testapp.models import (
     ConcreteFromAbstract,
     Document,
@@ -44,11 +44,6 @@ def req(user):
 
 def data(key: str, name: str, request=None, **extra: Any) -> AsyncFileInputData:
     return AsyncFileInputData.create_from_user_input({"key": key, "name": name, **extra}, request=request)
-
-
-def read(name: str) -> bytes:
-    with default_storage.open(name, "rb") as fh:
-        return fh.read()
 
 
 @pytest.fixture
