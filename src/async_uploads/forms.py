@@ -84,7 +84,7 @@ class AsyncFileInput(forms.Widget):
             return ""
         try:
             parsed = json.loads(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             return value
         if not parsed:
             return ""
@@ -171,6 +171,11 @@ class AsyncFileField(forms.Field):
         if max_length is not None:
             self.validators.append(AsyncFileInputDataLengthValidator(int(max_length)))
         self.validators.append(AsyncFileInputDataValidator())
+
+    def clean(self, value: Any) -> Any:
+        if self.disabled:
+            return None  # None leaves the file as it is (FileField.save_form_data)
+        return super().clean(value)
 
     def to_python(self, value: Any) -> Any:
         # "" clears the file (FileField.save_form_data); None leaves it as it is.

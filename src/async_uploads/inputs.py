@@ -27,6 +27,15 @@ _VALID_KEYS = ("key", "name", "width", "height", "error")
 _IGNORED_KEYS = ("url",)
 
 
+def is_text(value: str) -> bool:
+    """Return whether ``value`` can be stored as text: UTF-8 encodable (JSON allows lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _dimension(name: str, value: Any) -> int | None:
     if value is None or value == "":
         return None
@@ -89,10 +98,10 @@ class AsyncFileInputData:
         if unknown:
             raise UploadRejected(f"Invalid input keys received: {', '.join(map(str, unknown))}.", code="invalid_input")
         key = values.get("key")
-        if not isinstance(key, str) or not key:
+        if not isinstance(key, str) or not key or not is_text(key):
             raise UploadRejected("A file value needs a non-empty string 'key'.", code="invalid_input")
         name = values.get("name") or ""
-        if not isinstance(name, str):
+        if not isinstance(name, str) or not is_text(name):
             raise UploadRejected("A file's 'name' must be a string.", code="invalid_input")
         error = values.get("error")
         if error is not None and not isinstance(error, str):

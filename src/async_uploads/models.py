@@ -330,6 +330,9 @@ class AsyncFileMixin:
         """
         if not self.file_restrictions:
             return True
+        from async_uploads.storage.base import safe_basename
+
+        filename = safe_basename(filename)  # judge the name that will be stored, not a URL-like string
         guessed, _ = mimetypes.guess_type(filename, strict=False)
         name = filename.lower()
         for restriction in self.file_restrictions:
@@ -408,6 +411,12 @@ class AsyncFileMixin:
         from async_uploads import forms
 
         form_class = forms.AsyncImageField if isinstance(self, models.ImageField) else forms.AsyncFileField
+        widget = kwargs.get("widget")
+        if widget is not None and not (
+            isinstance(widget, forms.AsyncFileInput)
+            or (isinstance(widget, type) and issubclass(widget, forms.AsyncFileInput))
+        ):
+            kwargs.pop("widget")  # e.g. the admin's AdminFileWidget: it posts bytes, not a key
         return super().formfield(  # type: ignore[misc]
             **{
                 "form_class": form_class,

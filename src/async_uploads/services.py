@@ -9,6 +9,7 @@ from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.db import models
 
 from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
+from async_uploads.inputs import is_text
 from async_uploads.models import AsyncTempFile
 from async_uploads.permissions import check_permission
 
@@ -79,6 +80,18 @@ def get_instance_or_reject(field: AsyncFileMixin, instance_id: Any) -> models.Mo
     return obj
 
 
+def _visible_instance(field: AsyncFileMixin, instance_id: Any, user: Any, perm: str | None) -> models.Model | None:
+    """Like :func:`get_instance_or_reject`, but a missing record is ``permission_denied`` for a user
+    without the permission, so nobody learns which ids exist without being allowed to see them."""
+    try:
+        return get_instance_or_reject(field, instance_id)
+    except UploadRejected as e:
+        codes = {err.code for errs in e.error_dict.values() for err in errs} if hasattr(e, "error_dict") else set()
+        if "not_found" in codes and not check_permission(user, perm, None):
+            raise UploadPermissionDenied("You do not have permission to use this record.") from e
+        raise
+
+
 def _parse_size(size: Any) -> int | None:
     if size is None or size == "":
         return None
@@ -120,16 +133,23 @@ def issue_upload(
             {"filename": [f"A filename must have at most {MAX_FILENAME_LENGTH} characters and no NUL."]},
             code="invalid_input",
         )
-    if content_type is not None and (not isinstance(content_type, str) or len(content_type) > 255):
+    if not is_text(filename):
+        raise UploadRejected({"filename": ["The filename is not valid text."]}, code="invalid_input")
+    if content_type is not None and (
+        not isinstance(content_type, str)
+        or len(content_type) > 255
+        or "\x00" in content_type
+        or not is_text(content_type)
+    ):
         raise UploadRejected({"content_type": ["content_type must be a MIME type string."]}, code="invalid_input")
     declared_size = _parse_size(size)
     if fields is not None and (
         not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
     ):
         raise UploadRejected({"params": ["params must be an object of string values."]}, code="invalid_input")
-    obj = get_instance_or_reject(field, instance_id)
-    perm = field.perm_update if obj is not None else field.perm_create
     user = getattr(request, "user", None)
+    obj = _visible_instance(field, instance_id, user, field.perm_update)
+    perm = field.perm_update if obj is not None else field.perm_create
     if not check_permission(user, perm, obj):
         raise UploadPermissionDenied(f"You do not have permission to upload to {registry.generate_id(field)}.")
     if (user is None or not user.is_authenticated) and not hasattr(request, "session"):
@@ -181,8 +201,9 @@ def resolve_download_url(
     field = get_field_or_reject(registry, field_id)
     if instance_id is None or instance_id == "":
         raise UploadRejected({"instance_id": ["This field is required."]}, code="invalid_input")
-    obj = get_instance_or_reject(field, instance_id)
-    if not check_permission(getattr(request, "user", None), field.perm_detail, obj):
+    user = getattr(request, "user", None)
+    obj = _visible_instance(field, instance_id, user, field.perm_detail)
+    if not check_permission(user, field.perm_detail, obj):
         raise UploadPermissionDenied("You do not have permission to download this file.")
     value = getattr(obj, field.attname)
     if not value:

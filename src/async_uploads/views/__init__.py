@@ -83,13 +83,13 @@ class GenerateUploadUrlView(RegistryView):
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
             data = _read_params(request)
-        except ValueError:
+        except (ValueError, RecursionError):
             return json_error(400, "invalid_input", "The body (or its params) is not valid JSON.")
         try:
             issued = issue_upload(
                 self.registry,
                 request,
-                field_id=data.get("field_id"),
+                field_id=data.get("field_id", data.get("async_field_id")),
                 filename=data.get("filename"),
                 content_type=data.get("content_type"),
                 size=data.get("size"),
@@ -127,7 +127,10 @@ class DownloadRedirectView(RegistryView):
         params = {_snake(k): v for k, v in request.GET.items()}
         try:
             url = resolve_download_url(
-                self.registry, request, field_id=params.get("field_id"), instance_id=params.get("instance_id")
+                self.registry,
+                request,
+                field_id=params.get("field_id", params.get("async_field_id")),
+                instance_id=params.get("instance_id"),
             )
         except (ValidationError, PermissionDenied) as e:
             return error_response(e)

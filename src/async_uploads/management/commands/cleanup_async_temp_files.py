@@ -38,7 +38,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, age: int, quiet: bool, **options: Any) -> None:
         if age < 0:
             raise CommandError("--age must not be negative.")
-        cutoff = timezone.now() - timedelta(hours=age)
+        try:
+            cutoff = timezone.now() - timedelta(hours=age)
+        except OverflowError as e:
+            raise CommandError("--age is too large.") from e
         old = AsyncTempFile.objects.filter(created_at__lt=cutoff)
         kept_with_error = old.filter(error__isnull=False).count()
         counts = {"abandoned": 0, "finished": 0, "completed": 0, "failed": 0}
