@@ -48,11 +48,15 @@ def get_field_or_reject(registry: AsyncFieldRegistry, field_id: Any) -> AsyncFil
     return field
 
 
-def get_instance_or_reject(field: AsyncFileMixin, instance_id: Any) -> models.Model | None:
+def get_instance_or_reject(
+    field: AsyncFileMixin, instance_id: Any, *, user: Any = None, perm: str | None = None
+) -> models.Model | None:
     """Return the record ``instance_id`` of ``field``'s model (``None`` when not given).
 
-    A malformed id raises ``UploadRejected`` (``invalid_input``), a missing record
-    ``UploadRejected`` (``not_found``).
+    A malformed id raises ``UploadRejected`` (``invalid_input``). A missing record raises
+    ``UploadRejected`` (``not_found``) for a ``user`` holding ``perm`` (or when no ``perm`` is
+    given), and ``UploadPermissionDenied`` otherwise, so nobody learns which ids exist without
+    being allowed to see them.
     """
     if instance_id is None or instance_id == "":
         return None
@@ -74,22 +78,12 @@ def get_instance_or_reject(field: AsyncFileMixin, instance_id: Any) -> models.Mo
     except (ValueError, TypeError, OverflowError) as e:  # e.g. an integer too large for the column
         raise UploadRejected({"instance_id": [f"{instance_id!r} is not a valid id."]}, code="invalid_input") from e
     if obj is None:
+        if perm is not None and not check_permission(user, perm, None):
+            raise UploadPermissionDenied("You do not have permission to use this record.")
         raise UploadRejected(
             {"instance_id": [f"No {field.model._meta.verbose_name} with id {instance_id!r}."]}, code="not_found"
         )
     return obj
-
-
-def _visible_instance(field: AsyncFileMixin, instance_id: Any, user: Any, perm: str | None) -> models.Model | None:
-    """Like :func:`get_instance_or_reject`, but a missing record is ``permission_denied`` for a user
-    without the permission, so nobody learns which ids exist without being allowed to see them."""
-    try:
-        return get_instance_or_reject(field, instance_id)
-    except UploadRejected as e:
-        codes = {err.code for errs in e.error_dict.values() for err in errs} if hasattr(e, "error_dict") else set()
-        if "not_found" in codes and not check_permission(user, perm, None):
-            raise UploadPermissionDenied("You do not have permission to use this record.") from e
-        raise
 
 
 def _parse_size(size: Any) -> int | None:
@@ -148,7 +142,7 @@ def issue_upload(
     ):
         raise UploadRejected({"params": ["params must be an object of string values."]}, code="invalid_input")
     user = getattr(request, "user", None)
-    obj = _visible_instance(field, instance_id, user, field.perm_update)
+    obj = get_instance_or_reject(field, instance_id, user=user, perm=field.perm_update)
     perm = field.perm_update if obj is not None else field.perm_create
     if not check_permission(user, perm, obj):
         raise UploadPermissionDenied(f"You do not have permission to upload to {registry.generate_id(field)}.")
@@ -202,7 +196,7 @@ def resolve_download_url(
     if instance_id is None or instance_id == "":
         raise UploadRejected({"instance_id": ["This field is required."]}, code="invalid_input")
     user = getattr(request, "user", None)
-    obj = _visible_instance(field, instance_id, user, field.perm_detail)
+    obj = get_instance_or_reject(field, instance_id, user=user, perm=field.perm_detail)
     if not check_permission(user, field.perm_detail, obj):
         raise UploadPermissionDenied("You do not have permission to download this file.")
     value = getattr(obj, field.attname)
