@@ -167,3 +167,25 @@ def png_bytes(width: int = 3, height: int = 2) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), (200, 10, 10)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+@pytest.fixture(params=["sync", "async"])
+def gql_mode(request) -> str:
+    """Every GraphQL test runs through the sync view and through the async view."""
+    return request.param
+
+
+@pytest.fixture
+def make_gql(gql_mode) -> Callable[..., Any]:
+    from tests.graphql_client import GraphQLClient
+
+    def make(user: User | None = None) -> GraphQLClient:
+        return GraphQLClient(gql_mode, user)
+
+    return make
+
+
+@pytest.fixture
+def gql(make_gql, user) -> Any:
+    """A GraphQL client signed in as ``user`` (alice, holding every test permission)."""
+    return make_gql(user)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from async_uploads.models import AsyncFileMixin, AsyncTempFile
 
-__all__ = ["MAX_IMAGE_DIMENSION", "AsyncFileInputData"]
+__all__ = ["MAX_IMAGE_DIMENSION", "AsyncFileInputData", "RawFileInput"]
 
 logger = logging.getLogger("async_uploads")
 
@@ -198,3 +198,34 @@ class AsyncFileInputData:
         except UploadRejected as e:
             raise reject(e.messages[0], code=e.error_list[0].code or "invalid_key") from e
         return temp_file
+
+
+class RawFileInput:
+    """A client's file value that is parsed and checked only when it is assigned to a field.
+
+    API layers that build values before they know the field (the GraphQL input type) hand this
+    to the model instead of a dict: assigning it parses ``values`` with
+    :meth:`AsyncFileInputData.create_from_user_input` (bound to ``request``), reports a
+    malformed value as an error on the field, and then validates the key as usual.
+    """
+
+    __slots__ = ("request", "values")
+
+    def __init__(self, values: Any, *, request: HttpRequest | None = None):
+        self.values = values
+        self.request = request
+
+    def __repr__(self) -> str:
+        return f"RawFileInput({self.values!r})"
+
+    def __bool__(self) -> bool:
+        # Django's save_form_data treats a falsy value as "clear the field".
+        return True
+
+    def to_input_data(self, field: AsyncFileMixin) -> AsyncFileInputData:
+        """Return the parsed value, or raise ``UploadRejected`` naming ``field``."""
+        try:
+            return AsyncFileInputData.create_from_user_input(self.values, request=self.request)
+        except UploadRejected as e:
+            code = e.error_list[0].code or "invalid_input"
+            raise UploadRejected({field.name: [ValidationError(e.messages[0], code=code)]}, code=code) from e

@@ -16,7 +16,7 @@ from django.db.models.signals import class_prepared, post_save
 from django.urls import NoReverseMatch, reverse
 
 from async_uploads.exceptions import UploadRejected
-from async_uploads.inputs import AsyncFileInputData
+from async_uploads.inputs import AsyncFileInputData, RawFileInput
 from async_uploads.permissions import resolve_perm_name
 from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
 from async_uploads.storage.base import AsyncUploadStorage
@@ -228,6 +228,8 @@ class _AcceptInputMixin:
     field: Any
 
     def __set__(self, instance: models.Model, value: Any) -> None:
+        if isinstance(value, RawFileInput):
+            value = value.to_input_data(self.field)
         if isinstance(value, AsyncFileInputData):
             value = _accept_input(self.field, instance, value)
         super().__set__(instance, value)  # type: ignore[misc]
@@ -465,7 +467,11 @@ class AsyncImageField(AsyncFileMixin, models.ImageField):  # type: ignore[misc]
         return super()._check_image_library_installed()  # type: ignore[misc]
 
     def update_dimension_fields(self, instance: models.Model, force: bool = False, *args: Any, **kwargs: Any) -> None:
-        """Fill the dimension fields from client-sent values when there are some, else as ImageField does."""
+        """Fill the dimension fields from client-sent values when there are some, else as ImageField does.
+
+        A record loaded with its dimension columns deferred (``only("image")``, as query
+        optimizers do) is left alone: reading them here would cost a query per record.
+        """
         pending = instance.__dict__.get(PENDING_DIMENSIONS_ATTR) or {}
         dims = pending.pop(self.name, None)
         if dims is not None and self.attname in instance.__dict__:
@@ -476,6 +482,9 @@ class AsyncImageField(AsyncFileMixin, models.ImageField):  # type: ignore[misc]
                 setattr(instance, width_field, width)
             if height_field:
                 setattr(instance, height_field, height)
+            return
+        dimension_fields = (getattr(self, "width_field", None), getattr(self, "height_field", None))
+        if not force and any(f and f not in instance.__dict__ for f in dimension_fields):
             return
         super().update_dimension_fields(instance, force, *args, **kwargs)
 

@@ -1,0 +1,91 @@
+"""The example project's GraphQL schema: documents and photos with async file fields."""
+
+from __future__ import annotations
+
+import strawberry
+import strawberry_django
+from strawberry import auto
+from strawberry_django import mutations
+from strawberry_django.optimizer import DjangoOptimizerExtension
+from strawberry_django.permissions import HasPerm, IsAuthenticated
+
+from async_uploads.graphql import generate_upload_url, generate_upload_urls
+from example import models
+
+
+@strawberry_django.type(models.Document)
+class DocumentType:
+    id: auto
+    title: auto
+    attachment: auto
+    created_at: auto
+
+
+@strawberry_django.input(models.Document)
+class DocumentInput:
+    title: auto
+    attachment: auto
+
+
+@strawberry_django.partial(models.Document)
+class DocumentPartialInput:
+    id: auto
+    title: auto
+    attachment: auto
+
+
+@strawberry_django.type(models.Photo)
+class PhotoType:
+    id: auto
+    caption: auto
+    # The hint lets the optimizer load the dimension columns with the image (no query per photo).
+    image: auto = strawberry_django.field(only=["width", "height"])
+
+
+@strawberry_django.input(models.Photo)
+class PhotoInput:
+    caption: auto
+    image: auto
+
+
+@strawberry_django.partial(models.Photo)
+class PhotoPartialInput:
+    id: auto
+    caption: auto
+    image: auto
+
+
+@strawberry.type
+class Query:
+    documents: list[DocumentType] = strawberry_django.field(extensions=[IsAuthenticated()])
+    photos: list[PhotoType] = strawberry_django.field(extensions=[IsAuthenticated()])
+    document: DocumentType | None = strawberry_django.field(extensions=[IsAuthenticated()])
+    photo: PhotoType | None = strawberry_django.field(extensions=[IsAuthenticated()])
+
+
+@strawberry.type
+class Mutation:
+    generate_upload_url = generate_upload_url()
+    generate_upload_urls = generate_upload_urls()
+
+    create_document: DocumentType = mutations.create(
+        DocumentInput, handle_django_errors=True, extensions=[HasPerm("example.add_document")]
+    )
+    update_document: DocumentType = mutations.update(
+        DocumentPartialInput, handle_django_errors=True, extensions=[HasPerm("example.change_document")]
+    )
+    delete_document: DocumentType = mutations.delete(
+        strawberry_django.NodeInput, handle_django_errors=True, extensions=[HasPerm("example.delete_document")]
+    )
+    create_photo: PhotoType = mutations.create(
+        PhotoInput, handle_django_errors=True, extensions=[HasPerm("example.add_photo")]
+    )
+    update_photo: PhotoType = mutations.update(
+        PhotoPartialInput, handle_django_errors=True, extensions=[HasPerm("example.change_photo")]
+    )
+    delete_photo: PhotoType = mutations.delete(
+        strawberry_django.NodeInput, handle_django_errors=True, extensions=[HasPerm("example.delete_photo")]
+    )
+
+
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[DjangoOptimizerExtension])

@@ -1,0 +1,92 @@
+"""A strawberry schema over the test models, served sync and async by tests/urls.py."""
+
+from __future__ import annotations
+
+import strawberry
+import strawberry_django
+from strawberry import auto
+from strawberry_django import mutations
+from strawberry_django.optimizer import DjangoOptimizerExtension
+
+from async_uploads.graphql import generate_upload_url, generate_upload_urls
+from tests.testapp import models
+
+
+@strawberry_django.type(models.Document)
+class DocumentType:
+    id: auto
+    title: auto
+    attachment: auto
+    extra: auto
+
+
+@strawberry_django.input(models.Document)
+class DocumentInput:
+    title: auto
+    attachment: auto
+    extra: auto
+
+
+@strawberry_django.partial(models.Document)
+class DocumentPartialInput:
+    id: auto
+    title: auto
+    attachment: auto
+    extra: auto
+
+
+@strawberry_django.type(models.Photo)
+class PhotoType:
+    id: auto
+    image: auto = strawberry_django.field(only=["width", "height"])
+
+
+@strawberry_django.type(models.Photo, name="PhotoNoHintsType")
+class PhotoNoHintsType:
+    id: auto
+    image: auto
+
+
+@strawberry_django.input(models.Photo)
+class PhotoInput:
+    image: auto
+
+
+@strawberry_django.partial(models.Photo)
+class PhotoPartialInput:
+    id: auto
+    image: auto
+
+
+@strawberry_django.type(models.PublicNote)
+class PublicNoteType:
+    id: auto
+    file: auto
+
+
+@strawberry_django.input(models.PublicNote)
+class PublicNoteInput:
+    file: auto
+
+
+@strawberry.type
+class Query:
+    documents: list[DocumentType] = strawberry_django.field()
+    document: DocumentType | None = strawberry_django.field()
+    photos: list[PhotoType] = strawberry_django.field()
+    photos_without_hints: list[PhotoNoHintsType] = strawberry_django.field()
+    public_notes: list[PublicNoteType] = strawberry_django.field()
+
+
+@strawberry.type
+class Mutation:
+    generate_upload_url = generate_upload_url()
+    generate_upload_urls = generate_upload_urls()
+    create_document: DocumentType = mutations.create(DocumentInput, handle_django_errors=True)
+    update_document: DocumentType = mutations.update(DocumentPartialInput, handle_django_errors=True)
+    create_photo: PhotoType = mutations.create(PhotoInput, handle_django_errors=True)
+    update_photo: PhotoType = mutations.update(PhotoPartialInput, handle_django_errors=True)
+    create_public_note: PublicNoteType = mutations.create(PublicNoteInput, handle_django_errors=True)
+
+
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[DjangoOptimizerExtension])
