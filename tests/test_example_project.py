@@ -53,3 +53,95 @@ def test_example_project_runs_on_its_defaults(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"page": 200, "upload": 201, "name": "documents/1/notes.txt", "listed": True}
+
+
+GRAPHQL_PROBE = r"""
+import json, django
+django.setup()
+from django.core.management import call_command
+from django.test import Client
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+call_command("migrate", verbosity=0)
+call_command("ensure_demo_user", stdout=open("/dev/null", "w"))
+client = Client()
+ide = client.get("/graphql/", HTTP_ACCEPT="text/html")
+client.force_login(get_user_model().objects.get(username="demo"))
+
+def run(query, **variables):
+    response = client.post("/graphql/", json.dumps({"query": query, "variables": variables}),
+                           content_type="application/json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+ISSUE = '''mutation($input: GenerateUploadUrlInput!) { generateUploadUrl(input: $input) {
+  __typename ... on IssuedUpload { key upload { url fileFieldName } } ... on OperationInfo { messages { code } } } }'''
+
+def upload(field, filename, content, content_type):
+    issued = run(ISSUE, input={"field": field, "filename": filename, "contentType": content_type,
+                               "size": len(content)})["generateUploadUrl"]
+    target = issued["upload"]
+    response = client.post(target["url"], {target["fileFieldName"]: SimpleUploadedFile(filename, content, content_type)})
+    assert response.status_code == 201, response.content
+    return issued["key"]
+
+doc_key = upload("EXAMPLE_DOCUMENT_ATTACHMENT", "notes.txt", b"hello", "text/plain")
+created = run('''mutation($data: DocumentInput!) { createDocument(data: $data) {
+  __typename ... on DocumentType { id attachment { key name } } ... on OperationInfo { messages { code } } } }''',
+  data={"title": "Notes", "attachment": {"key": doc_key, "name": "notes.txt"}})["createDocument"]
+png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
+photo_key = upload("EXAMPLE_PHOTO_IMAGE", "dot.png", png, "image/png")
+photo = run('''mutation($data: PhotoInput!) { createPhoto(data: $data) {
+  __typename ... on PhotoType { image { key width height } } ... on OperationInfo { messages { code } } } }''',
+  data={"caption": "dot", "image": {"key": photo_key, "name": "dot.png", "width": 1, "height": 1}})["createPhoto"]
+bad = run('''mutation($data: DocumentInput!) { createDocument(data: $data) {
+  __typename ... on OperationInfo { messages { code field } } } }''',
+  data={"title": "Bad", "attachment": {"key": "async-temp-files/2020/01/01/abcdefghijkl-x.txt"}})["createDocument"]
+listing = run("{ documents { title attachment { name downloadUrl } } photos { image { width height } } }")
+direct = Client().get(listing["documents"][0]["attachment"]["downloadUrl"])
+print(json.dumps({
+    "ide": ide.status_code, "graphiql": b"graphiql" in ide.content.lower(),
+    "created": created, "photo": photo, "bad": bad,
+    "listed": [d["title"] for d in listing["documents"]], "photos": listing["photos"],
+    "download": b"".join(direct.streaming_content).decode() if direct.status_code == 200 else direct.status_code,
+}))
+"""
+
+
+def test_example_project_graphql_flow(tmp_path):
+    """The example schema at /graphql/ takes a client through upload, create and download."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "example.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'example.sqlite3'}",
+        "EXAMPLE_MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", GRAPHQL_PROBE],
+        cwd=ROOT / "example_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["ide"] == 200 and report["graphiql"]
+    assert report["created"] == {
+        "__typename": "DocumentType",
+        "id": "1",
+        "attachment": {"key": "documents/1/notes.txt", "name": "notes.txt"},
+    }
+    assert report["photo"]["__typename"] == "PhotoType"
+    assert report["photo"]["image"]["key"].startswith("photos/")
+    assert (report["photo"]["image"]["width"], report["photo"]["image"]["height"]) == (1, 1)
+    assert report["bad"] == {
+        "__typename": "OperationInfo",
+        "messages": [{"code": "invalid_key", "field": "attachment"}],
+    }
+    assert report["listed"] == ["Notes"]
+    assert report["photos"] == [{"image": {"width": 1, "height": 1}}]
+    assert report["download"] == "hello"

@@ -10,4 +10,6 @@ class Command(BaseCommand):
         if not User.objects.filter(username="demo").exists():
             User.objects.create_superuser("demo", "demo@example.com", "demo")
         port = __import__("os").environ.get("PORT", "8000")
-        self.stdout.write(f"Open http://127.0.0.1:{port}/ and sign in as demo / demo.")
+        self.stdout.write(
+            f"Open http://127.0.0.1:{port}/ and sign in as demo / demo; GraphiQL is at http://127.0.0.1:{port}/graphql/."
+        )
