@@ -83,7 +83,8 @@ def upload(field, filename, content, content_type):
     issued = run(ISSUE, input={"field": field, "filename": filename, "contentType": content_type,
                                "size": len(content)})["generateUploadUrl"]
     target = issued["upload"]
-    response = client.post(target["url"], {target["fileFieldName"]: SimpleUploadedFile(filename, content, content_type)})
+    part = SimpleUploadedFile(filename, content, content_type)
+    response = client.post(target["url"], {target["fileFieldName"]: part})
     assert response.status_code == 201, response.content
     return issued["key"]
 
