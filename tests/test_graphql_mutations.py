@@ -1,0 +1,546 @@
+"""Create and update mutations with ``AsyncFileInput``: keys accepted, kept, cleared and refused.
+
+Every test runs through the sync view and the async view (the ``gql`` fixture). Every refusal
+checks that the record was not created or kept its values, and that the uploaded object is still
+at its temporary key, unclaimed, so the client can submit it again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.test import Client
+from django.urls import reverse
+
+from async_uploads.models import AsyncTempFile
+from tests.conftest import png_bytes, read
+from tests.graphql_client import issue, post_file, single_message, upload_key
+from tests.testapp.models import Document, Photo, PublicNote
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ATTACHMENT = "TESTAPP_DOCUMENT_ATTACHMENT"
+EXTRA = "TESTAPP_DOCUMENT_EXTRA"
+PHOTO = "TESTAPP_PHOTO_IMAGE"
+NOTE = "TESTAPP_PUBLICNOTE_FILE"
+PDF = b"%PDF-1.4 the real report"
+OTHER_PDF = b"%PDF-1.4 the original report"
+LIMIT = 1024 * 1024
+
+FILE = "{ key name url downloadUrl }"
+MESSAGES = "... on OperationInfo { messages { kind code field message } }"
+
+CREATE = f"""
+mutation($data: DocumentInput!) {{
+  createDocument(data: $data) {{
+    __typename
+    ... on DocumentType {{ id title attachment {FILE} extra {FILE} }}
+    {MESSAGES}
+  }}
+}}
+"""
+
+UPDATE = f"""
+mutation($data: DocumentPartialInput!) {{
+  updateDocument(data: $data) {{
+    __typename
+    ... on DocumentType {{ id title attachment {FILE} extra {FILE} }}
+    {MESSAGES}
+  }}
+}}
+"""
+
+CREATE_PHOTO = f"""
+mutation($data: PhotoInput!) {{
+  createPhoto(data: $data) {{
+    __typename
+    ... on PhotoType {{ id image {{ key name url downloadUrl width height }} }}
+    {MESSAGES}
+  }}
+}}
+"""
+
+UPDATE_PHOTO = f"""
+mutation($data: PhotoPartialInput!) {{
+  updatePhoto(data: $data) {{
+    __typename
+    ... on PhotoType {{ id image {{ key name width height }} }}
+    {MESSAGES}
+  }}
+}}
+"""
+
+CREATE_NOTE = f"""
+mutation($data: PublicNoteInput!) {{
+  createPublicNote(data: $data) {{
+    __typename
+    ... on PublicNoteType {{ id file {FILE} }}
+    {MESSAGES}
+  }}
+}}
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def run(gql, query: str, data: dict[str, Any], name: str) -> dict[str, Any]:
+    result = gql.execute(query, {"data": data})
+    assert result.errors is None, result.body
+    return result.data[name]
+
+
+def create(gql, **data: Any) -> dict[str, Any]:
+    return run(gql, CREATE, data, "createDocument")
+
+
+def update(gql, pk: Any, **data: Any) -> dict[str, Any]:
+    return run(gql, UPDATE, {"id": str(pk), **data}, "updateDocument")
+
+
+def upload_pdf(gql, filename: str = "report.pdf", content: bytes = PDF, field: str = ATTACHMENT, **extra: Any) -> str:
+    return upload_key(gql, field, filename, content, "application/pdf", **extra)
+
+
+def fetch(url: str, client: Client | None = None) -> bytes:
+    """GET a download URL the way a browser would, following redirects; return the bytes."""
+    response = (client or Client()).get(url, follow=True)
+    assert response.status_code == 200, (url, response.status_code)
+    return b"".join(response.streaming_content)
+
+
+def assert_upload_untouched(key: str, content: bytes) -> None:
+    """The upload is still at its key, with its bytes, and free to be submitted again."""
+    assert default_storage.exists(key), f"temporary object {key!r} was removed"
+    assert read(key) == content
+    row = AsyncTempFile.objects.get(key=key)
+    assert row.object_pk is None, f"row was claimed by {row.object_pk}"
+    assert row.moved_to_location == ""
+
+
+def assert_doc(pk: Any, title: str, attachment: str, content: bytes | None = None) -> Document:
+    doc = Document.objects.get(pk=pk)
+    assert doc.title == title
+    assert doc.attachment.name == attachment
+    if content is not None:
+        assert read(attachment) == content
+    return doc
+
+
+def assert_refused(payload: dict[str, Any], code: str, field: str = "attachment") -> dict[str, Any]:
+    message = single_message(payload)
+    assert message["kind"] == "VALIDATION", message
+    assert message["field"] == field, message
+    assert message["code"] == code, message
+    return message
+
+
+def assert_permanent_file(file: dict[str, Any], doc: Document, name: str, content: bytes) -> None:
+    """The response's file is the record's permanent one, and both its URLs serve its bytes."""
+    assert file["key"] == doc.attachment.name
+    assert not file["key"].startswith("async-temp-files/")
+    assert file["name"] == name
+    assert file["url"] == "http://testserver" + doc.attachment.url
+    assert file["url"].startswith("http://testserver" + reverse("async_uploads:download") + "?")
+    assert "async-temp-files" not in file["url"]
+    assert file["downloadUrl"].startswith("http://testserver/")
+    # The temporary object is gone: a URL still naming it could not serve the bytes.
+    assert fetch(file["downloadUrl"]) == content
+
+
+@pytest.fixture
+def saved_doc(gql) -> Document:
+    """A record that already holds a permanent file, made through the API."""
+    key = upload_pdf(gql, "original.pdf", OTHER_PDF)
+    payload = create(gql, title="A", attachment={"key": key, "name": "original.pdf"})
+    assert payload["__typename"] == "DocumentType", payload
+    return assert_doc(payload["id"], "A", f"documents/{payload['id']}/original.pdf", OTHER_PDF)
+
+
+# --------------------------------------------------------------------------------------------
+# create
+# --------------------------------------------------------------------------------------------
+
+
+def test_create_moves_the_upload_and_answers_with_the_permanent_file(gql, user):
+    key = upload_pdf(gql)
+    payload = create(gql, title="t", attachment={"key": key, "name": "report.pdf"})
+    assert payload["__typename"] == "DocumentType", payload
+    doc = assert_doc(payload["id"], "t", f"documents/{payload['id']}/report.pdf", PDF)
+    assert payload["title"] == "t"
+    assert_permanent_file(payload["attachment"], doc, "report.pdf", PDF)
+    assert payload["extra"] is None
+    assert not default_storage.exists(key)
+    row = AsyncTempFile.objects.get(key=key)
+    assert row.object_pk == str(doc.pk)
+    assert row.moved_to_location == doc.attachment.name
+
+
+def test_create_with_two_files(gql):
+    attachment = upload_pdf(gql)
+    extra = upload_key(gql, EXTRA, "data.bin", b"\x00\x01binary")
+    payload = create(gql, title="two", attachment={"key": attachment}, extra={"key": extra, "name": "data.bin"})
+    assert payload["__typename"] == "DocumentType", payload
+    doc = Document.objects.get(pk=payload["id"])
+    assert doc.attachment.name == f"documents/{doc.pk}/report.pdf"
+    assert doc.extra.name == "extras/data.bin"
+    assert payload["attachment"]["key"] == doc.attachment.name
+    assert payload["extra"]["key"] == "extras/data.bin"
+    assert payload["extra"]["name"] == "data.bin"
+    assert fetch(payload["extra"]["downloadUrl"]) == b"\x00\x01binary"
+    assert not default_storage.exists(attachment) and not default_storage.exists(extra)
+
+
+def test_create_without_a_file(gql):
+    payload = create(gql, title="empty")
+    assert payload["__typename"] == "DocumentType", payload
+    assert payload["attachment"] is None
+    assert not Document.objects.get(pk=payload["id"]).attachment
+
+
+def test_create_with_null_file(gql):
+    payload = create(gql, title="empty", attachment=None)
+    assert payload["__typename"] == "DocumentType", payload
+    assert payload["attachment"] is None
+    assert not Document.objects.get(pk=payload["id"]).attachment
+
+
+def test_anonymous_key_is_bound_to_its_session(make_gql):
+    owner, stranger = make_gql(None), make_gql(None)
+    key = upload_key(owner, NOTE, "note.txt", b"anon note", "text/plain")
+
+    payload = run(stranger, CREATE_NOTE, {"file": {"key": key}}, "createPublicNote")
+    assert_refused(payload, "invalid_key", field="file")
+    assert PublicNote.objects.count() == 0
+    assert_upload_untouched(key, b"anon note")
+
+    payload = run(owner, CREATE_NOTE, {"file": {"key": key, "name": "note.txt"}}, "createPublicNote")
+    assert payload["__typename"] == "PublicNoteType", payload
+    note = PublicNote.objects.get(pk=payload["id"])
+    assert note.file.name == "notes/note.txt"
+    assert payload["file"]["key"] == "notes/note.txt"
+    assert fetch(payload["file"]["downloadUrl"]) == b"anon note"
+
+
+# --------------------------------------------------------------------------------------------
+# update
+# --------------------------------------------------------------------------------------------
+
+
+def test_update_replaces_the_file(gql, saved_doc):
+    key = upload_pdf(gql, "new.pdf", PDF, instanceId=str(saved_doc.pk))
+    payload = update(gql, saved_doc.pk, attachment={"key": key, "name": "new.pdf"})
+    assert payload["__typename"] == "DocumentType", payload
+    doc = assert_doc(saved_doc.pk, "A", f"documents/{saved_doc.pk}/new.pdf", PDF)
+    assert_permanent_file(payload["attachment"], doc, "new.pdf", PDF)
+    assert not default_storage.exists(key)
+    assert AsyncTempFile.objects.get(key=key).object_pk == str(saved_doc.pk)
+
+
+def test_update_keeping_the_current_key_changes_nothing(gql, saved_doc):
+    name = saved_doc.attachment.name
+    rows = AsyncTempFile.objects.count()
+    payload = update(gql, saved_doc.pk, title="renamed", attachment={"key": name, "name": "original.pdf"})
+    assert payload["__typename"] == "DocumentType", payload
+    doc = assert_doc(saved_doc.pk, "renamed", name, OTHER_PDF)
+    assert_permanent_file(payload["attachment"], doc, "original.pdf", OTHER_PDF)
+    assert AsyncTempFile.objects.count() == rows
+
+
+def test_update_sending_back_the_key_from_a_query_keeps_the_file(gql, saved_doc):
+    result = gql.execute("query($id: ID!) { document(pk: $id) { attachment { key } } }", {"id": str(saved_doc.pk)})
+    assert result.errors is None, result.body
+    key = result.data["document"]["attachment"]["key"]
+    payload = update(gql, saved_doc.pk, attachment={"key": key})
+    assert payload["__typename"] == "DocumentType", payload
+    assert_doc(saved_doc.pk, "A", saved_doc.attachment.name, OTHER_PDF)
+
+
+def test_update_with_null_clears_the_field(gql, saved_doc):
+    payload = update(gql, saved_doc.pk, attachment=None)
+    assert payload["__typename"] == "DocumentType", payload
+    assert payload["attachment"] is None
+    assert payload["title"] == "A"
+    doc = Document.objects.get(pk=saved_doc.pk)
+    assert not doc.attachment
+    assert doc.title == "A"
+
+
+def test_update_without_the_field_leaves_it_alone(gql, saved_doc):
+    name = saved_doc.attachment.name
+    payload = update(gql, saved_doc.pk, title="renamed")
+    assert payload["__typename"] == "DocumentType", payload
+    assert payload["title"] == "renamed"
+    assert payload["attachment"]["key"] == name
+    assert_doc(saved_doc.pk, "renamed", name, OTHER_PDF)
+
+
+def test_update_of_one_field_leaves_the_other_alone(gql, saved_doc):
+    key = upload_key(gql, EXTRA, "data.bin", b"extra bytes", instanceId=str(saved_doc.pk))
+    payload = update(gql, saved_doc.pk, extra={"key": key})
+    assert payload["__typename"] == "DocumentType", payload
+    doc = assert_doc(saved_doc.pk, "A", saved_doc.attachment.name, OTHER_PDF)
+    assert doc.extra.name == "extras/data.bin"
+    assert payload["extra"]["key"] == "extras/data.bin"
+    assert payload["attachment"]["key"] == saved_doc.attachment.name
+
+
+def test_update_fills_an_empty_field(gql):
+    doc = Document.objects.create(title="empty")
+    key = upload_pdf(gql, instanceId=str(doc.pk))
+    payload = update(gql, doc.pk, attachment={"key": key})
+    assert payload["__typename"] == "DocumentType", payload
+    doc = assert_doc(doc.pk, "empty", f"documents/{doc.pk}/report.pdf", PDF)
+    assert_permanent_file(payload["attachment"], doc, "report.pdf", PDF)
+
+
+# --------------------------------------------------------------------------------------------
+# refused keys: on create
+# --------------------------------------------------------------------------------------------
+
+
+def assert_create_refused(gql, value: dict[str, Any], code: str = "invalid_key", **data: Any) -> dict[str, Any]:
+    before = set(Document.objects.values_list("pk", flat=True))
+    payload = create(gql, title="new", attachment=value, **data)
+    message = assert_refused(payload, code)
+    assert set(Document.objects.values_list("pk", flat=True)) == before, "a record was created"
+    return message
+
+
+def assert_update_refused(gql, doc: Document, value: dict[str, Any], code: str = "invalid_key") -> dict[str, Any]:
+    doc = Document.objects.get(pk=doc.pk)
+    old_name, old_bytes = doc.attachment.name, (read(doc.attachment.name) if doc.attachment else None)
+    payload = update(gql, doc.pk, title="changed", attachment=value)
+    message = assert_refused(payload, code)
+    assert_doc(doc.pk, doc.title, old_name, old_bytes)
+    return message
+
+
+def made_up_keys(other: Document) -> list[str]:
+    name = other.attachment.name
+    return [
+        "async-temp-files/2026/01/01/abcdefghijkl-report.pdf",
+        name,  # another record's permanent file
+        f"async-temp-files/../{name}",
+        f"/{name}",
+        "../../etc/passwd",
+        "report.pdf",
+    ]
+
+
+def test_made_up_key_is_refused_on_create(gql, saved_doc):
+    for key in made_up_keys(saved_doc):
+        assert_create_refused(gql, {"key": key, "name": "report.pdf"})
+    assert_doc(saved_doc.pk, "A", saved_doc.attachment.name, OTHER_PDF)
+    assert Document.objects.count() == 1
+
+
+def test_made_up_key_is_refused_on_update(gql, saved_doc):
+    target = Document.objects.create(title="B")
+    for key in made_up_keys(saved_doc):
+        assert_update_refused(gql, target, {"key": key})
+    assert_doc(saved_doc.pk, "A", saved_doc.attachment.name, OTHER_PDF)
+
+
+def test_key_issued_for_another_field_is_refused(gql):
+    extra_key = upload_pdf(gql, field=EXTRA)
+    photo_key = upload_key(gql, PHOTO, "p.png", png_bytes(), "image/png")
+    assert_create_refused(gql, {"key": extra_key})
+    assert_create_refused(gql, {"key": photo_key})
+    attachment_key = upload_pdf(gql)
+    payload = create(gql, title="new", extra={"key": attachment_key})
+    assert_refused(payload, "invalid_key", field="extra")
+    assert Document.objects.count() == 0
+    for key, content in [(extra_key, PDF), (photo_key, png_bytes()), (attachment_key, PDF)]:
+        assert_upload_untouched(key, content)
+
+
+def test_key_issued_to_another_user_is_refused(gql, make_gql, other_user):
+    bob = make_gql(other_user)
+    key = upload_pdf(bob)
+    assert_create_refused(gql, {"key": key})
+    assert_upload_untouched(key, PDF)
+    # Its uploader still can.
+    payload = create(bob, title="bob's", attachment={"key": key})
+    assert payload["__typename"] == "DocumentType", payload
+    assert_doc(payload["id"], "bob's", f"documents/{payload['id']}/report.pdf", PDF)
+
+
+def test_key_issued_to_another_user_is_refused_on_update(gql, make_gql, other_user, saved_doc):
+    bob = make_gql(other_user)
+    key = upload_pdf(bob, instanceId=str(saved_doc.pk))
+    assert_update_refused(gql, saved_doc, {"key": key})
+    assert_upload_untouched(key, PDF)
+
+
+def test_key_issued_for_record_a_is_refused_on_record_b(gql):
+    a = Document.objects.create(title="A")
+    b = Document.objects.create(title="B")
+    key = upload_pdf(gql, instanceId=str(a.pk))
+    assert_update_refused(gql, b, {"key": key})
+    assert_create_refused(gql, {"key": key})
+    assert_upload_untouched(key, PDF)
+    assert not Document.objects.get(pk=a.pk).attachment
+    # On record A it is accepted.
+    payload = update(gql, a.pk, attachment={"key": key})
+    assert payload["__typename"] == "DocumentType", payload
+    assert_doc(a.pk, "A", f"documents/{a.pk}/report.pdf", PDF)
+
+
+def test_key_issued_for_a_new_record_is_refused_on_an_existing_one(gql):
+    existing = Document.objects.create(title="A")
+    key = upload_pdf(gql)
+    assert_update_refused(gql, existing, {"key": key})
+    assert_upload_untouched(key, PDF)
+
+
+def test_key_already_saved_to_another_record_is_refused(gql):
+    key = upload_pdf(gql)
+    first = create(gql, title="A", attachment={"key": key})
+    assert first["__typename"] == "DocumentType", first
+    final = f"documents/{first['id']}/report.pdf"
+    assert_doc(first["id"], "A", final, PDF)
+
+    assert_create_refused(gql, {"key": key})
+    other = Document.objects.create(title="B")
+    assert_update_refused(gql, other, {"key": key})
+    assert_doc(first["id"], "A", final, PDF)
+    assert AsyncTempFile.objects.get(key=key).object_pk == str(first["id"])
+
+
+def test_key_without_an_upload_is_refused(gql):
+    issued = issue(gql, ATTACHMENT, "report.pdf", contentType="application/pdf")
+    key = issued["key"]
+    assert_create_refused(gql, {"key": key})
+    assert not default_storage.exists(key)
+    row = AsyncTempFile.objects.get(key=key)
+    assert row.object_pk is None and row.moved_to_location == ""
+    # The URL still works: upload, then submit again.
+    response = post_file(gql, issued, PDF, "report.pdf", "application/pdf")
+    assert response.status_code == 201, response.content
+    payload = create(gql, title="late", attachment={"key": key})
+    assert payload["__typename"] == "DocumentType", payload
+    assert_doc(payload["id"], "late", f"documents/{payload['id']}/report.pdf", PDF)
+
+
+def test_upload_over_max_size_is_refused_by_the_upload_view(gql):
+    issued = issue(gql, ATTACHMENT, "big.pdf", contentType="application/pdf")
+    response = post_file(gql, issued, b"x" * (LIMIT + LIMIT // 2), "big.pdf", "application/pdf")
+    assert response.status_code == 413, response.content
+    assert response.json()["code"] == "file_too_large"
+    assert not default_storage.exists(issued["key"])
+    assert AsyncTempFile.objects.get(key=issued["key"]).uploaded_at is None
+    # So the key holds no upload, and a mutation refuses it.
+    assert_create_refused(gql, {"key": issued["key"]})
+
+
+@pytest.fixture
+def oversized_key(gql) -> str:
+    """A key whose object is over max_size: a storage that enforces no limit at upload (S3's POST
+    policy through moto, a custom storage) can end up holding one; the filesystem view refuses it,
+    so the object is planted directly."""
+    key = issue(gql, ATTACHMENT, "big.pdf", contentType="application/pdf")["key"]
+    assert default_storage.save(key, ContentFile(b"x" * (LIMIT + LIMIT // 2))) == key
+    return key
+
+
+def test_object_over_max_size_is_refused_on_create(gql, oversized_key):
+    message = assert_create_refused(gql, {"key": oversized_key}, code="file_too_large")
+    assert str(LIMIT) in message["message"]
+    assert default_storage.size(oversized_key) == LIMIT + LIMIT // 2
+    row = AsyncTempFile.objects.get(key=oversized_key)
+    assert row.object_pk is None and row.moved_to_location == ""
+
+
+def test_object_over_max_size_is_refused_on_update(gql, saved_doc):
+    key = issue(gql, ATTACHMENT, "big.pdf", contentType="application/pdf", instanceId=str(saved_doc.pk))["key"]
+    assert default_storage.save(key, ContentFile(b"x" * (LIMIT + 1))) == key
+    assert_update_refused(gql, saved_doc, {"key": key}, code="file_too_large")
+    assert default_storage.size(key) == LIMIT + 1
+
+
+def test_object_at_exactly_max_size_is_accepted(gql):
+    key = issue(gql, ATTACHMENT, "max.pdf", contentType="application/pdf")["key"]
+    assert default_storage.save(key, ContentFile(b"y" * LIMIT)) == key
+    payload = create(gql, title="max", attachment={"key": key})
+    assert payload["__typename"] == "DocumentType", payload
+    assert default_storage.size(f"documents/{payload['id']}/max.pdf") == LIMIT
+
+
+def test_empty_key_is_invalid_input(gql):
+    assert_create_refused(gql, {"key": ""}, code="invalid_input")
+
+
+def test_refusal_of_one_field_saves_nothing_of_the_others(gql):
+    good = upload_key(gql, EXTRA, "data.bin", b"extra bytes")
+    payload = create(gql, title="new", extra={"key": good}, attachment={"key": "async-temp-files/nope-x.pdf"})
+    assert_refused(payload, "invalid_key")
+    assert Document.objects.count() == 0
+    assert_upload_untouched(good, b"extra bytes")
+
+
+def test_missing_key_is_a_graphql_error(gql):
+    result = gql.execute(CREATE, {"data": {"title": "new", "attachment": {"name": "x.pdf"}}})
+    assert result.status < 500
+    assert result.errors, result.body
+    assert Document.objects.count() == 0
+
+
+# --------------------------------------------------------------------------------------------
+# images
+# --------------------------------------------------------------------------------------------
+
+
+def test_photo_width_and_height_fill_the_columns(gql):
+    key = upload_key(gql, PHOTO, "p.png", png_bytes(3, 2), "image/png")
+    payload = run(gql, CREATE_PHOTO, {"image": {"key": key, "name": "p.png", "width": 3, "height": 2}}, "createPhoto")
+    assert payload["__typename"] == "PhotoType", payload
+    photo = Photo.objects.get(pk=payload["id"])
+    assert (photo.width, photo.height) == (3, 2)
+    assert photo.image.name == "photos/p.png"
+    image = payload["image"]
+    assert (image["width"], image["height"]) == (3, 2)
+    assert image["key"] == "photos/p.png"
+    assert image["name"] == "p.png"
+    assert fetch(image["downloadUrl"]) == png_bytes(3, 2)
+
+
+def test_photo_update_with_new_dimensions(gql):
+    key = upload_key(gql, PHOTO, "p.png", png_bytes(3, 2), "image/png")
+    created = run(gql, CREATE_PHOTO, {"image": {"key": key, "width": 3, "height": 2}}, "createPhoto")
+    pk = created["id"]
+    key = upload_key(gql, PHOTO, "q.png", png_bytes(5, 4), "image/png", instanceId=pk)
+    payload = run(gql, UPDATE_PHOTO, {"id": pk, "image": {"key": key, "width": 5, "height": 4}}, "updatePhoto")
+    assert payload["__typename"] == "PhotoType", payload
+    assert (payload["image"]["width"], payload["image"]["height"]) == (5, 4)
+    photo = Photo.objects.get(pk=pk)
+    assert (photo.width, photo.height) == (5, 4)
+    assert photo.image.name == payload["image"]["key"] == "photos/q.png"
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(0, 2), (3, 0), (-1, 2), (3, -5), (1_000_001, 2)], ids=["w0", "h0", "w-", "h-", "huge"]
+)
+def test_bad_photo_dimensions_are_invalid_input(gql, width, height):
+    key = upload_key(gql, PHOTO, "p.png", png_bytes(3, 2), "image/png")
+    value = {"key": key, "width": width, "height": height}
+    payload = run(gql, CREATE_PHOTO, {"image": value}, "createPhoto")
+    assert_refused(payload, "invalid_input", field="image")
+    assert Photo.objects.count() == 0
+    assert_upload_untouched(key, png_bytes(3, 2))
+
+
+def test_bad_photo_dimensions_on_update_change_nothing(gql):
+    key = upload_key(gql, PHOTO, "p.png", png_bytes(3, 2), "image/png")
+    pk = run(gql, CREATE_PHOTO, {"image": {"key": key, "width": 3, "height": 2}}, "createPhoto")["id"]
+    new_key = upload_key(gql, PHOTO, "q.png", png_bytes(5, 4), "image/png", instanceId=pk)
+    payload = run(gql, UPDATE_PHOTO, {"id": pk, "image": {"key": new_key, "width": 0, "height": 4}}, "updatePhoto")
+    assert_refused(payload, "invalid_input", field="image")
+    photo = Photo.objects.get(pk=pk)
+    assert (photo.image.name, photo.width, photo.height) == ("photos/p.png", 3, 2)
+    assert_upload_untouched(new_key, png_bytes(5, 4))
