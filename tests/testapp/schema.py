@@ -5,8 +5,10 @@ from __future__ import annotations
 import strawberry
 import strawberry_django
 from strawberry import auto
+from strawberry.types import Info
 from strawberry_django import mutations
 from strawberry_django.optimizer import DjangoOptimizerExtension
+from strawberry_django.utils.requests import get_request
 
 from async_uploads.graphql import generate_upload_url, generate_upload_urls
 from tests.testapp import models
@@ -76,6 +78,11 @@ class Query:
     photos: list[PhotoType] = strawberry_django.field()
     photos_without_hints: list[PhotoNoHintsType] = strawberry_django.field()
     public_notes: list[PublicNoteType] = strawberry_django.field()
+
+    @strawberry_django.field(description="The signed-in user's name (null for anonymous); loads request.user.")
+    def viewer(self, info: Info) -> str | None:
+        user = get_request(info).user
+        return user.get_username() if user.is_authenticated else None
 
 
 @strawberry.type

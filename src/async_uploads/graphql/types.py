@@ -293,7 +293,14 @@ def _load_deferred(root: FieldFile, column: str) -> Any:
             field.width_field or "",
             field.height_field or "",
         )
-    return getattr(root.instance, column)
+    # Load every deferred dimension column of the field at once: one query per record, not one
+    # per column (width and height are usually selected together).
+    instance = root.instance
+    deferred = instance.get_deferred_fields()
+    columns = [c for c in (field.width_field, field.height_field) if c and c in deferred]
+    if len(columns) > 1:
+        instance.refresh_from_db(fields=columns)
+    return getattr(instance, column)
 
 
 def _dimension(root: FieldFile, attr: str) -> Any:

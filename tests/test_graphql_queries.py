@@ -1,0 +1,363 @@
+"""Reading async files through GraphQL: ``url``, ``downloadUrl``, image sizes, and the queries they cost.
+
+Every test runs through the sync view and the async view (the ``gql`` / ``make_gql`` fixtures).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth.models import User
+from django.core import signing
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from async_uploads.storage.filesystem import DOWNLOAD_SALT
+from tests.conftest import png_bytes
+from tests.testapp.models import Document, Photo, PublicNote
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def make_document(title: str = "doc", content: bytes | None = None) -> Document:
+    """A record holding a permanent file, written by trusted server code (no upload flow needed)."""
+    doc = Document.objects.create(title=title)
+    if content is not None:
+        name = default_storage.save(f"documents/{doc.pk}/{title}.pdf", ContentFile(content))
+        doc.attachment = name  # a plain string from server code is stored as given
+        doc.save()
+    return doc
+
+
+def make_photo(width: int = 3, height: int = 2) -> Photo:
+    name = default_storage.save(f"photos/p{width}x{height}.png", ContentFile(png_bytes(width, height)))
+    photo = Photo(width=width, height=height)
+    photo.image = name
+    photo.save()
+    assert (Photo.objects.get(pk=photo.pk).width, Photo.objects.get(pk=photo.pk).height) == (width, height)
+    return photo
+
+
+def query(gql, text: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    result = gql.execute(text, variables)
+    assert result.errors is None, result.body
+    return result.data
+
+
+def one_document(gql, doc: Document, selection: str = "key name url downloadUrl") -> dict[str, Any] | None:
+    data = query(gql, f"query($pk: ID!) {{ document(pk: $pk) {{ attachment {{ {selection} }} }} }}", {"pk": doc.pk})
+    return data["document"]["attachment"]
+
+
+def token_of(url: str) -> dict[str, Any]:
+    """The signed payload of a filesystem download URL."""
+    parts = urlsplit(url)
+    assert parts.path == reverse("async_uploads:filesystem-download"), url
+    return signing.Signer(salt=DOWNLOAD_SALT).unsign_object(parse_qs(parts.query)["token"][0])
+
+
+def body(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+# --------------------------------------------------------------------------------------------
+# url: the permission-checked redirect
+# --------------------------------------------------------------------------------------------
+
+
+def test_url_redirects_the_session_to_the_file(gql):
+    doc = make_document("report", b"%PDF report")
+    file = one_document(gql, doc)
+    assert file["key"] == f"documents/{doc.pk}/report.pdf"
+    assert file["name"] == "report.pdf"
+    parts = urlsplit(file["url"])
+    assert (parts.scheme, parts.netloc) == ("http", "testserver")
+    assert parts.path == reverse("async_uploads:download")
+    assert file["url"] == "http://testserver" + doc.attachment.url
+
+    response = gql.sync_client.get(file["url"])
+    assert response.status_code == 302, response.content
+    location = response["Location"]
+    assert urlsplit(location).path == reverse("async_uploads:filesystem-download")
+    served = Client().get(location)
+    assert served.status_code == 200
+    assert body(served) == b"%PDF report"
+
+
+def test_url_refuses_a_viewer_without_permission(gql, make_user):
+    doc = make_document("report", b"%PDF report")
+    url = one_document(gql, doc)["url"]
+    stranger = Client()
+    stranger.force_login(make_user())
+    response = stranger.get(url)
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert Client().get(url).status_code == 403
+
+
+def test_url_is_given_to_a_viewer_without_permission_but_checks_when_opened(make_gql, make_user):
+    doc = make_document("report", b"%PDF report")
+    viewer = make_gql(make_user())
+    file = one_document(viewer, doc)
+    assert file["url"] == "http://testserver" + doc.attachment.url
+    assert viewer.sync_client.get(file["url"]).status_code == 403
+
+
+# --------------------------------------------------------------------------------------------
+# downloadUrl: a direct signed URL
+# --------------------------------------------------------------------------------------------
+
+
+def test_download_url_serves_the_bytes_without_a_session(gql):
+    doc = make_document("report", b"%PDF report")
+    file = one_document(gql, doc)
+    url = file["downloadUrl"]
+    assert url.startswith("http://testserver/")
+    payload = token_of(url)
+    assert payload["k"] == doc.attachment.name
+    assert payload["e"] == pytest.approx(time.time() + 3600, abs=5)
+    response = Client().get(url)
+    assert response.status_code == 200
+    assert body(response) == b"%PDF report"
+    assert response["Content-Disposition"].startswith("attachment")
+
+
+def test_download_url_is_null_without_view_permission(make_gql, make_user):
+    doc = make_document("report", b"%PDF report")
+    file = one_document(make_gql(make_user("testapp.add_document", "testapp.change_document")), doc)
+    assert file["key"] == doc.attachment.name
+    assert file["downloadUrl"] is None
+    file = one_document(make_gql(make_user()), doc)
+    assert file["downloadUrl"] is None
+    assert file["url"]
+
+
+def test_download_url_is_null_for_anonymous(make_gql):
+    doc = make_document("report", b"%PDF report")
+    file = one_document(make_gql(None), doc)
+    assert file["downloadUrl"] is None
+
+
+def test_download_url_with_view_permission_only(make_gql, make_user):
+    doc = make_document("report", b"%PDF report")
+    file = one_document(make_gql(make_user("testapp.view_document")), doc)
+    assert body(Client().get(file["downloadUrl"])) == b"%PDF report"
+
+
+def test_download_url_of_a_public_field_for_anonymous(make_gql):
+    name = default_storage.save("notes/n.txt", ContentFile(b"public"))
+    note = PublicNote.objects.create(file=name)
+    data = query(make_gql(None), "{ publicNotes { id file { key downloadUrl } } }")
+    [item] = data["publicNotes"]
+    assert item["id"] == str(note.pk)
+    assert item["file"]["key"] == name
+    assert body(Client().get(item["file"]["downloadUrl"])) == b"public"
+
+
+def test_download_url_expires_in(gql):
+    doc = make_document("report", b"%PDF report")
+    url = one_document(gql, doc, "downloadUrl(expiresIn: 60)")["downloadUrl"]
+    assert token_of(url)["e"] == pytest.approx(time.time() + 60, abs=5)
+    assert body(Client().get(url)) == b"%PDF report"
+    url = one_document(gql, doc, "downloadUrl(expiresIn: 3600)")["downloadUrl"]
+    assert token_of(url)["e"] == pytest.approx(time.time() + 3600, abs=5)
+
+
+def test_download_url_uses_the_fields_download_params(gql):
+    photo = make_photo()
+    data = query(gql, "{ photos { image { downloadUrl short: downloadUrl(expiresIn: 30) } } }")
+    [item] = data["photos"]
+    assert token_of(item["image"]["downloadUrl"])["e"] == pytest.approx(time.time() + 120, abs=5)
+    assert token_of(item["image"]["short"])["e"] == pytest.approx(time.time() + 30, abs=5)
+    response = Client().get(item["image"]["downloadUrl"])
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("inline")
+    assert body(response) == default_storage.open(photo.image.name).read()
+
+
+@pytest.mark.parametrize("expires_in", [3601, 10**6, 0, -1])
+def test_download_url_expires_in_out_of_range_is_an_error(gql, expires_in):
+    doc = make_document("report", b"%PDF report")
+    result = gql.execute(
+        "query($pk: ID!, $e: Int) { document(pk: $pk) { title attachment { key downloadUrl(expiresIn: $e) } } }",
+        {"pk": doc.pk, "e": expires_in},
+    )
+    assert result.status < 500
+    assert result.errors, result.body
+    [error] = result.errors
+    assert error["extensions"]["code"] == "invalid_input", error
+    assert error["path"] == ["document", "attachment", "downloadUrl"]
+    assert "3600" in error["message"]
+    # Only the field is lost: the rest of the answer is there.
+    assert result.data["document"]["title"] == "report"
+    assert result.data["document"]["attachment"] == {"key": doc.attachment.name, "downloadUrl": None}
+
+
+def test_download_url_limit_follows_the_setting(gql, settings):
+    settings.ASYNC_UPLOADS = {"DOWNLOAD_URL_EXPIRY": 100}
+    doc = make_document("report", b"%PDF report")
+    url = one_document(gql, doc, "downloadUrl")["downloadUrl"]
+    assert token_of(url)["e"] == pytest.approx(time.time() + 100, abs=5)
+    url = one_document(gql, doc, "downloadUrl(expiresIn: 100)")["downloadUrl"]
+    assert token_of(url)["e"] == pytest.approx(time.time() + 100, abs=5)
+    result = gql.execute(
+        "query($pk: ID!) { document(pk: $pk) { attachment { downloadUrl(expiresIn: 101) } } }", {"pk": doc.pk}
+    )
+    assert result.errors and result.errors[0]["extensions"]["code"] == "invalid_input", result.body
+
+
+def test_download_url_expires_in_without_permission_is_still_checked(make_gql, make_user):
+    """A bad argument is an error whoever asks (and a good one gives null without permission)."""
+    doc = make_document("report", b"%PDF report")
+    viewer = make_gql(make_user())
+    result = viewer.execute(
+        "query($pk: ID!) { document(pk: $pk) { attachment { downloadUrl(expiresIn: 99999) } } }", {"pk": doc.pk}
+    )
+    assert result.errors and result.errors[0]["extensions"]["code"] == "invalid_input", result.body
+    assert one_document(viewer, doc, "downloadUrl(expiresIn: 60)") == {"downloadUrl": None}
+
+
+# --------------------------------------------------------------------------------------------
+# empty fields, names, images
+# --------------------------------------------------------------------------------------------
+
+
+def test_empty_file_field_is_null(gql):
+    doc = make_document("empty")
+    assert one_document(gql, doc) is None
+    data = query(gql, "{ documents { id attachment { key } extra { key downloadUrl } } }")
+    assert data["documents"] == [{"id": str(doc.pk), "attachment": None, "extra": None}]
+
+
+def test_empty_image_field_is_null(gql):
+    Photo.objects.create()
+    assert query(gql, "{ photos { image { key width height } } }")["photos"] == [{"image": None}]
+    assert query(gql, "{ photosWithoutHints { image { key width } } }")["photosWithoutHints"] == [{"image": None}]
+
+
+def test_image_width_and_height(gql):
+    a, b = make_photo(3, 2), make_photo(7, 5)
+    for field in ("photos", "photosWithoutHints"):
+        data = query(gql, f"{{ {field} {{ id image {{ key name width height }} }} }}")
+        got = sorted(data[field], key=lambda p: int(p["id"]))
+        assert got == [
+            {"id": str(a.pk), "image": {"key": a.image.name, "name": "p3x2.png", "width": 3, "height": 2}},
+            {"id": str(b.pk), "image": {"key": b.image.name, "name": "p7x5.png", "width": 7, "height": 5}},
+        ]
+
+
+# --------------------------------------------------------------------------------------------
+# query counts
+# --------------------------------------------------------------------------------------------
+
+
+# Every counted query selects `viewer`, which loads request.user (the session and the user): the
+# file fields need the user for downloadUrl's permission check, and without `viewer` in the
+# baseline the comparison would count the lazy session/user load against the file fields.
+DOCS_FILES = "{ viewer documents { id title attachment { key name url downloadUrl } } }"
+DOCS_BARE = "{ viewer documents { id title } }"
+PHOTOS_FILES = "{ viewer photos { id image { key name url downloadUrl width height } } }"
+PHOTOS_BARE = "{ viewer photos { id } }"
+PHOTOS_NO_HINTS = "{ viewer photosWithoutHints { id image { key name url downloadUrl width height } } }"
+#: Django's ModelBackend fills its permission cache once per request: the user's and the groups' permissions.
+PERMISSION_CACHE = 2
+
+
+def count(gql, text: str) -> int:
+    # CaptureQueriesContext sees the async view's queries too: under the test client, asgiref runs
+    # the ORM work (thread_sensitive) on this same thread and connection, so both modes are counted.
+    with CaptureQueriesContext(connection) as ctx:
+        data = query(gql, text)
+    assert data
+    return len(ctx.captured_queries)
+
+
+@pytest.fixture
+def superuser(db) -> User:
+    return User.objects.create_superuser("root", password="pw")
+
+
+def add_documents(n: int) -> None:
+    start = Document.objects.count()
+    for i in range(start, n):
+        make_document(f"d{i}", b"bytes %d" % i)
+    assert Document.objects.count() == n
+
+
+def add_photos(n: int) -> list[Photo]:
+    for i in range(Photo.objects.count(), n):
+        make_photo(i + 1, i + 2)
+    assert Photo.objects.count() == n
+    return list(Photo.objects.order_by("pk"))
+
+
+def document_counts(gql, n: int) -> tuple[int, int]:
+    add_documents(n)
+    data = query(gql, DOCS_FILES)
+    assert len(data["documents"]) == n
+    assert all(d["attachment"]["key"] for d in data["documents"])
+    return count(gql, DOCS_FILES), count(gql, DOCS_BARE)
+
+
+def test_file_fields_cost_no_queries_for_a_superuser(make_gql, superuser):
+    gql = make_gql(superuser)
+    files_3, bare_3 = document_counts(gql, 3)
+    files_10, bare_10 = document_counts(gql, 10)
+    assert query(gql, DOCS_FILES)["documents"][9]["attachment"]["downloadUrl"]
+    assert (files_3, bare_3) == (files_10, bare_10)
+    assert files_10 == bare_10, (files_10, bare_10)
+
+
+def test_file_fields_cost_a_constant_for_a_user_with_the_permission(make_gql, make_user):
+    gql = make_gql(make_user("testapp.view_document"))
+    files_3, bare_3 = document_counts(gql, 3)
+    files_10, bare_10 = document_counts(gql, 10)
+    assert all(d["attachment"]["downloadUrl"] for d in query(gql, DOCS_FILES)["documents"])
+    assert (files_3, bare_3) == (files_10, bare_10), "the cost grows with the number of records"
+    assert files_10 - bare_10 == PERMISSION_CACHE, (files_10, bare_10)
+
+
+def test_file_fields_cost_a_constant_for_a_user_without_the_permission(make_gql, make_user):
+    gql = make_gql(make_user())
+    files_3, bare_3 = document_counts(gql, 3)
+    files_10, bare_10 = document_counts(gql, 10)
+    assert [d["attachment"]["downloadUrl"] for d in query(gql, DOCS_FILES)["documents"]] == [None] * 10
+    assert (files_3, bare_3) == (files_10, bare_10), "the cost grows with the number of records"
+    assert files_10 - bare_10 <= PERMISSION_CACHE
+
+
+def test_hinted_photos_cost_no_queries_per_row(make_gql, superuser, user):
+    for who, extra in ((superuser, 0), (user, PERMISSION_CACHE)):
+        gql = make_gql(who)
+        Photo.objects.all().delete()
+        add_photos(3)
+        files_3, bare_3 = count(gql, PHOTOS_FILES), count(gql, PHOTOS_BARE)
+        photos = add_photos(10)
+        files_10, bare_10 = count(gql, PHOTOS_FILES), count(gql, PHOTOS_BARE)
+        assert (files_3, bare_3) == (files_10, bare_10), who
+        assert files_10 - bare_10 == extra, (who, files_10, bare_10)
+        got = [(p["image"]["width"], p["image"]["height"]) for p in query(gql, PHOTOS_FILES)["photos"]]
+        assert got == [(p.width, p.height) for p in photos]
+
+
+def test_photos_without_hints_are_correct_but_cost_a_query_per_row(gql):
+    photos = add_photos(10)
+    data = query(gql, PHOTOS_NO_HINTS)
+    got = {int(p["id"]): (p["image"]["width"], p["image"]["height"]) for p in data["photosWithoutHints"]}
+    assert got == {p.pk: (p.width, p.height) for p in photos}
+    hinted, unhinted = count(gql, PHOTOS_FILES), count(gql, PHOTOS_NO_HINTS)
+    assert hinted < unhinted
+    # Without the hint the optimizer defers width and height; both are then read in one query per row.
+    assert unhinted - hinted == len(photos)
