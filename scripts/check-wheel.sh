@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the wheel, check that what only a wheel can lose (migrations, templates, py.typed) ships,
-# then run the suite against the installed wheel instead of the source tree.
+# then run the suite against the installed wheel instead of the source tree, and check the
+# wheel alone (no extras) works as far as it should.
 set -euo pipefail
 VENV=${VENV:-.venv}
 out=$(mktemp -d)
@@ -28,3 +29,37 @@ python3 -m venv "$out/venv"
 # The tests import the package from site-packages: the src/ layout keeps the tree off sys.path.
 "$out/venv/bin/python" -c "import async_uploads, sys; assert 'site-packages' in async_uploads.__file__, async_uploads.__file__; print('suite runs against', async_uploads.__file__)"
 "$out/venv/bin/python" -m pytest -q -n 2 -p no:cacheprovider
+
+# The package with no extras at all: the core imports and passes Django's checks, and each
+# optional layer names the pip extra that brings it.
+python3 -m venv "$out/base"
+"$out/base/bin/python" -m pip install -q --upgrade "pip>=25.1"
+"$out/base/bin/python" -m pip install -q "$wheel"
+(cd "$out" && "$out/base/bin/python" - <<'PY')
+import django
+from django.conf import settings
+
+settings.configure(
+    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions", "async_uploads"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    STORAGES={"default": {"BACKEND": "async_uploads.storage.filesystem.FileSystemAsyncUploadStorage"}},
+    ROOT_URLCONF=__name__,
+    SECRET_KEY="base-install-check",
+)
+django.setup()
+from django.core.management import call_command
+
+import async_uploads.forms, async_uploads.models, async_uploads.views  # noqa: E401,F401
+from async_uploads.exceptions import AsyncUploadsImproperlyInstalled
+
+urlpatterns = []
+call_command("check", fail_level="ERROR")
+call_command("migrate", verbosity=0)
+try:
+    import async_uploads.graphql  # noqa: F401
+except AsyncUploadsImproperlyInstalled as e:
+    assert 'pip install "django-async-uploads[graphql]"' in str(e), e
+else:
+    raise SystemExit("async_uploads.graphql imported without strawberry-graphql-django")
+print("base install ok: core without extras; the graphql layer names its extra")
+PY
