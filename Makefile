@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite lint format bench schema clean
+.PHONY: install run test test-sqlite lint format bench schema codegen-check clean
 
 install: $(STAMP)
 
@@ -38,6 +38,14 @@ format: install
 bench: install
 	bash benchmarks/setup.sh
 	benchmarks/.work/venv/bin/python benchmarks/run.py $(ARGS)
+
+## Write schema.graphql (the example project's GraphQL SDL, for schema-first codegen); tests/test_schema_sdl.py keeps it current
+schema: install
+	cd example_project && DJANGO_SETTINGS_MODULE=example.settings ../$(PY) manage.py export_schema example.schema:schema --path ../schema.graphql
+
+## Generate the TypeScript types from schema.graphql and type-check example_project/frontend (needs Node.js + npm)
+codegen-check:
+	bash scripts/codegen-check.sh
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

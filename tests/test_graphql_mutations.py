@@ -544,3 +544,69 @@ def test_bad_photo_dimensions_on_update_change_nothing(gql):
     photo = Photo.objects.get(pk=pk)
     assert (photo.image.name, photo.width, photo.height) == ("photos/p.png", 3, 2)
     assert_upload_untouched(new_key, png_bytes(5, 4))
+
+
+# --------------------------------------------------------------------------------------------
+# other failures and repeats
+# --------------------------------------------------------------------------------------------
+
+
+def test_other_field_error_keeps_the_upload_for_a_retry(gql):
+    key = upload_pdf(gql)
+    payload = create(gql, title="x" * 101, attachment={"key": key})
+    message = single_message(payload)
+    assert message["field"] == "title", message
+    assert Document.objects.count() == 0
+    assert_upload_untouched(key, PDF)
+    payload = create(gql, title="fixed", attachment={"key": key})
+    assert payload["__typename"] == "DocumentType", payload
+    assert_doc(payload["id"], "fixed", f"documents/{payload['id']}/report.pdf", PDF)
+
+
+def test_update_of_a_missing_record_keeps_the_upload(gql):
+    doc = Document.objects.create(title="A")
+    key = upload_pdf(gql, instanceId=str(doc.pk))
+    payload = update(gql, doc.pk + 1000, attachment={"key": key})
+    assert payload["__typename"] == "OperationInfo", payload
+    assert_upload_untouched(key, PDF)
+    assert not Document.objects.get(pk=doc.pk).attachment
+
+
+def test_submitting_the_same_key_twice_to_the_same_record_keeps_the_file(gql):
+    """A double submit (the form sent again with the temporary key) is harmless."""
+    doc = Document.objects.create(title="A")
+    key = upload_pdf(gql, instanceId=str(doc.pk))
+    first = update(gql, doc.pk, attachment={"key": key})
+    assert first["__typename"] == "DocumentType", first
+    final = f"documents/{doc.pk}/report.pdf"
+    assert first["attachment"]["key"] == final
+    second = update(gql, doc.pk, title="again", attachment={"key": key})
+    assert second["__typename"] == "DocumentType", second
+    doc = assert_doc(doc.pk, "again", final, PDF)
+    assert_permanent_file(second["attachment"], doc, "report.pdf", PDF)
+
+
+def test_long_filename_fits_the_column(gql):
+    max_length = Document._meta.get_field("attachment").max_length
+    filename = "r" * (max_length + 100) + ".pdf"
+    key = upload_pdf(gql, filename)
+    assert len(key) <= max_length
+    payload = create(gql, title="long", attachment={"key": key, "name": filename})
+    assert payload["__typename"] == "DocumentType", payload
+    doc = Document.objects.get(pk=payload["id"])
+    assert len(doc.attachment.name) <= max_length
+    assert doc.attachment.name.startswith(f"documents/{doc.pk}/")
+    assert doc.attachment.name.endswith(".pdf")
+    assert read(doc.attachment.name) == PDF
+    assert payload["attachment"]["key"] == doc.attachment.name
+    assert fetch(payload["attachment"]["downloadUrl"]) == PDF
+
+
+def test_photo_without_dimensions_sent_reads_them_from_the_image(gql):
+    key = upload_key(gql, PHOTO, "p.png", png_bytes(3, 2), "image/png")
+    payload = run(gql, CREATE_PHOTO, {"image": {"key": key}}, "createPhoto")
+    assert payload["__typename"] == "PhotoType", payload
+    photo = Photo.objects.get(pk=payload["id"])
+    assert (photo.width, photo.height) == (3, 2)
+    assert (payload["image"]["width"], payload["image"]["height"]) == (3, 2)
+    assert payload["image"]["key"] == photo.image.name == "photos/p.png"

@@ -351,13 +351,22 @@ def test_file_size_literal_beyond_int32(gql, note_without_max_size):
     assert AsyncTempFile.objects.get().declared_size == 5_000_000_000
 
 
+def test_file_size_as_a_whole_float(gql, note_without_max_size):
+    """A JSON number written with an exponent (5e9) is a whole number of bytes."""
+    payload = issue(gql, NOTE, "big.bin", size=5e9)
+    assert payload["__typename"] == "IssuedUpload", payload
+    assert AsyncTempFile.objects.get().declared_size == 5_000_000_000
+
+
 def test_file_size_as_a_string_of_digits(gql, note_without_max_size):
     payload = issue(gql, NOTE, "big.bin", size="5000000000")
     assert payload["__typename"] == "IssuedUpload", payload
     assert AsyncTempFile.objects.get().declared_size == 5_000_000_000
 
 
-@pytest.mark.parametrize("size", [-1, 1.5, 2**53, 2**64, "12a", "-5", "", True, [1], {"n": 1}])
+@pytest.mark.parametrize(
+    "size", [-1, 1.5, 2**53, 2**64, 1e300, float("inf"), float("nan"), "12a", "-5", "1e3", "", True, [1], {"n": 1}]
+)
 def test_bad_file_size_is_a_graphql_error(gql, size):
     result = gql.execute(ISSUE, {"input": {"field": NOTE, "filename": "a.txt", "size": size}})
     assert_graphql_error(result)
@@ -490,3 +499,26 @@ def test_batch_over_the_largest_size_is_an_error_and_records_nothing(gql):
     assert "50" in result.errors[0]["message"]
     assert result.data is None
     assert AsyncTempFile.objects.count() == 0
+
+
+# --------------------------------------------------------------------------------------------
+# filenames
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("filename", "suffix"),
+    [
+        ("résumé.pdf", "-résumé.pdf"),
+        ("../../etc/report.pdf", "-report.pdf"),
+        ("C:\\Users\\x\\report.pdf", "report.pdf"),
+    ],
+)
+def test_filename_is_reduced_to_a_safe_name(gql, filename, suffix):
+    payload = issue(gql, ATTACHMENT, filename)
+    assert payload["__typename"] == "IssuedUpload", payload
+    key = payload["key"]
+    assert key.startswith("async-temp-files/")
+    assert key.endswith(suffix), key
+    assert ".." not in key and "\\" not in key
+    assert AsyncTempFile.objects.get().key == key

@@ -18,6 +18,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "strawberry_django",  # for its export_schema command (make schema)
     "async_uploads",
     "example",
 ]
