@@ -610,3 +610,67 @@ def test_photo_without_dimensions_sent_reads_them_from_the_image(gql):
     assert (photo.width, photo.height) == (3, 2)
     assert (payload["image"]["width"], payload["image"]["height"]) == (3, 2)
     assert payload["image"]["key"] == photo.image.name == "photos/p.png"
+
+
+def test_one_key_in_two_mutations_of_one_operation(gql):
+    """Mutations run one after the other: the second finds the key taken and changes nothing."""
+    key = upload_pdf(gql)
+    operation = f"""
+    mutation($a: DocumentInput!, $b: DocumentInput!) {{
+      first: createDocument(data: $a) {{ __typename ... on DocumentType {{ id attachment {FILE} }} {MESSAGES} }}
+      second: createDocument(data: $b) {{ __typename ... on DocumentType {{ id attachment {FILE} }} {MESSAGES} }}
+    }}
+    """
+    result = gql.execute(
+        operation, {"a": {"title": "A", "attachment": {"key": key}}, "b": {"title": "B", "attachment": {"key": key}}}
+    )
+    assert result.errors is None, result.body
+    first, second = result.data["first"], result.data["second"]
+    assert first["__typename"] == "DocumentType", first
+    assert_refused(second, "invalid_key")
+    doc = assert_doc(first["id"], "A", f"documents/{first['id']}/report.pdf", PDF)
+    assert_permanent_file(first["attachment"], doc, "report.pdf", PDF)
+    assert Document.objects.count() == 1
+
+
+def test_key_of_another_field_of_the_same_record_is_refused(gql, saved_doc):
+    key = upload_key(gql, EXTRA, "data.bin", b"extra bytes", instanceId=str(saved_doc.pk))
+    assert update(gql, saved_doc.pk, extra={"key": key})["__typename"] == "DocumentType"
+    doc = Document.objects.get(pk=saved_doc.pk)
+    assert doc.extra.name == "extras/data.bin"
+    # The extra field's current key is not a key the attachment field may take.
+    assert_update_refused(gql, doc, {"key": doc.extra.name})
+    payload = update(gql, doc.pk, extra={"key": doc.attachment.name})
+    assert_refused(payload, "invalid_key", field="extra")
+    doc = Document.objects.get(pk=saved_doc.pk)
+    assert doc.extra.name == "extras/data.bin"
+    assert read("extras/data.bin") == b"extra bytes"
+
+
+def test_inline_literals_work_like_variables(gql, saved_doc):
+    key = upload_pdf(gql, "inline.pdf")
+    result = gql.execute(
+        f'mutation {{ createDocument(data: {{title: "inline", attachment: {{key: "{key}", name: "inline.pdf"}}}}) '
+        f"{{ __typename ... on DocumentType {{ id attachment {FILE} }} {MESSAGES} }} }}"
+    )
+    assert result.errors is None, result.body
+    payload = result.data["createDocument"]
+    assert payload["__typename"] == "DocumentType", payload
+    doc = assert_doc(payload["id"], "inline", f"documents/{payload['id']}/inline.pdf", PDF)
+    assert_permanent_file(payload["attachment"], doc, "inline.pdf", PDF)
+
+    result = gql.execute(
+        f'mutation {{ updateDocument(data: {{id: "{saved_doc.pk}", attachment: {{key: "documents/1/nope.pdf"}}}}) '
+        f"{{ __typename {MESSAGES} }} }}"
+    )
+    assert result.errors is None, result.body
+    assert_refused(result.data["updateDocument"], "invalid_key")
+    assert_doc(saved_doc.pk, "A", saved_doc.attachment.name, OTHER_PDF)
+
+    result = gql.execute(
+        f'mutation {{ updateDocument(data: {{id: "{saved_doc.pk}", attachment: null}}) '
+        "{ __typename ... on DocumentType { attachment { key } } } }"
+    )
+    assert result.errors is None, result.body
+    assert result.data["updateDocument"] == {"__typename": "DocumentType", "attachment": None}
+    assert not Document.objects.get(pk=saved_doc.pk).attachment
