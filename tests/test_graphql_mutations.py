@@ -674,3 +674,13 @@ def test_inline_literals_work_like_variables(gql, saved_doc):
     assert result.errors is None, result.body
     assert result.data["updateDocument"] == {"__typename": "DocumentType", "attachment": None}
     assert not Document.objects.get(pk=saved_doc.pk).attachment
+
+
+def test_the_name_sent_does_not_rename_the_file(gql):
+    """The permanent name comes from the filename checked when the URL was issued, not from AsyncFileInput.name."""
+    key = upload_pdf(gql, "report.pdf")
+    payload = create(gql, title="t", attachment={"key": key, "name": "../../evil.exe"})
+    assert payload["__typename"] == "DocumentType", payload
+    doc = assert_doc(payload["id"], "t", f"documents/{payload['id']}/report.pdf", PDF)
+    assert payload["attachment"]["name"] == "report.pdf"
+    assert payload["attachment"]["key"] == doc.attachment.name

@@ -159,11 +159,14 @@ def test_download_url_with_view_permission_only(make_gql, make_user):
 def test_download_url_of_a_public_field_for_anonymous(make_gql):
     name = default_storage.save("notes/n.txt", ContentFile(b"public"))
     note = PublicNote.objects.create(file=name)
-    data = query(make_gql(None), "{ publicNotes { id file { key downloadUrl } } }")
+    data = query(make_gql(None), "{ publicNotes { id file { key url downloadUrl } } }")
     [item] = data["publicNotes"]
     assert item["id"] == str(note.pk)
     assert item["file"]["key"] == name
     assert body(Client().get(item["file"]["downloadUrl"])) == b"public"
+    redirect = Client().get(item["file"]["url"])
+    assert redirect.status_code == 302
+    assert body(Client().get(redirect["Location"])) == b"public"
 
 
 def test_download_url_expires_in(gql):
