@@ -606,3 +606,21 @@ def test_recovery_after_a_database_failure_leaves_no_orphan_copy(upload_pdf, req
     assert name.startswith(f"documents/{doc.pk}/report")
     assert read(name) == PDF
     assert sorted(media_files()) == [name], "orphan copies were left in storage"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_loading_a_photo_never_opens_its_image(upload_png, req, monkeypatch):
+    """ImageField reads the image on load when a dimension column is empty: a download per record."""
+    photo = Photo(image=AsyncFileInputData(upload_png(5, 4), "p.png", width=5, height=4, request=req))
+    photo.save()
+    Photo.objects.filter(pk=photo.pk).update(width=None, height=None)
+    storage = Photo._meta.get_field("image").storage
+    opened = []
+    monkeypatch.setattr(storage, "open", lambda *a, **k: opened.append(a) or pytest.fail("opened the image"))
+
+    loaded = Photo.objects.get(pk=photo.pk)
+    only_image = Photo.objects.only("image").get(pk=photo.pk)
+
+    assert (loaded.width, loaded.height) == (None, None)
+    assert only_image.image.name == loaded.image.name
+    assert opened == []

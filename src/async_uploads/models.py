@@ -469,8 +469,8 @@ class AsyncImageField(AsyncFileMixin, models.ImageField):  # type: ignore[misc]
     def update_dimension_fields(self, instance: models.Model, force: bool = False, *args: Any, **kwargs: Any) -> None:
         """Fill the dimension fields from client-sent values when there are some, else as ImageField does.
 
-        A record loaded with its dimension columns deferred (``only("image")``, as query
-        optimizers do) is left alone: reading them here would cost a query per record.
+        Only when a file is assigned: loading a record never reads its image or its deferred
+        dimension columns.
         """
         pending = instance.__dict__.get(PENDING_DIMENSIONS_ATTR) or {}
         dims = pending.pop(self.name, None)
@@ -483,8 +483,11 @@ class AsyncImageField(AsyncFileMixin, models.ImageField):  # type: ignore[misc]
             if height_field:
                 setattr(instance, height_field, height)
             return
-        dimension_fields = (getattr(self, "width_field", None), getattr(self, "height_field", None))
-        if not force and any(f and f not in instance.__dict__ for f in dimension_fields):
+        if not force and self.name not in (instance.__dict__.get(PENDING_MOVES_ATTR) or {}):
+            # Loading a record (post_init, no file just assigned): ImageField would open the image from storage whenever a
+            # dimension column is empty (a download per record on S3 or Azure), and would read
+            # deferred columns one query each (a query optimizer's only("image")). Neither: the
+            # columns are filled when a file is assigned, from the client's or the verified sizes.
             return
         super().update_dimension_fields(instance, force, *args, **kwargs)
 
