@@ -484,8 +484,8 @@ class AsyncImageField(AsyncFileMixin, models.ImageField):  # type: ignore[misc]
                 setattr(instance, height_field, height)
             return
         if not force and self.name not in (instance.__dict__.get(PENDING_MOVES_ATTR) or {}):
-            # Loading a record (post_init, no file just assigned): ImageField would open the image from storage whenever a
-            # dimension column is empty (a download per record on S3 or Azure), and would read
+            # Loading a record (post_init, no file just assigned): ImageField would open the image
+            # from storage whenever a dimension column is empty (a download per record on S3 or Azure), and would read
             # deferred columns one query each (a query optimizer's only("image")). Neither: the
             # columns are filled when a file is assigned, from the client's or the verified sizes.
             return

@@ -7,12 +7,11 @@ import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from graphql import GraphQLError
 from strawberry_django.fields.types import OperationInfo, OperationMessage
 from strawberry_django.resolvers import django_resolver
 
-from async_uploads.exceptions import AsyncUploadError
 from async_uploads.graphql.types import FileSize, UploadTarget, request_of
 from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
 from async_uploads.services import issue_upload
@@ -61,7 +60,7 @@ GenerateUploadUrlPayload = Annotated[
 ]
 
 
-def operation_info(error: Exception) -> OperationInfo:
+def operation_info(error: ValidationError | PermissionDenied) -> OperationInfo:
     """Return ``error`` as ``OperationInfo``, with input names as the client sent them and a code."""
     if isinstance(error, PermissionDenied):
         message = str(error) or "You do not have permission to do this."
@@ -70,11 +69,6 @@ def operation_info(error: Exception) -> OperationInfo:
                 OperationMessage(kind=OperationMessage.Kind.PERMISSION, message=message, code="permission_denied")
             ]
         )
-    if isinstance(error, ObjectDoesNotExist):
-        return OperationInfo(
-            messages=[OperationMessage(kind=OperationMessage.Kind.ERROR, message=str(error), code="not_found")]
-        )
-    assert isinstance(error, ValidationError)
     messages = []
     if hasattr(error, "error_dict"):
         for name, errors in error.error_dict.items():
@@ -190,7 +184,7 @@ def _issue(info: Info, registry: AsyncFieldRegistry, data: Any) -> IssuedUpload 
             size=data.size,
             instance_id=data.instance_id,
         )
-    except (AsyncUploadError, ValidationError, PermissionDenied) as e:
+    except (ValidationError, PermissionDenied) as e:  # UploadRejected, UploadPermissionDenied too
         return operation_info(e)
     return IssuedUpload(key=issued.key, upload=UploadTarget.from_response(info, issued.upload))
 
