@@ -58,6 +58,10 @@ class Plan:
     resave: int
     download: int
     big_table: int
+    #: Timed calls per implementation of each GraphQL generateUploadUrl row (8, 8t, 8n, 8o, 8a; 8b a fifth).
+    graphql: int
+    #: Timed runs of each list query (section 9), per user and variant.
+    list_runs: int
     upload_bytes: int
     upload_repeats: int
 
@@ -73,6 +77,8 @@ FULL = Plan(
     resave=2000,
     download=2000,
     big_table=500,
+    graphql=1000,
+    list_runs=60,
     upload_bytes=256 * MiB,
     upload_repeats=3,
 )
@@ -87,6 +93,8 @@ QUICK = Plan(
     resave=200,
     download=200,
     big_table=50,
+    graphql=200,
+    list_runs=10,
     upload_bytes=32 * MiB,
     upload_repeats=1,
 )
@@ -111,11 +119,14 @@ class Impl:
 
     ``prepare(n)`` returns the arguments of ``n`` calls and runs untimed; ``op(arg)`` is the
     timed work; ``check(results)`` (untimed) asserts the batch did what it should.
+    ``counted(arg)``, when set, does ``op``'s work and returns ``(result, statements)`` itself:
+    for work whose statements run on another thread's connection (the async view).
     """
 
     prepare: Callable[[int], list[Any]]
     op: Callable[[Any], Any]
     check: Callable[[list[Any]], None] | None = None
+    counted: Callable[[Any], tuple[Any, list[str]]] | None = None
 
 
 @dataclass
@@ -170,10 +181,15 @@ def _count_queries(impl: Impl, n: int, stats: Stats) -> None:
 
     results = []
     for a in impl.prepare(n):
-        with CaptureQueriesContext(connection) as ctx:
-            results.append(impl.op(a))
-        stats.queries.append(len(ctx.captured_queries))
-        stats.sample_sql = [q["sql"] for q in ctx.captured_queries]
+        if impl.counted is not None:
+            result, sql = impl.counted(a)
+        else:
+            with CaptureQueriesContext(connection) as ctx:
+                result = impl.op(a)
+            sql = [q["sql"] for q in ctx.captured_queries]
+        results.append(result)
+        stats.queries.append(len(sql))
+        stats.sample_sql = sql
     if impl.check is not None:
         impl.check(results)
 
@@ -625,6 +641,324 @@ def _analyze() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Benchmarks 8-9: the GraphQL layer (bench_project/graphql_schema.py, served at /graphql*/)
+# --------------------------------------------------------------------------------------------
+
+#: What a client sends for an upload URL: the whole upload target, and the error branch.
+GENERATE_MUTATION = """mutation GenerateUploadUrl($input: GenerateUploadUrlInput!) {
+  generateUploadUrl(input: $input) {
+    __typename
+    ... on IssuedUpload {
+      key
+      upload { url method provider fields { name value } headers { name value } fileFieldName expiresAt }
+    }
+    ... on OperationInfo { messages { kind message field code } }
+  }
+}"""
+
+LIST_WITH_FILES = "{ documents { id title attachment { key name url downloadUrl } } }"
+LIST_WITHOUT_FILES = "{ documents { id title } }"
+#: Records the list query returns.
+LIST_RECORDS = 100
+
+
+def _graphql_body(query: str, variables: dict[str, Any] | None = None) -> str:
+    import json
+
+    return json.dumps({"query": query, "variables": variables or {}})
+
+
+def _graphql_data(response: Any) -> dict[str, Any]:
+    _expect_status(response, 200)
+    body = response.json()
+    if body.get("errors") or not body.get("data"):
+        raise AssertionError(f"GraphQL errors: {body!r}"[:800])
+    return body["data"]
+
+
+def _check_issued(responses: list[Any]) -> None:
+    for r in responses:
+        payload = _graphql_data(r)["generateUploadUrl"]
+        if payload["__typename"] != "IssuedUpload" or not payload["key"] or not payload["upload"]["url"]:
+            raise AssertionError(f"no upload URL issued: {payload!r}"[:800])
+
+
+def _ref_generate_impl(env: Env) -> Impl:
+    client, url = env.client, env.ref_urls["generate"]
+    data = {"field_id": env.ref_id(env.rm.Document, "file"), "filename": "report.txt"}
+
+    def ref_op(_: Any) -> Any:
+        return _expect_status(client.get(url, data), 200)
+
+    def check(responses: list[Any]) -> None:
+        for r in responses:
+            body = r.json()
+            assert body["key"] and body["uploadUrl"]["url"], body
+
+    return Impl(lambda n: [None] * n, ref_op, check)
+
+
+def _generate_variables(env: Env) -> dict[str, Any]:
+    from async_uploads.graphql import field_enum
+
+    field_id = env.ours_id(env.om.Document, "file")
+    member = field_enum()(field_id).name  # BENCH_OURS_DOCUMENT_FILE
+    return {"input": {"field": member, "filename": "report.txt"}}
+
+
+def _bench_graphql_generate_sync(env: Env, plan: Plan, key: str, title: str, path: str) -> Row:
+    client = env.client
+    body = _graphql_body(GENERATE_MUTATION, _generate_variables(env))
+    json_type = "application/json"
+
+    def ours_op(_: Any) -> Any:
+        return client.post(path, body, content_type=json_type)
+
+    ours = Impl(lambda n: [None] * n, ours_op, _check_issued)
+    return compare(Row(key, title), ours, _ref_generate_impl(env), plan.graphql, plan)
+
+
+def bench_graphql_generate(env: Env, plan: Plan) -> Row:
+    return _bench_graphql_generate_sync(
+        env, plan, "8", "generate upload URL (GraphQL, sync view, parser+validation caches)", "/graphql/"
+    )
+
+
+def bench_graphql_generate_nocache(env: Env, plan: Plan) -> Row:
+    return _bench_graphql_generate_sync(
+        env, plan, "8n", "generate upload URL (GraphQL, sync view, no caches)", "/graphql-nocache/"
+    )
+
+
+def bench_graphql_generate_textcache(env: Env, plan: Plan) -> Row:
+    return _bench_graphql_generate_sync(
+        env,
+        plan,
+        "8t",
+        "generate upload URL (GraphQL, sync view, parser cache + validation cache keyed by text)",
+        "/graphql-textcache/",
+    )
+
+
+def bench_graphql_generate_noopt(env: Env, plan: Plan) -> Row:
+    return _bench_graphql_generate_sync(
+        env, plan, "8o", "generate upload URL (GraphQL, sync view, caches, no optimizer)", "/graphql-noopt/"
+    )
+
+
+#: Upload URLs one form asks for in row 8b.
+BATCH_URLS = 5
+
+GENERATE_BATCH_MUTATION = """mutation GenerateUploadUrls($input: [GenerateUploadUrlInput!]!) {
+  generateUploadUrls(input: $input) {
+    __typename
+    ... on IssuedUpload {
+      key
+      upload { url method provider fields { name value } headers { name value } fileFieldName expiresAt }
+    }
+    ... on OperationInfo { messages { kind message field code } }
+  }
+}"""
+
+
+def bench_graphql_generate_batch(env: Env, plan: Plan) -> Row:
+    """Extra: a form with BATCH_URLS files; one generateUploadUrls call against that many REST calls."""
+    client = env.client
+    item = _generate_variables(env)["input"]
+    body = _graphql_body(GENERATE_BATCH_MUTATION, {"input": [item] * BATCH_URLS})
+    ref = _ref_generate_impl(env)
+
+    def ours_op(_: Any) -> Any:
+        return client.post("/graphql/", body, content_type="application/json")
+
+    def ours_check(responses: list[Any]) -> None:
+        for r in responses:
+            payloads = _graphql_data(r)["generateUploadUrls"]
+            if len(payloads) != BATCH_URLS or any(p["__typename"] != "IssuedUpload" for p in payloads):
+                raise AssertionError(f"not {BATCH_URLS} upload URLs: {payloads!r}"[:800])
+
+    def ref_op(_: Any) -> Any:
+        return [ref.op(None) for _ in range(BATCH_URLS)]
+
+    def ref_check(batches: list[Any]) -> None:
+        assert ref.check is not None
+        for responses in batches:
+            ref.check(responses)
+
+    return compare(
+        Row("8b", f"{BATCH_URLS} upload URLs: one generateUploadUrls call vs {BATCH_URLS} REST calls"),
+        Impl(lambda n: [None] * n, ours_op, ours_check),
+        Impl(lambda n: [None] * n, ref_op, ref_check),
+        plan.graphql // BATCH_URLS,
+        plan,
+    )
+
+
+class AsyncRunner:
+    """An event loop on the main thread for AsyncClient calls, as an ASGI server would run one.
+
+    The view's sync parts (strawberry_django's resolvers, the session and user lookups) run
+    through ``sync_to_async(thread_sensitive=True)`` on asgiref's single worker thread, with that
+    thread's database connection; ``close()`` closes it (PostgreSQL cannot drop a test database
+    that still has a connection).
+    """
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def in_worker(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the thread where the async view's database work happens."""
+        from asgiref.sync import sync_to_async
+
+        return self.run(sync_to_async(fn, thread_sensitive=True)())
+
+    def counted(self, make_coro: Callable[[], Any]) -> tuple[Any, list[str]]:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        ctx = CaptureQueriesContext(connection)  # the proxy resolves to the worker's connection
+        self.in_worker(ctx.__enter__)
+        try:
+            result = self.run(make_coro())
+        finally:
+            self.in_worker(lambda: ctx.__exit__(None, None, None))
+        # captured_queries reads the connection's log when called: read it on the worker too.
+        return result, self.in_worker(lambda: [q["sql"] for q in ctx.captured_queries])
+
+    def close(self) -> None:
+        from django.db import connections
+
+        try:
+            self.in_worker(connections.close_all)
+        finally:
+            self.loop.close()
+
+
+def bench_graphql_generate_async(env: Env, plan: Plan) -> Row:
+    from django.test import AsyncClient
+
+    runner = AsyncRunner()
+    client = AsyncClient()
+    client.force_login(env.user)
+    body = _graphql_body(GENERATE_MUTATION, _generate_variables(env))
+    json_type = "application/json"
+
+    def request() -> Any:
+        return client.post("/graphql-async/", body, content_type=json_type)
+
+    def ours_op(_: Any) -> Any:
+        return runner.run(request())
+
+    ours = Impl(lambda n: [None] * n, ours_op, _check_issued, counted=lambda _: runner.counted(request))
+    try:
+        return compare(
+            Row("8a", "generate upload URL (GraphQL, async view, caches)"),
+            ours,
+            _ref_generate_impl(env),
+            plan.graphql,
+            plan,
+        )
+    finally:
+        runner.close()
+
+
+@dataclass
+class ListResult:
+    viewer: str
+    variant: str
+    times: list[float] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)
+
+    @property
+    def median_ms(self) -> float:
+        return Stats(times=self.times).median_ms
+
+    @property
+    def mean_ms(self) -> float:
+        return Stats(times=self.times).mean_ms
+
+
+def _list_fixture(env: Env) -> None:
+    """``LIST_RECORDS`` documents, each with a file under its permanent name."""
+    names = [f"documents/list-{i:03d}.txt" for i in range(LIST_RECORDS)]
+    for name in names:
+        _write(env.ours_storage.path(name), env.payload)
+    env.om.Document.objects.bulk_create(env.om.Document(title=f"doc {i}", file=name) for i, name in enumerate(names))
+
+
+def _viewers(env: Env) -> list[tuple[str, Any]]:
+    """The superuser, and two users holding ``bench_ours.view_document`` through a group / directly."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group, Permission
+
+    user_model = get_user_model()
+    perm = Permission.objects.get(content_type__app_label="bench_ours", codename="view_document")
+    group, _ = Group.objects.get_or_create(name="bench-viewers")
+    group.permissions.add(perm)
+    by_group, _ = user_model.objects.get_or_create(username="bench-group-viewer")
+    by_group.groups.add(group)
+    direct, _ = user_model.objects.get_or_create(username="bench-user-viewer")
+    direct.user_permissions.add(perm)
+    return [
+        ("superuser", env.user),
+        ("view perm via group", by_group),
+        ("view perm on the user", direct),
+    ]
+
+
+def bench_graphql_list(env: Env, plan: Plan) -> list[ListResult]:
+    """Section 9: the documents list with and without its file fields, per viewer (sync view, caches)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    started = time.perf_counter()
+    _list_fixture(env)
+    variants = [("with url + downloadUrl", LIST_WITH_FILES), ("without file fields", LIST_WITHOUT_FILES)]
+    results = []
+    for viewer, user in _viewers(env):
+        client = Client()
+        client.force_login(user)
+        calls = []
+        for variant, query in variants:
+            body = _graphql_body(query)
+
+            def call(body: str = body, client: Any = client) -> Any:
+                return client.post("/graphql/", body, content_type="application/json")
+
+            calls.append((ListResult(viewer, variant), call))
+        for res, call in calls:
+            for _ in range(plan.warmup // 3 + 1):
+                call()
+            with CaptureQueriesContext(connection) as ctx:
+                response = call()
+            res.sql = [q["sql"] for q in ctx.captured_queries]
+            docs = _graphql_data(response)["documents"]
+            if len(docs) != LIST_RECORDS:
+                raise AssertionError(f"{viewer}: {len(docs)} documents listed, expected {LIST_RECORDS}")
+            if "attachment" in docs[0]:
+                missing = [d["id"] for d in docs if not (d["attachment"]["url"] and d["attachment"]["downloadUrl"])]
+                if missing:
+                    raise AssertionError(f"{viewer}: no url/downloadUrl for documents {missing[:5]}")
+        clock = time.perf_counter
+        gc.collect()
+        for i in range(plan.list_runs):
+            for res, call in calls if i % 2 == 0 else calls[::-1]:
+                t0 = clock()
+                response = call()
+                res.times.append(clock() - t0)
+                _expect_status(response, 200)
+        results.extend(res for res, _ in calls)
+    log(f"  9 list query, {LIST_RECORDS} records: {plan.list_runs} runs each, {time.perf_counter() - started:.1f} s")
+    return results
+
+
+# --------------------------------------------------------------------------------------------
 # Benchmark 7: a large upload through each implementation's filesystem upload view
 # --------------------------------------------------------------------------------------------
 
@@ -732,9 +1066,11 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the upload server exited with {self.proc.returncode}; see {self.log.name}")
             try:
-                if requests.get(self.base + "/ping/", timeout=1).status_code == 200:
+                # The first request loads the URLconf (and the GraphQL schemas): allow it time on a
+                # busy machine.
+                if requests.get(self.base + "/ping/", timeout=10).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.05)
         raise RuntimeError("the upload server did not start within 30 s")
@@ -913,6 +1249,26 @@ def upload_table(results: list[UploadResult], error: str | None) -> str:
     return out
 
 
+def list_table(results: list[ListResult]) -> str:
+    out = (
+        "| viewer | query | queries | median ms | mean ms | runs | with files / without (median) "
+        "| extra µs per record |\n|---|---|---:|---:|---:|---:|---:|---:|\n"
+    )
+    without = {r.viewer: r for r in results if r.variant.startswith("without")}
+    for res in results:
+        base = without.get(res.viewer)
+        if base is not None and base is not res:
+            ratio = f"{res.median_ms / base.median_ms:.2f}"
+            extra = f"{1000 * (res.median_ms - base.median_ms) / LIST_RECORDS:,.1f}"
+        else:
+            ratio = extra = ""
+        out += (
+            f"| {res.viewer} | {res.variant} | {len(res.sql)} | {_fmt(res.median_ms, 3)} | {_fmt(res.mean_ms, 3)} "
+            f"| {len(res.times)} | {ratio} | {extra} |\n"
+        )
+    return out
+
+
 _SQL_TABLE = re.compile(r'(?:FROM|INTO|UPDATE)\s+"?([\w.]+)"?', re.IGNORECASE)
 
 
@@ -978,9 +1334,22 @@ def environment_lines(args: argparse.Namespace, plan: Plan) -> list[str]:
         f"ref: alliance-platform-storage {version('alliance-platform-storage')}",
         f"- Timed calls per implementation (alternating call by call, prepared in batches of {plan.batch}): "
         f"generate {plan.generate}, create1 {plan.create1}, image {plan.image}, create2 {plan.create2}, "
-        f"resave {plan.resave}, download {plan.download}, big-table {plan.big_table} per table state; "
-        f"after {plan.warmup} warm-up calls; statements counted over {plan.counted} more calls",
+        f"resave {plan.resave}, download {plan.download}, big-table {plan.big_table} per table state, "
+        f"GraphQL {plan.graphql} per row; "
+        f"after {plan.warmup} warm-up calls; statements counted over {plan.counted} more calls; "
+        f"list query (9): {plan.list_runs} runs per viewer and query",
+        f"- GraphQL: strawberry-graphql {_version('strawberry-graphql')}, "
+        f"strawberry-graphql-django {_version('strawberry-graphql-django')}, graphql-core {_version('graphql-core')}",
     ]
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 # --------------------------------------------------------------------------------------------
@@ -995,7 +1364,17 @@ def main() -> int:
     parser.add_argument(
         "--results", type=Path, default=BENCH_DIR / "RESULTS.md", help="where to write the Markdown report"
     )
+    parser.add_argument(
+        "--only",
+        metavar="ROWS",
+        help="run only these rows, comma-separated (e.g. 1,8,8t,8n,8o,8a,8b,9; 6 = 6a+6b, 7 = the upload)",
+    )
     args = parser.parse_args()
+    only = {r.strip() for r in args.only.split(",")} if args.only else None
+
+    def wanted(key: str) -> bool:
+        return only is None or key in only
+
     plan = QUICK if args.quick else FULL
 
     import django
@@ -1005,6 +1384,7 @@ def main() -> int:
     from django.db import connection
 
     started = time.perf_counter()
+    load_start = os.getloadavg()
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     log(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
@@ -1016,31 +1396,50 @@ def main() -> int:
     big: tuple[Row, Row] | None = None
     uploads: list[UploadResult] = []
     upload_error = None
+    listing: list[ListResult] = []
+    list_error = None
+    run_upload = not args.skip_upload and wanted("7")
     try:
         env = Env()
-        for bench in (
-            bench_generate,
-            bench_create1,
-            bench_create1_atomic,
-            bench_image,
-            bench_create2,
-            bench_resave,
-            bench_download,
+        for key, bench in (
+            ("1", bench_generate),
+            ("2", bench_create1),
+            ("2t", bench_create1_atomic),
+            ("2i", bench_image),
+            ("3", bench_create2),
+            ("4", bench_resave),
+            ("5", bench_download),
+            ("8", bench_graphql_generate),
+            ("8t", bench_graphql_generate_textcache),
+            ("8n", bench_graphql_generate_nocache),
+            ("8o", bench_graphql_generate_noopt),
+            ("8a", bench_graphql_generate_async),
+            ("8b", bench_graphql_generate_batch),
         ):
+            if not wanted(key):
+                continue
             env.reset()
             try:
                 rows.append(bench(env, plan))
             except Exception as e:
                 log(traceback.format_exc())
                 rows.append(Row(bench.__name__, bench.__name__, error=f"{type(e).__name__}: {e}"))
+        if wanted("9"):
+            env.reset()
+            try:
+                listing = bench_graphql_list(env, plan)
+            except Exception as e:
+                log(traceback.format_exc())
+                list_error = f"{type(e).__name__}: {e}"
+        if wanted("6"):
+            env.reset()
+            try:
+                big = bench_big_table(env, plan)
+            except Exception as e:
+                log(traceback.format_exc())
+                big = (Row("6a", "big table", error=str(e)), Row("6b", "big table", error=str(e)))
         env.reset()
-        try:
-            big = bench_big_table(env, plan)
-        except Exception as e:
-            log(traceback.format_exc())
-            big = (Row("6a", "big table", error=str(e)), Row("6b", "big table", error=str(e)))
-        env.reset()
-        if not args.skip_upload:
+        if run_upload:
             try:
                 uploads = bench_upload(env, plan)
             except Exception as e:
@@ -1057,19 +1456,42 @@ def main() -> int:
 
     all_rows = rows + (list(big) if big else [])
     report = "# Benchmark results: django-async-uploads (ours) vs alliance-platform-storage (ref)\n\n"
-    report += "\n".join(info) + f"\n- Total run time: {time.perf_counter() - started:.0f} s\n\n"
-    report += "## Per-call benchmarks\n\n" + main_table(all_rows) + "\n"
+    load_end = os.getloadavg()
+    report += "\n".join(info) + f"\n- Total run time: {time.perf_counter() - started:.0f} s\n"
     report += (
-        "ops/s = calls / total time of the timed calls; ours/ref = ours ops/s / ref ops/s, so > 1 means "
-        "ours is faster; 'by median' is the same ratio from the median call times (less sensitive to "
-        "stalls). "
-        "queries/call counts every entry Django logged (CaptureQueriesContext): statements, savepoints, "
-        "and the BEGIN/COMMIT of atomic blocks; a statement run in autocommit is its own transaction "
-        "and counts once. Row 2t is an extra: row 2 inside `transaction.atomic()`.\n\n"
+        f"- Load average (1/5/15 min) at the start: {' / '.join(f'{x:.1f}' for x in load_start)}, "
+        f"at the end: {' / '.join(f'{x:.1f}' for x in load_end)} ({os.cpu_count()} CPUs; other processes "
+        "share the machine: ratios from alternating calls hold up, absolute times do not)\n\n"
     )
+    report += "## Per-call benchmarks\n\n" + main_table(all_rows) + "\n" if all_rows else ""
+    report += (
+        (
+            "ops/s = calls / total time of the timed calls; ours/ref = ours ops/s / ref ops/s, so > 1 means "
+            "ours is faster; 'by median' is the same ratio from the median call times (less sensitive to "
+            "stalls). "
+            "queries/call counts every entry Django logged (CaptureQueriesContext): statements, savepoints, "
+            "and the BEGIN/COMMIT of atomic blocks; a statement run in autocommit is its own transaction "
+            "and counts once. Row 2t is an extra: row 2 inside `transaction.atomic()`. Rows 8-8b are "
+            "`generateUploadUrl` through strawberry's GraphQL view (bench_project/graphql_schema.py) against "
+            "the reference's REST view (the same work as row 1's ref side); 8t, 8n, 8o, 8a and 8b are extras "
+            f"(8b: one call = {BATCH_URLS} upload URLs, one GraphQL request against {BATCH_URLS} REST requests).\n\n"
+        )
+        if all_rows
+        else ""
+    )
+    if listing or list_error:
+        report += (
+            f"## 9. GraphQL list query: {LIST_RECORDS} documents, each with a file\n\n"
+            f"`{LIST_WITH_FILES}` against `{LIST_WITHOUT_FILES}`, through the sync view with the "
+            "parser and validation caches and the DjangoOptimizerExtension; the two queries alternate "
+            "run by run. queries = statements of one request (session, user, then the schema's). "
+            "The view-permission users are plain users (not staff, not superuser) holding "
+            "`bench_ours.view_document`, the field's detail permission that `downloadUrl` checks.\n\n"
+        )
+        report += f"FAILED: {list_error}\n\n" if list_error else list_table(listing) + "\n"
     if big:
         report += "## 6. Saving with a large temp-file table (row 2's work)\n\n" + big_table_table(*big, indexed) + "\n"
-    if not args.skip_upload:
+    if run_upload:
         report += (
             f"## 7. {plan.upload_bytes // MiB} MiB upload through the filesystem upload view\n\n"
             "Real HTTP server process (`runserver --noreload`) per measurement; the client streams "
@@ -1079,10 +1501,13 @@ def main() -> int:
     if NOTES:
         report += "## Notes\n\n" + "\n".join(f"- {note}" for note in NOTES) + "\n\n"
     report += "## Statements of one call\n\n" + statements_section(all_rows)
+    for res in listing:
+        kinds = ", ".join(_sql_kind(q) for q in res.sql)
+        report += f"- **9 {res.viewer}, {res.variant}** ({len(res.sql)}): {kinds}\n"
     print(report)
     args.results.write_text(report)
     log(f"wrote {args.results}")
-    failed = any(r.error for r in all_rows) or upload_error is not None
+    failed = any(r.error for r in all_rows) or upload_error is not None or list_error is not None
     return 1 if failed else 0
 
 

@@ -16,3 +16,21 @@ urlpatterns = [
     # Reference: un-namespaced (its storage reverses "file_system_async_storage_upload").
     path("ref-uploads/", include(ref_registry.get_url_patterns())),
 ]
+
+
+def _graphql_patterns() -> list:
+    """The GraphQL endpoints of the GraphQL rows (run.py rows 8-8b and section 9)."""
+    from strawberry.django.views import AsyncGraphQLView, GraphQLView
+
+    from bench_project.graphql_schema import schema, schema_nocache, schema_noopt, schema_textcache
+
+    return [
+        path("graphql/", GraphQLView.as_view(schema=schema, graphql_ide=None)),
+        path("graphql-nocache/", GraphQLView.as_view(schema=schema_nocache, graphql_ide=None)),
+        path("graphql-noopt/", GraphQLView.as_view(schema=schema_noopt, graphql_ide=None)),
+        path("graphql-textcache/", GraphQLView.as_view(schema=schema_textcache, graphql_ide=None)),
+        path("graphql-async/", AsyncGraphQLView.as_view(schema=schema, graphql_ide=None)),
+    ]
+
+
+urlpatterns += _graphql_patterns()
