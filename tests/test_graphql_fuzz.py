@@ -124,16 +124,6 @@ KNOWN_ISSUES = (
         re.compile(r"Field 'id' expected a number but got .*\.", re.DOTALL),
         "test_known_issue_non_numeric_id_is_a_validation_error",
     ),
-    # The test schema's partial inputs make ``id`` optional; without it strawberry_django updates
-    # every row of the table and returns a list, which the single-object payload cannot resolve.
-    KnownIssue(
-        frozenset({"updateDocument", "updatePhoto"}),
-        re.compile(
-            r"The type \"<class 'list'>\" cannot be resolved for the field \"update(Document|Photo)\" , are you "
-            r"using a strawberry\.field\?"
-        ),
-        "test_known_issue_update_without_id_is_refused",
-    ),
     # ``title: auto`` of a CharField(blank=True) is a nullable String in the inputs; null passes
     # full_clean() (blank fields skip validation when empty) and the NOT NULL column refuses it.
     KnownIssue(
@@ -708,18 +698,14 @@ def test_known_issue_non_numeric_id_is_a_validation_error(alice_gql, query):
     assert all("path" not in e or (e.get("extensions") or {}).get("code") for e in result.errors or []), result.body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the test schema's partial input makes id optional: strawberry_django updates "
-    "every row, then fails to return the list",
-)
-def test_known_issue_update_without_id_is_refused(alice_gql):
+def test_update_without_id_is_refused_and_changes_nothing(alice_gql):
+    """strawberry_django updates every row when a partial input has no id: the schema makes id required."""
     first = Document.objects.create(title="first")
     second = Document.objects.create(title="second")
     result = alice_gql.execute('mutation { updateDocument(data: {title: "everything"}) { __typename } }')
     titles = set(Document.objects.filter(pk__in=[first.pk, second.pk]).values_list("title", flat=True))
     assert titles == {"first", "second"}, (titles, result.body)
-    assert not result.errors, result.body
+    assert result.errors and all("path" not in e for e in result.errors), result.body
 
 
 @pytest.mark.xfail(

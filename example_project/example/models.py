@@ -34,3 +34,9 @@ class Photo(models.Model):
 
     def __str__(self):
         return self.caption or f"Photo {self.pk}"
+
+    def save(self, *args, **kwargs):
+        # GraphQL inputs make a blank CharField a nullable String; store null as the empty caption.
+        if self.caption is None:
+            self.caption = ""
+        super().save(*args, **kwargs)

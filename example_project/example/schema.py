@@ -29,7 +29,8 @@ class DocumentInput:
 
 @strawberry_django.partial(models.Document)
 class DocumentPartialInput:
-    id: auto
+    # Required: without an id strawberry_django's update changes every row of the table.
+    id: strawberry.ID
     title: auto
     attachment: auto
 
@@ -50,7 +51,7 @@ class PhotoInput:
 
 @strawberry_django.partial(models.Photo)
 class PhotoPartialInput:
-    id: auto
+    id: strawberry.ID
     caption: auto
     image: auto
 

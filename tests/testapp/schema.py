@@ -31,7 +31,8 @@ class DocumentInput:
 
 @strawberry_django.partial(models.Document)
 class DocumentPartialInput:
-    id: auto
+    # Required: without an id strawberry_django's update changes every row of the table.
+    id: strawberry.ID
     title: auto
     attachment: auto
     extra: auto
@@ -56,7 +57,7 @@ class PhotoInput:
 
 @strawberry_django.partial(models.Photo)
 class PhotoPartialInput:
-    id: auto
+    id: strawberry.ID
     image: auto
 
 
