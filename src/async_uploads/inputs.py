@@ -142,7 +142,8 @@ class AsyncFileInputData:
         value is ``trusted``), that holds an uploaded object and has not been used by another
         record (a key this record took before is accepted again). Anything else raises a
         ``ValidationError`` on the field with code ``invalid_key`` (``file_too_large`` /
-        ``invalid_file_type`` when the uploaded object breaks the field's limits) and changes nothing.
+        ``invalid_file_type`` / ``invalid_image`` when the uploaded object breaks the field's limits, see
+        :meth:`~async_uploads.storage.base.AsyncUploadStorage.verify_upload`) and changes nothing.
         """
         from async_uploads.models import AsyncTempFile
 
@@ -194,7 +195,12 @@ class AsyncFileInputData:
         if temp_file.error:
             raise reject("This upload could not be moved into place earlier; upload the file again.")
         try:
-            field.storage.verify_upload(temp_file.key, field=field)
+            verified = field.storage.verify_upload(
+                temp_file.key, field=field, name=temp_file.original_filename, width=self.width, height=self.height
+            )
         except UploadRejected as e:
             raise reject(e.messages[0], code=e.error_list[0].code or "invalid_key") from e
+        if verified is not None and verified.width and verified.height and self.width is None and self.height is None:
+            # Dimensions from the image header spare the full download ImageField would make.
+            self.width, self.height = verified.width, verified.height
         return temp_file
