@@ -7,6 +7,7 @@ import posixpath
 import time
 from typing import Any
 
+from django.core.files.storage import Storage
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
@@ -15,10 +16,10 @@ from async_uploads.exceptions import AsyncUploadError, AsyncUploadsImproperlyIns
 from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
 
 try:
-    from azure.core import MatchConditions
     from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
     from azure.storage.blob import BlobPrefix, BlobSasPermissions, CorsRule, generate_blob_sas
     from storages.backends.azure_storage import AzureStorage
+    from storages.utils import clean_name
 except ImportError as e:  # pragma: no cover - exercised in a subprocess by the tests
     raise AsyncUploadsImproperlyInstalled(e.name or "azure-storage-blob", "azure") from e
 
@@ -68,6 +69,14 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
             **params,
         )
         return token, expiry
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        """Return a free name near ``name``: an async storage never overwrites.
+
+        django-storages overwrites by default (``AWS_S3_FILE_OVERWRITE`` / ``AZURE_OVERWRITE_FILES``);
+        moves and saves through this storage instead get Django's suffixed free name.
+        """
+        return Storage.get_available_name(self, clean_name(name), max_length=max_length)
 
     def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
         """Return a create-only SAS URL for the blob ``name`` and the headers the PUT must carry.
@@ -144,9 +153,7 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
         target = self.client.get_blob_client(self.blob_name(to_key))
         token, _ = self._sas(source.blob_name, BlobSasPermissions(read=True), 3600)
         try:
-            copy = target.start_copy_from_url(
-                f"{source.url}?{token}", etag="*", match_condition=MatchConditions.IfMissing
-            )
+            copy = target.start_copy_from_url(f"{source.url}?{token}", if_none_match="*")
         except ResourceExistsError as e:
             raise FileExistsError(f"{to_key!r} already exists in container {self.azure_container!r}.") from e
         except HttpResponseError as e:

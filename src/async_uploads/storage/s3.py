@@ -6,6 +6,7 @@ import datetime
 import posixpath
 from typing import Any
 
+from django.core.files.storage import Storage
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
@@ -62,6 +63,14 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
     def object_key(self, name: str) -> str:
         """Return the S3 key of the storage name ``name`` (``AWS_LOCATION`` applied)."""
         return self._normalize_name(clean_name(name))
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        """Return a free name near ``name``: an async storage never overwrites.
+
+        django-storages overwrites by default (``AWS_S3_FILE_OVERWRITE`` / ``AZURE_OVERWRITE_FILES``);
+        moves and saves through this storage instead get Django's suffixed free name.
+        """
+        return Storage.get_available_name(self, clean_name(name), max_length=max_length)
 
     def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
         """Return a presigned POST (URL and form fields) for uploading to the key ``name``.
