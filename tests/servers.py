@@ -132,7 +132,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteServer]
 
     port = free_port()
     location = tmp_path_factory.mktemp("azurite")
-    log = open(location / "azurite.log", "wb")  # noqa: SIM115 (closed below)
+    log = open(location / "azurite.log", "wb")
     proc = subprocess.Popen(
         [
             str(AZURITE_BIN),

@@ -55,7 +55,9 @@ class Backend:
         field = model._meta.get_field("image" if model in (S3Image, AzureImage, FsImage) else "file")
         data = {"field_id": cloud_registry.generate_id(field), "filename": filename, **extra}
         response = self.client.post(
-            reverse(f"{cloud_registry.url_namespace}:generate-upload-url"), data=json.dumps(data), content_type="application/json"
+            reverse(f"{cloud_registry.url_namespace}:generate-upload-url"),
+            data=json.dumps(data),
+            content_type="application/json",
         )
         assert response.status_code == 200, response.content
         return response.json()
@@ -89,7 +91,11 @@ class Backend:
         return key
 
     def download(self, obj: Any, field: str) -> requests.Response | Any:
-        url = reverse(f"{cloud_registry.url_namespace}:download") + "?" + f"field_id={cloud_registry.generate_id(obj._meta.get_field(field))}"
+        url = (
+            reverse(f"{cloud_registry.url_namespace}:download")
+            + "?"
+            + f"field_id={cloud_registry.generate_id(obj._meta.get_field(field))}"
+        )
         response = self.client.get(url + f"&instance_id={obj.pk}")
         assert response.status_code == 302, response.content
         location = response["Location"]
@@ -170,7 +176,13 @@ BAD = {
     "binary named .txt": ("doc", "notes.txt", b"\x00\x01\x02\x03" * 64, {}, "invalid_file_type"),
     "PDF named .txt": ("doc", "notes.txt", PDF, {}, "invalid_file_type"),
     "text named .png": ("image", "photo.png", b"just some text", {}, "invalid_file_type"),
-    "SVG named .png": ("image", "photo.png", b'<svg xmlns="http://www.w3.org/2000/svg" width="3" height="2"/>', {}, "invalid_image"),
+    "SVG named .png": (
+        "image",
+        "photo.png",
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="3" height="2"/>',
+        {},
+        "invalid_image",
+    ),
     "truncated PNG header": ("image", "photo.png", png()[:20], {}, "invalid_image"),
     "width that is not the image's": ("image", "photo.png", png(3, 2), {"width": 30, "height": 2}, "invalid_image"),
     "height that is not the image's": ("image", "photo.png", png(3, 2), {"width": 3, "height": 20}, "invalid_image"),
@@ -240,7 +252,7 @@ def _conditions(policy: dict[str, Any]) -> list[Any]:
 @pytest.mark.django_db
 def test_s3_policy_fixes_key_exact_declared_size_and_type(s3_server, user, client_for):
     backend = Backend("s3", S3Doc, S3Image, s3_storage, client_for(user))
-    md5 = base64.b64encode(hashlib.md5(PDF).digest()).decode()  # noqa: S324 (Content-MD5 is MD5)
+    md5 = base64.b64encode(hashlib.md5(PDF).digest()).decode()
     issued = backend.issue(S3Doc, "report.pdf", content_type="application/pdf", size=len(PDF), content_md5=md5)
     target = issued["uploadUrl"]
     assert target["method"] == "POST" and target["provider"] == "s3" and target["fileFieldName"] == "file"
@@ -390,7 +402,7 @@ def test_azure_upload_sas_expires(azurite, settings):
 
 
 def test_azure_content_md5_is_checked_on_upload(azurite):
-    good = base64.b64encode(hashlib.md5(PDF).digest()).decode()  # noqa: S324
+    good = base64.b64encode(hashlib.md5(PDF).digest()).decode()
     target = azure_storage.generate_upload_url("async-temp-files/md5.pdf", "x", content_md5=good)
     bad = requests.put(target["url"], data=PDF + b"tampered", headers=target["headers"], timeout=10)
     assert bad.status_code == 400

@@ -290,7 +290,7 @@ def content_satisfies(restriction: str, found: Sniffed) -> bool:
             return True
         if found.mime in ACTIVE_TYPES:
             return expected in ("text/plain", "text/*")
-        return _is_textual(expected) and not expected.endswith("/*") or expected == "text/*"
+        return (_is_textual(expected) and not expected.endswith("/*")) or expected == "text/*"
     return not _is_textual(expected) and not _has_signature(expected) and not expected.endswith("/*")
 
 

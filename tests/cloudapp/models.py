@@ -27,8 +27,8 @@ class _Offline:
 
     online = False
 
-    def listdir(self, path=""):
-        return super().listdir(path) if self.online else ([], [])
+    def listdir(self, path=""):  # type: ignore[no-untyped-def]
+        return super().listdir(path) if self.online else ([], [])  # type: ignore[misc]
 
 
 class TestS3Storage(_Offline, S3AsyncUploadStorage):
@@ -59,8 +59,6 @@ fs_storage = FileSystemAsyncUploadStorage()
 s3_storages = [s3_storage]
 azure_storages = [azure_storage]
 
-PERMS = {"perm_create": None, "perm_update": None, "perm_detail": None}
-
 
 def _doc(storage):
     return AsyncFileField(
@@ -70,7 +68,9 @@ def _doc(storage):
         max_size=1,
         file_restrictions=[".pdf", ".txt"],
         async_field_registry=cloud_registry,
-        **PERMS,
+        perm_create=None,
+        perm_update=None,
+        perm_detail=None,
     )
 
 
@@ -84,7 +84,9 @@ def _image(storage):
         max_size=30,
         file_restrictions=["image/*"],
         async_field_registry=cloud_registry,
-        **PERMS,
+        perm_create=None,
+        perm_update=None,
+        perm_detail=None,
     )
 
 

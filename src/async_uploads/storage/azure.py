@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from django.core.files.storage import Storage
-from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
 from async_uploads.conf import app_settings
@@ -55,7 +54,9 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
         """Return the blob name of the storage name ``name`` (``AZURE_LOCATION`` applied)."""
         return self._get_valid_path(name)
 
-    def _sas(self, blob: str, permission: BlobSasPermissions, expire: int, **params: Any) -> tuple[str, datetime.datetime]:
+    def _sas(
+        self, blob: str, permission: BlobSasPermissions, expire: int, **params: Any
+    ) -> tuple[str, datetime.datetime]:
         expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expire)
         delegation_key = self.get_user_delegation_key(expiry.replace(tzinfo=None))
         token = generate_blob_sas(
@@ -221,7 +222,14 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
             CorsRule(
                 allowed_origins=list(origins),
                 allowed_methods=["PUT", "GET", "HEAD", "OPTIONS"],
-                allowed_headers=["x-ms-blob-type", "x-ms-blob-content-type", "content-type", "content-md5", "if-none-match", "x-ms-*"],
+                allowed_headers=[
+                    "x-ms-blob-type",
+                    "x-ms-blob-content-type",
+                    "content-type",
+                    "content-md5",
+                    "if-none-match",
+                    "x-ms-*",
+                ],
                 exposed_headers=["etag", "x-ms-*"],
                 max_age_in_seconds=3600,
             )
@@ -233,4 +241,6 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
         Azure keeps CORS per storage account (Blob service), not per container.
         """
         self.service_client.set_service_properties(cors=self.cors_rules(origins))
-        return f"Azure Blob service of account {self.account_name!r}: CORS allows PUT/GET/HEAD from {', '.join(origins)}"
+        return (
+            f"Azure Blob service of account {self.account_name!r}: CORS allows PUT/GET/HEAD from {', '.join(origins)}"
+        )

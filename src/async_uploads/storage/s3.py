@@ -129,7 +129,7 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
             params[_RESPONSE_PARAMS.get(name, name)] = value
         if "ResponseContentDisposition" not in params:
             params["ResponseContentDisposition"] = _disposition(kwargs, key)
-        return self.url(key, parameters=params, expire=expire)
+        return self.url(key, parameters=params, expire=expire)  # type: ignore[call-arg]
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
         """Return at most ``length`` bytes of ``key`` from ``start``, with one ranged GET."""
