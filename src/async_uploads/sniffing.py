@@ -366,6 +366,8 @@ def _header(mime: str, width: int, height: int, rotated: bool = False) -> ImageH
 
 
 def _webp(head: bytes) -> ImageHeader | None:
+    if len(head) < 30:
+        return None
     chunk = head[12:16]
     if chunk == b"VP8 ":
         if head[23:26] != b"\x9d\x01\x2a":
