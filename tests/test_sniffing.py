@@ -128,7 +128,7 @@ def test_jpeg_with_large_metadata_is_read_in_a_few_bounded_ranges():
     assert len(reads) <= 3
 
 
-def test_jpeg_frame_beyond_the_budget_is_not_read():
+def test_jpeg_frame_far_in_is_reached_by_skipping_segments_within_the_budget():
     plain = image_bytes("JPEG", (10, 10))
     filler = b"\xff\xef" + (65535).to_bytes(2, "big") + b"f" * 65533  # an APP15 segment of 64 KiB
     data = plain[:2] + filler + filler + plain[2:]
@@ -138,7 +138,22 @@ def test_jpeg_frame_beyond_the_budget_is_not_read():
         total.append(length)
         return data[start : start + length]
 
-    assert read_image_header(plain[:4096], lambda s, n: plain[s : s + n]) is not None
+    header = read_image_header(data[:4096], read)
+    assert header is not None and (header.width, header.height) == (10, 10)
+    assert 4096 + sum(total) <= MAX_IMAGE_HEADER_BYTES
+    assert len(total) == 2  # one ranged read per skipped segment, not the 128 KiB in between
+
+
+def test_jpeg_with_too_many_segments_gives_up_within_the_budget():
+    plain = image_bytes("JPEG", (10, 10))
+    filler = b"\xff\xef" + (20_000).to_bytes(2, "big") + b"f" * 19_998
+    data = plain[:2] + filler * 20 + plain[2:]
+    total: list[int] = []
+
+    def read(start: int, length: int) -> bytes:
+        total.append(length)
+        return data[start : start + length]
+
     assert read_image_header(data[:4096], read) is None
     assert 4096 + sum(total) <= MAX_IMAGE_HEADER_BYTES
 
