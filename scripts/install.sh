@@ -13,3 +13,10 @@ else
   echo "NOTE: MariaDB client headers not found (Debian: apt-get install libmariadb-dev pkg-config);" \
        "the MariaDB leg of 'make test' will be skipped." >&2
 fi
+# Azurite (the Azure Blob emulator of the Azure tests), pinned in tests/node/package-lock.json.
+# Without npm the Azure tests skip loudly (and fail under CI=true).
+if command -v npm >/dev/null 2>&1; then
+  (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "NOTE: npm not found (Debian: apt-get install nodejs npm); the Azure tests will be skipped." >&2
+fi
