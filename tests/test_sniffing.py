@@ -62,6 +62,8 @@ RULES = [
     (".txt", b"%PDF-1.4", False),
     (".txt", b"\x00\x01binary", False),
     (".csv", b"a,b\n1,2\n", True),
+    (".csv", b"BMW,320i\nMZ,ETZ 250\n", True),
+    (".txt", b"MZ is a motorcycle brand", True),
     ("image/*", image_bytes("JPEG"), True),
     ("image/*", b"not an image", False),
     ("image/png", image_bytes("GIF"), False),

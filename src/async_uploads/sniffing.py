@@ -62,6 +62,9 @@ _MAGIC: list[tuple[int, bytes, str]] = [
     (0, b"SQLite format 3\x00", "application/vnd.sqlite3"),
 ]
 
+# Signatures short enough to start a text file; they count only when the start is not text.
+_WEAK_MAGIC = frozenset({b"BM", b"MZ", b"ID3", b"BZh", b"\x1f\x8b"})
+
 # MIME types stored in a container sniffed as another type.
 _CONTAINERS: dict[str, tuple[str, ...]] = {
     "application/zip": (
@@ -173,6 +176,8 @@ def sniff(head: bytes) -> Sniffed:
     """
     for offset, magic, mime in _MAGIC:
         if head[offset : offset + len(magic)] == magic:
+            if magic in _WEAK_MAGIC and _looks_like_text(head[:256]):
+                continue  # "BMW,320i" is a CSV line, not a bitmap
             return Sniffed(mime, "magic")
     if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"WAVE", b"AVI "):
         return Sniffed({b"WEBP": "image/webp", b"WAVE": "audio/x-wav", b"AVI ": "video/x-msvideo"}[head[8:12]], "magic")
