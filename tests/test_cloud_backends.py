@@ -482,3 +482,18 @@ def test_cors_command_dry_run_prints_the_rules_without_changing_anything():
     )
     text = out.getvalue()
     assert "https://app.example.com" in text and "AllowedMethods" in text and "PUT" in text
+
+
+@pytest.mark.django_db
+def test_a_custom_verify_upload_of_the_first_release_still_works(user, client_for, monkeypatch):
+    backend = Backend("filesystem", FsDoc, FsImage, fs_storage, client_for(user))
+    key = backend.upload(FsDoc, "report.pdf", PDF, "application/pdf")
+    seen: list[str] = []
+
+    def verify_upload(key: str, *, field: Any) -> None:  # no name / width / height
+        seen.append(key)
+
+    monkeypatch.setattr(fs_storage, "verify_upload", verify_upload)
+    doc = FsDoc()
+    doc.file = AsyncFileInputData(key, "report.pdf", request=request_for(user))
+    assert seen == [key] and doc.file.name == key
