@@ -139,10 +139,6 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
                 return b""
             raise
 
-    def exists(self, name: str) -> bool:
-        """Return whether the blob ``name`` exists."""
-        return bool(name) and super().exists(name)
-
     def copy_file(self, from_key: str, to_key: str) -> None:
         """Copy ``from_key`` to ``to_key`` inside Azure and wait for the copy; never overwrite.
 
