@@ -16,6 +16,7 @@ needed = [
     "async_uploads/templates/async_uploads/widgets/async_file_input.html",
     "async_uploads/management/commands/cleanup_async_temp_files.py",
     "async_uploads/management/commands/retry_async_file_moves.py",
+    "async_uploads/management/commands/async_uploads_cors.py",
 ]
 missing = [n for n in needed if n not in names]
 if missing:
