@@ -471,6 +471,21 @@ def test_cors_command_applies_rules_on_s3_and_azure(s3_server, azurite):
     )
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:8000"
+    other = requests.options(
+        target["url"], headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "PUT"}, timeout=10
+    )
+    assert other.status_code == 403
+    # moto answers the S3 preflight from the bucket's rules too.
+    post = s3_storage.generate_upload_url("async-temp-files/cors.txt", "x")
+    s3_preflight = requests.options(
+        post["url"], headers={"Origin": "http://localhost:8000", "Access-Control-Request-Method": "POST"}, timeout=10
+    )
+    assert s3_preflight.status_code == 200
+    assert s3_preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:8000"
+    s3_other = requests.options(
+        post["url"], headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, timeout=10
+    )
+    assert s3_other.status_code == 403
 
 
 def test_cors_command_dry_run_prints_the_rules_without_changing_anything():
