@@ -512,3 +512,15 @@ def test_a_custom_verify_upload_of_the_first_release_still_works(user, client_fo
     doc = FsDoc()
     doc.file = AsyncFileInputData(key, "report.pdf", request=request_for(user))
     assert seen == [key] and doc.file.name == key
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_image_format_without_a_parser_of_ours_is_read_by_pillow_from_the_prefix(backend, user):
+    buf = io.BytesIO()
+    Image.new("RGB", (12, 8)).save(buf, format="TIFF")
+    key = backend.plant(backend.image, "scan.tif", buf.getvalue())
+    photo = backend.image()
+    photo.image = AsyncFileInputData(key, "scan.tif", request=request_for(user))
+    photo.save()
+    photo.refresh_from_db()
+    assert (photo.width, photo.height) == (12, 8)

@@ -241,3 +241,14 @@ def test_s3_settings_are_read_when_the_storage_is_made(settings):
     assert S3AsyncUploadStorage().signature_version == "s3v4"
     settings.AWS_S3_SIGNATURE_VERSION = "s3"
     assert S3AsyncUploadStorage().signature_version == "s3"
+
+
+@pytest.mark.parametrize("fmt", ["TIFF"])
+def test_other_formats_fall_back_to_pillow_on_the_bounded_prefix(fmt):
+    from async_uploads.sniffing import read_image_header_with_pillow
+
+    data = image_bytes(fmt, (48, 32))
+    assert read_image_header(data[:4096], lambda s, n: data[s : s + n]) is None
+    header = read_image_header_with_pillow(data[:MAX_IMAGE_HEADER_BYTES])
+    assert header is not None and (header.width, header.height) == (48, 32)
+    assert read_image_header_with_pillow(b"II*\x00garbage") is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 import struct
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ __all__ = [
     "content_satisfies",
     "name_satisfies",
     "read_image_header",
+    "read_image_header_with_pillow",
     "sniff",
 ]
 
@@ -362,6 +364,39 @@ def read_image_header(
     except (struct.error, IndexError, ValueError):
         return None
     return None
+
+
+def read_image_header_with_pillow(data: bytes) -> ImageHeader | None:
+    """Return the dimensions Pillow finds in the first bytes ``data`` of an image (TIFF, ICO, …).
+
+    The fallback for formats :func:`read_image_header` does not parse; ``None`` when Pillow is not
+    installed or cannot tell the size from ``data`` alone.
+    """
+    try:
+        from PIL import ImageFile
+    except ImportError:  # pragma: no cover - Pillow is the image extra
+        return None
+    parser = ImageFile.Parser()
+    try:
+        with warnings.catch_warnings():  # Pillow warns about the truncated data it was given
+            warnings.simplefilter("ignore")
+            parser.feed(data)
+        image = parser.image
+    except Exception:  # Pillow raises many types on data it cannot parse
+        return None
+    finally:
+        try:
+            parser.close()
+        except Exception:  # noqa: S110 - closing a parser fed partial data complains; the size is known
+            pass
+    if image is None:
+        return None
+    width, height = image.size
+    mime = _PILLOW_MIME.get(str(image.format), f"image/{str(image.format).lower()}")
+    return _header(mime, int(width), int(height))
+
+
+_PILLOW_MIME = {"TIFF": "image/tiff", "ICO": "image/vnd.microsoft.icon", "JPEG2000": "image/jp2"}
 
 
 def _header(mime: str, width: int, height: int, rotated: bool = False) -> ImageHeader | None:

@@ -201,10 +201,15 @@ class AsyncUploadStorage(Storage):
         if not is_image:
             return VerifiedUpload(size=size, sniffed=found)
         header = sniffing.read_image_header(head, lambda start, length: self.read_range(key, start, length))
+        if header is None and found.kind == "magic" and found.mime and found.mime.startswith("image/"):
+            # Another image format (TIFF, ICO, …): let Pillow look at the same bounded prefix.
+            rest = sniffing.MAX_IMAGE_HEADER_BYTES - len(head)
+            more = self.read_range(key, len(head), rest) if len(head) == sniffing.HEAD_BYTES and rest > 0 else b""
+            header = sniffing.read_image_header_with_pillow(head + more)
         if header is None:
             raise UploadRejected(
                 f"The uploaded content ({found}) is not an image whose dimensions can be read; "
-                "upload a PNG, JPEG, GIF, WebP or BMP image.",
+                "upload a PNG, JPEG, GIF, WebP or BMP image (or another format Pillow reads from its first 64 KiB).",
                 code="invalid_image",
             )
         sent = (width, height)
