@@ -97,9 +97,9 @@ def s3_server() -> Iterator[S3Server]:
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # 0: the OS picks a free port
     server.start()
+    port = server.get_host_and_port()[1]
     url = f"http://127.0.0.1:{port}"
     if not _wait_for_port(port, 10):
         pytest.fail(f"moto's S3 server did not start on 127.0.0.1:{port}")
@@ -130,29 +130,38 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteServer]
         pytest.skip(message)
     from tests.cloudapp.models import azure_storages
 
-    port = free_port()
     location = tmp_path_factory.mktemp("azurite")
-    log = open(location / "azurite.log", "wb")
-    proc = subprocess.Popen(
-        [
-            str(AZURITE_BIN),
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            str(port),
-            "--location",
-            str(location),
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-            "--silent",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    # A port picked free can be taken before Azurite binds it (other xdist workers start servers
+    # too): start again on another one.
+    for _attempt in range(3):
+        port = free_port()
+        log = open(location / "azurite.log", "wb")
+        proc = subprocess.Popen(
+            [
+                str(AZURITE_BIN),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(port),
+                "--location",
+                str(location),
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--silent",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        if _wait_for_port(port, 60, proc):
+            time.sleep(0.3)  # a port another server answered on: Azurite exits with EADDRINUSE
+            if proc.poll() is None:
+                break
+        proc.kill()
+        proc.wait()
+        log.close()
+    else:
+        pytest.fail(f"Azurite did not start on 127.0.0.1: {(location / 'azurite.log').read_text()[-2000:]}")
     try:
-        if not _wait_for_port(port, 30, proc):
-            proc.kill()
-            pytest.fail(f"Azurite did not start on 127.0.0.1:{port}: {(location / 'azurite.log').read_text()[-2000:]}")
         connection_string = azurite_connection_string(port)
         for storage in azure_storages:
             point_azure_storage(storage, connection_string)
