@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml scripts/install.sh tests/node/package-lock.json
 	VENV=$(VENV) PYTHON=$(PYTHON) bash scripts/install.sh
 	touch $(STAMP)
 
@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml scripts/install.sh
 run: install
 	cd example_project && ../$(PY) manage.py migrate --noinput
 	cd example_project && ../$(PY) manage.py ensure_demo_user
+	if [ "$${EXAMPLE_STORAGE:-filesystem}" != filesystem ]; then cd example_project && ../$(PY) manage.py async_uploads_cors --origin http://127.0.0.1:$${PORT:-8000}; fi
 	cd example_project && ../$(PY) manage.py runserver 127.0.0.1:$${PORT:-8000}
 
 ## The whole suite: SQLite, then PostgreSQL and MariaDB where they answer (all three required under CI=true)

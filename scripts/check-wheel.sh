@@ -17,6 +17,7 @@ needed = [
     "async_uploads/templates/async_uploads/widgets/async_file_input.html",
     "async_uploads/management/commands/cleanup_async_temp_files.py",
     "async_uploads/management/commands/retry_async_file_moves.py",
+    "async_uploads/management/commands/async_uploads_cors.py",
 ]
 missing = [n for n in needed if n not in names]
 if missing:
@@ -25,7 +26,7 @@ print(f"wheel ok: {sys.argv[1].rsplit('/', 1)[-1]} ({len(names)} files)")
 PY
 python3 -m venv "$out/venv"
 "$out/venv/bin/python" -m pip install -q --upgrade "pip>=25.1"
-"$out/venv/bin/python" -m pip install -q "$wheel[image]" --group dev
+"$out/venv/bin/python" -m pip install -q "$wheel[image,s3,azure]" --group dev
 # The tests import the package from site-packages: the src/ layout keeps the tree off sys.path.
 "$out/venv/bin/python" -c "import async_uploads, sys; assert 'site-packages' in async_uploads.__file__, async_uploads.__file__; print('suite runs against', async_uploads.__file__)"
 "$out/venv/bin/python" -m pytest -q -n 2 -p no:cacheprovider
@@ -61,5 +62,12 @@ except AsyncUploadsImproperlyInstalled as e:
     assert 'pip install "django-async-uploads[graphql]"' in str(e), e
 else:
     raise SystemExit("async_uploads.graphql imported without strawberry-graphql-django")
-print("base install ok: core without extras; the graphql layer names its extra")
+for module, extra in (("async_uploads.storage.s3", "s3"), ("async_uploads.storage.azure", "azure")):
+    try:
+        __import__(module)
+    except AsyncUploadsImproperlyInstalled as e:
+        assert f'pip install "django-async-uploads[{extra}]"' in str(e), e
+    else:
+        raise SystemExit(f"{module} imported without its extra")
+print("base install ok: core without extras; the graphql, s3 and azure layers name their extras")
 PY

@@ -14,6 +14,8 @@ from django.urls import reverse
 
 from async_uploads.registry import default_async_field_registry
 
+pytest_plugins = ["tests.servers"]  # moto's S3 server and Azurite, for the cloud backend tests
+
 
 def field_id(model: Any, name: str, registry=default_async_field_registry) -> str:
     return registry.generate_id(model._meta.get_field(name))

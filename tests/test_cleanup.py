@@ -265,7 +265,7 @@ def test_negative_age_is_refused(upload_pdf):
 
 
 def test_retry_with_ids_only_retries_those(upload_pdf, save_doc, broken_copy):
-    k1, k2 = upload_pdf(b"one"), upload_pdf(b"two")
+    k1, k2 = upload_pdf(b"%PDF-1.4 one"), upload_pdf(b"%PDF-1.4 two")
     d1, d2 = save_doc(k1), save_doc(k2)
     assert (d1.attachment.name, d2.attachment.name) == (k1, k2)
     broken_copy.undo()
@@ -278,12 +278,12 @@ def test_retry_with_ids_only_retries_those(upload_pdf, save_doc, broken_copy):
     d1.refresh_from_db()
     d2.refresh_from_db()
     assert d1.attachment.name == f"documents/{d1.pk}/file0.pdf"
-    assert read(d1.attachment.name) == b"one"
+    assert read(d1.attachment.name) == b"%PDF-1.4 one"
     assert not default_storage.exists(k1)
     assert AsyncTempFile.objects.get(pk=row1.pk).error is None
     # The other one was not touched.
     assert d2.attachment.name == k2
-    assert read(k2) == b"two"
+    assert read(k2) == b"%PDF-1.4 two"
     assert AsyncTempFile.objects.get(pk=row2.pk).error == row2.error
 
 

@@ -336,7 +336,8 @@ def test_redirect_target_expires(make_document, viewer, monkeypatch):
 def test_path_trick_filename_saves_under_upload_to(
     uploader, user, viewer, django_capture_on_commit_callbacks, filename
 ):
-    key = uploader.upload(ATTACHMENT, filename, b"%PDF tricky", "application/pdf")
+    body = b"tricky" if filename.endswith(".txt") else b"%PDF tricky"  # the content must fit the name's type
+    key = uploader.upload(ATTACHMENT, filename, body, "application/pdf")
     doc = Document(title="d")
     assign(doc, user, key, filename)
     with django_capture_on_commit_callbacks(execute=True):
@@ -346,7 +347,7 @@ def test_path_trick_filename_saves_under_upload_to(
     assert doc.attachment.name == f"documents/{doc.pk}/{base}"
     response = viewer.get(doc.attachment.url, follow=True)
     assert response.status_code == 200
-    assert _read(response) == b"%PDF tricky"
+    assert _read(response) == body
 
 
 @pytest.mark.django_db(transaction=True)

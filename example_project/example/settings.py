@@ -59,6 +59,30 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# EXAMPLE_STORAGE=s3 or azure puts the uploads in a bucket / container instead (docs/backends.md);
+# `make run` then applies the CORS rules the browser needs with `manage.py async_uploads_cors`.
+EXAMPLE_STORAGE = os.environ.get("EXAMPLE_STORAGE", "filesystem")
+if EXAMPLE_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "async_uploads.storage.s3.S3AsyncUploadStorage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("EXAMPLE_S3_BUCKET", "example-uploads"),
+            "region_name": os.environ.get("AWS_S3_REGION_NAME", "us-east-1"),
+            # e.g. http://127.0.0.1:5000 for `moto_server`; unset for AWS itself
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+        },
+    }
+elif EXAMPLE_STORAGE == "azure":
+    STORAGES["default"] = {
+        "BACKEND": "async_uploads.storage.azure.AzureAsyncUploadStorage",
+        "OPTIONS": {
+            "azure_container": os.environ.get("EXAMPLE_AZURE_CONTAINER", "example-uploads"),
+            # e.g. Azurite's: DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=...;
+            # BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;
+            "connection_string": os.environ.get("AZURE_CONNECTION_STRING"),
+        },
+    }
+
 ASYNC_UPLOADS = {"UPLOAD_URL_EXPIRY": 3600, "DOWNLOAD_URL_EXPIRY": 600}
 
 LOGIN_URL = "/admin/login/"

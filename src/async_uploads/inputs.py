@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,16 @@ def is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _takes_upload_details(verify: Any) -> bool:
+    """Return whether a storage's ``verify_upload`` takes ``name``/``width``/``height`` (custom
+    storages written against the first release take only ``key`` and ``field``)."""
+    try:
+        params = inspect.signature(verify).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins and the like
+        return False
+    return "name" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def _dimension(name: str, value: Any) -> int | None:
@@ -142,7 +153,8 @@ class AsyncFileInputData:
         value is ``trusted``), that holds an uploaded object and has not been used by another
         record (a key this record took before is accepted again). Anything else raises a
         ``ValidationError`` on the field with code ``invalid_key`` (``file_too_large`` /
-        ``invalid_file_type`` when the uploaded object breaks the field's limits) and changes nothing.
+        ``invalid_file_type`` / ``invalid_image`` when the uploaded object breaks the field's limits, see
+        :meth:`~async_uploads.storage.base.AsyncUploadStorage.verify_upload`) and changes nothing.
         """
         from async_uploads.models import AsyncTempFile
 
@@ -193,10 +205,16 @@ class AsyncFileInputData:
                 raise reject("This key was issued for another record.")
         if temp_file.error:
             raise reject("This upload could not be moved into place earlier; upload the file again.")
+        extra: dict[str, Any] = {}
+        if _takes_upload_details(field.storage.verify_upload):
+            extra = {"name": temp_file.original_filename, "width": self.width, "height": self.height}
         try:
-            field.storage.verify_upload(temp_file.key, field=field)
+            verified = field.storage.verify_upload(temp_file.key, field=field, **extra)
         except UploadRejected as e:
             raise reject(e.messages[0], code=e.error_list[0].code or "invalid_key") from e
+        if verified is not None and verified.width and verified.height and self.width is None and self.height is None:
+            # Dimensions from the image header spare the full download ImageField would make.
+            self.width, self.height = verified.width, verified.height
         return temp_file
 
 

@@ -102,6 +102,25 @@ def _parse_size(size: Any) -> int | None:
     return value
 
 
+def _parse_md5(value: Any) -> str | None:
+    """Return ``value`` when it is a base64 MD5 digest (``Content-MD5``), ``None`` when empty."""
+    if value is None or value == "":
+        return None
+    import base64
+    import binascii
+
+    try:
+        ok = isinstance(value, str) and len(base64.b64decode(value, validate=True)) == 16
+    except (binascii.Error, ValueError):
+        ok = False
+    if not ok:
+        raise UploadRejected(
+            {"content_md5": ["content_md5 must be the base64 of the file's 16-byte MD5 digest (as in Content-MD5)."]},
+            code="invalid_input",
+        )
+    return str(value)
+
+
 def issue_upload(
     registry: AsyncFieldRegistry,
     request: HttpRequest,
@@ -112,8 +131,12 @@ def issue_upload(
     size: Any = None,
     instance_id: Any = None,
     fields: Any = None,
+    content_md5: Any = None,
 ) -> IssuedUpload:
     """Check a request for an upload URL, record the temporary key and sign the upload target.
+
+    ``content_md5`` (optional, base64 MD5 of the file) is bound into the upload target where the
+    backend supports it (S3, Azure), so storage refuses a body that does not match.
 
     Raises ``UploadRejected`` (codes ``invalid_input``, ``not_found``, ``invalid_file_type``,
     ``file_too_large``) or ``UploadPermissionDenied`` (``permission_denied``); nothing is
@@ -137,6 +160,7 @@ def issue_upload(
     ):
         raise UploadRejected({"content_type": ["content_type must be a MIME type string."]}, code="invalid_input")
     declared_size = _parse_size(size)
+    md5 = _parse_md5(content_md5)
     if fields is not None and (
         not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
     ):
@@ -168,6 +192,8 @@ def issue_upload(
     except SuspiciousFileOperation as e:
         raise UploadRejected({"filename": [str(e)]}, code="invalid_input") from e
     # Sign first and record after: a storage that fails to sign leaves no key behind.
+    # content_md5 is passed only when given, so storages written before it existed keep working.
+    extra = {"content_md5": md5} if md5 else {}
     upload = field.storage.generate_upload_url(
         key,
         registry.generate_id(field),
@@ -176,6 +202,7 @@ def issue_upload(
         content_type=content_type or None,
         size=declared_size,
         max_size=limit,
+        **extra,
     )
     temp_file = AsyncTempFile.create_for_field(
         field, filename, request=request, instance=obj, size=declared_size, content_type=content_type or "", key=key

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import posixpath
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from django.core.exceptions import SuspiciousFileOperation
@@ -13,6 +14,7 @@ from django.urls import path
 from django.utils.crypto import get_random_string
 from django.utils.text import get_valid_filename
 
+from async_uploads import sniffing
 from async_uploads.exceptions import UploadRejected
 
 if TYPE_CHECKING:
@@ -21,7 +23,14 @@ if TYPE_CHECKING:
     from async_uploads.models import AsyncFileMixin
     from async_uploads.registry import AsyncFieldRegistry
 
-__all__ = ["MAX_NAME_BYTES", "AsyncUploadStorage", "GenerateUploadUrlResponse", "fit_name", "safe_basename"]
+__all__ = [
+    "MAX_NAME_BYTES",
+    "AsyncUploadStorage",
+    "GenerateUploadUrlResponse",
+    "VerifiedUpload",
+    "fit_name",
+    "safe_basename",
+]
 
 #: Longest last path component, in UTF-8 bytes, this package produces. Filesystems allow 255;
 #: the margin leaves room for the suffix ``get_available_name`` adds on a clash.
@@ -43,6 +52,19 @@ class GenerateUploadUrlResponse(TypedDict):
     fileFieldName: NotRequired[str]
     #: When the URL stops working (timezone-aware).
     expiresAt: NotRequired[datetime.datetime]
+
+
+@dataclass(frozen=True)
+class VerifiedUpload:
+    """What :meth:`AsyncUploadStorage.verify_upload` found in an accepted upload."""
+
+    #: Size of the object, in bytes.
+    size: int
+    #: The type its first bytes show (``None`` when the field has no type rules to check).
+    sniffed: sniffing.Sniffed | None = None
+    #: Dimensions read from the image header (image fields only).
+    width: int | None = None
+    height: int | None = None
 
 
 def safe_basename(filename: str, default: str = "file") -> str:
@@ -113,26 +135,95 @@ class AsyncUploadStorage(Storage):
         """
         raise NotImplementedError("subclasses of AsyncUploadStorage must provide a copy_file() method")
 
-    def verify_upload(self, key: str, *, field: AsyncFileMixin) -> None:
-        """Check the uploaded object at ``key`` before ``field`` accepts it.
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """Return at most ``length`` bytes of the object at ``key`` from offset ``start``.
 
-        Raise :class:`~async_uploads.exceptions.UploadRejected` (code ``invalid_key``,
-        ``file_too_large`` or ``invalid_file_type``) when it must not be accepted. The base class
-        checks that the object exists and is within the field's ``max_size``.
+        Verification reads the first bytes of an upload (its type) and, for images, parts of
+        the header (the dimensions) through this hook, never the whole object. The default
+        opens the object and seeks; cloud backends answer with one ranged GET. Past the end of
+        the object it returns fewer bytes (or ``b""``).
         """
+        with self.open(key, "rb") as fh:
+            fh.seek(start)
+            return fh.read(length)
+
+    def verify_upload(
+        self,
+        key: str,
+        *,
+        field: AsyncFileMixin,
+        name: str | None = None,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> VerifiedUpload:
+        """Check the uploaded object at ``key`` before ``field`` accepts it, and describe it.
+
+        Raise :class:`~async_uploads.exceptions.UploadRejected` when it must not be accepted:
+
+        - ``invalid_key``: nothing was uploaded to ``key``;
+        - ``file_too_large``: the object is larger than the field's ``max_size``;
+        - ``invalid_file_type``: the type sniffed from its first bytes fits no ``file_restrictions``
+          entry that ``name`` (the file's original name) fits;
+        - ``invalid_image`` (image fields): the dimensions cannot be read from the image header,
+          or the client-sent ``width`` / ``height`` differ from them.
+
+        Only :data:`~async_uploads.sniffing.HEAD_BYTES` (and for images at most
+        :data:`~async_uploads.sniffing.MAX_IMAGE_HEADER_BYTES`) are read, through :meth:`read_range`.
+        """
+        from django.db.models import ImageField
+
         if not self.exists(key):
             raise UploadRejected(
                 "Nothing has been uploaded to this key; upload the file before submitting the form.",
                 code="invalid_key",
             )
+        size = self.size(key)
         limit = field.max_size_bytes
-        if limit is not None:
-            size = self.size(key)
-            if size > limit:
+        if limit is not None and size > limit:
+            raise UploadRejected(
+                f"The uploaded file is {size} bytes; this field accepts at most {limit} bytes.",
+                code="file_too_large",
+            )
+        is_image = isinstance(field, ImageField)
+        if not field.file_restrictions and not is_image:
+            return VerifiedUpload(size=size)
+        head = self.read_range(key, 0, sniffing.HEAD_BYTES) if size else b""
+        found = sniffing.sniff(head)
+        if field.file_restrictions:
+            rules = [r for r in field.file_restrictions if name is None or sniffing.name_satisfies(r, name)]
+            if not any(sniffing.content_satisfies(r, found) for r in rules):
+                allowed = ", ".join(rules or field.file_restrictions)
                 raise UploadRejected(
-                    f"The uploaded file is {size} bytes; this field accepts at most {limit} bytes.",
-                    code="file_too_large",
+                    f"The uploaded content is {found}, which is not an accepted type for "
+                    f"{name or 'this file'} (accepted: {allowed}); upload a file of an accepted type.",
+                    code="invalid_file_type",
                 )
+        if not is_image:
+            return VerifiedUpload(size=size, sniffed=found)
+        header = sniffing.read_image_header(head, lambda start, length: self.read_range(key, start, length))
+        if header is None and found.kind == "magic" and found.mime and found.mime.startswith("image/"):
+            # Another image format (TIFF, ICO, …): let Pillow look at the same bounded prefix.
+            rest = sniffing.MAX_IMAGE_HEADER_BYTES - len(head)
+            more = self.read_range(key, len(head), rest) if len(head) == sniffing.HEAD_BYTES and rest > 0 else b""
+            header = sniffing.read_image_header_with_pillow(head + more)
+        if header is None:
+            raise UploadRejected(
+                f"The uploaded content ({found}) is not an image whose dimensions can be read; "
+                "upload a PNG, JPEG, GIF, WebP or BMP image (or another format Pillow reads from its first 64 KiB).",
+                code="invalid_image",
+            )
+        sent = (width, height)
+        if sent != (None, None):
+            allowed_dims = {(header.width, header.height)}
+            if header.rotated:
+                allowed_dims.add((header.height, header.width))
+            if not any(all(s is None or s == d for s, d in zip(sent, dims, strict=True)) for dims in allowed_dims):
+                raise UploadRejected(
+                    f"The image is {header.width}x{header.height} pixels but {width}x{height} was submitted; "
+                    "submit the image's real width and height, or none.",
+                    code="invalid_image",
+                )
+        return VerifiedUpload(size=size, sniffed=found, width=header.width, height=header.height)
 
     def is_same_object(self, key: str, other: str) -> bool:
         """Return whether ``other`` holds exactly the object at ``key`` (a copy of it).

@@ -115,6 +115,12 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         if self.file_permissions_mode is not None:
             os.chmod(target, self.file_permissions_mode)
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """Return at most ``length`` bytes of the file ``key`` from offset ``start``."""
+        with open(self.path(key), "rb") as fh:
+            fh.seek(start)
+            return fh.read(length)
+
     def is_same_object(self, key: str, other: str) -> bool:
         """Return whether ``other`` is a hard link to, or a byte-identical copy of, ``key``."""
         a, b = self.path(key), self.path(other)

@@ -72,7 +72,8 @@ class GenerateUploadUrlView(RegistryView):
     ``POST`` (CSRF-protected) with form or JSON fields ``field_id`` (the registry id of the
     field), ``filename``, and optionally ``content_type``, ``size`` (bytes), ``instance_id``
     (an existing record: ``perm_update`` is checked against it, otherwise ``perm_create``) and
-    ``params`` (extra upload form fields, passed to the storage as ``fields``).
+    ``params`` (extra upload form fields, passed to the storage as ``fields``), ``content_md5``
+    (base64 MD5 of the file, checked by S3 and Azure on upload).
     camelCase names (``fieldId``) are accepted too. Answers
     ``{"key": ..., "uploadUrl": {"url", "method", "provider", "fields", "headers", "fileFieldName", "expiresAt"}}``,
     or a JSON error ``{"code", "message", "errors"}`` with status 400, 403, 404 or 413.
@@ -95,6 +96,7 @@ class GenerateUploadUrlView(RegistryView):
                 size=data.get("size"),
                 instance_id=data.get("instance_id"),
                 fields=data.get("params"),
+                content_md5=data.get("content_md5"),
             )
         except (ValidationError, PermissionDenied) as e:
             return error_response(e)

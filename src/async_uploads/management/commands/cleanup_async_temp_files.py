@@ -98,7 +98,12 @@ class Command(BaseCommand):
         """Delete objects under each storage's temporary prefix, in day folders before ``before``, with no record."""
         swept = 0
         for storage in _async_storages():
-            for name in _temporary_objects(storage, before):
+            try:
+                names = _temporary_objects(storage, before)
+            except Exception as e:  # one unreachable storage must not stop the sweep of the others
+                self.stderr.write(f"Could not list the temporary objects of {type(storage).__name__}: {e}")
+                continue
+            for name in names:
                 if AsyncTempFile.get_by_key(name) is None:
                     try:
                         storage.delete(name)

@@ -1,0 +1,242 @@
+"""Uploads straight to Azure Blob Storage through blob-scoped, create-only SAS URLs."""
+
+from __future__ import annotations
+
+import datetime
+import posixpath
+import time
+from typing import Any
+
+from django.core.files.storage import Storage
+from django.utils.deconstruct import deconstructible
+
+from async_uploads.conf import app_settings
+from async_uploads.exceptions import AsyncUploadError, AsyncUploadsImproperlyInstalled
+from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
+
+try:
+    from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+    from azure.storage.blob import BlobPrefix, BlobSasPermissions, CorsRule, generate_blob_sas
+    from storages.backends.azure_storage import AzureStorage
+    from storages.utils import clean_name
+except ImportError as e:  # pragma: no cover - exercised in a subprocess by the tests
+    raise AsyncUploadsImproperlyInstalled(e.name or "azure-storage-blob", "azure") from e
+
+__all__ = ["AzureAsyncUploadStorage", "AzureCopyError"]
+
+
+class AzureCopyError(AsyncUploadError, OSError):
+    """A server-side copy failed, was aborted, or was still pending when the wait ran out."""
+
+    code = "copy_failed"
+
+
+@deconstructible(path="async_uploads.storage.azure.AzureAsyncUploadStorage")
+class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
+    """Take uploads straight from the browser to an Azure Blob Storage container.
+
+    Configured exactly as django-storages' ``AzureStorage`` (``AZURE_ACCOUNT_NAME``,
+    ``AZURE_ACCOUNT_KEY`` or ``AZURE_CONNECTION_STRING``, ``AZURE_CONTAINER``, ``AZURE_LOCATION``…
+    or the same names in ``STORAGES[...]["OPTIONS"]``). An account key (or a token credential,
+    for user delegation SAS) is needed to sign. The browser PUTs the file to a SAS URL scoped to
+    the one blob, with only the create permission, that expires after ``UPLOAD_URL_EXPIRY``, and
+    sends the headers the upload target lists. Moves are server-side copies; a pending copy is
+    waited for (at most :attr:`copy_timeout` seconds) and the source is deleted only after the
+    copy succeeded.
+    """
+
+    #: Seconds to wait for a pending server-side copy before giving up (and keeping the source).
+    copy_timeout = 300.0
+    #: First interval between polls of a pending copy, in seconds (doubles up to 5 s).
+    copy_poll_interval = 0.2
+
+    def blob_name(self, name: str) -> str:
+        """Return the blob name of the storage name ``name`` (``AZURE_LOCATION`` applied)."""
+        return self._get_valid_path(name)
+
+    def _sas(
+        self, blob: str, permission: BlobSasPermissions, expire: int, **params: Any
+    ) -> tuple[str, datetime.datetime]:
+        expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expire)
+        delegation_key = self.get_user_delegation_key(expiry.replace(tzinfo=None))
+        token = generate_blob_sas(
+            self.account_name,
+            self.azure_container,
+            blob,
+            account_key=self.account_key,
+            user_delegation_key=delegation_key,
+            permission=permission,
+            expiry=expiry,
+            **params,
+        )
+        return token, expiry
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        """Return a free name near ``name``: an async storage never overwrites.
+
+        django-storages overwrites by default (``AWS_S3_FILE_OVERWRITE`` / ``AZURE_OVERWRITE_FILES``);
+        moves and saves through this storage instead get Django's suffixed free name.
+        """
+        return Storage.get_available_name(self, clean_name(name), max_length=max_length)
+
+    def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
+        """Return a create-only SAS URL for the blob ``name`` and the headers the PUT must carry.
+
+        ``x-ms-blob-type: BlockBlob`` and ``If-None-Match: *`` (never overwrite) always;
+        ``x-ms-blob-content-type`` with the declared ``content_type``; ``Content-MD5`` with the
+        client's ``content_md5`` (Azure refuses a body that does not match). Azure SAS cannot
+        limit the size: :meth:`verify_upload` enforces ``max_size`` before a key is accepted.
+        """
+        expire = int(kwargs.get("expire") or app_settings.UPLOAD_URL_EXPIRY)
+        blob = self.blob_name(name)
+        token, expiry = self._sas(blob, BlobSasPermissions(create=True), expire)
+        headers = {"x-ms-blob-type": "BlockBlob", "If-None-Match": "*"}
+        if kwargs.get("content_type"):
+            headers["x-ms-blob-content-type"] = kwargs["content_type"]
+        if kwargs.get("content_md5"):
+            headers["Content-MD5"] = kwargs["content_md5"]
+        return {
+            "url": f"{self.client.get_blob_client(blob).url}?{token}",
+            "fields": {},
+            "method": "PUT",
+            "provider": "azure",
+            "headers": headers,
+            "fileFieldName": "",
+            "expiresAt": expiry,
+        }
+
+    def generate_download_url(self, key: str, field_id: str, **kwargs: Any) -> str:
+        """Return a read-only SAS URL for ``key``.
+
+        ``expire`` (seconds) defaults to ``DOWNLOAD_URL_EXPIRY``. The response is an attachment
+        named after the key unless ``as_attachment=False``; ``filename`` names it. ``parameters``
+        (``cache_control``, ``content_type``, ``content_disposition``…) go into the SAS.
+        """
+        from django.utils.http import content_disposition_header
+
+        expire = int(kwargs.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
+        params = dict(kwargs.get("parameters") or {})
+        if "content_disposition" not in params:
+            filename = str(kwargs.get("filename") or posixpath.basename(key))
+            params["content_disposition"] = content_disposition_header(
+                kwargs.get("as_attachment", True) is not False, filename
+            )
+        blob = self.blob_name(key)
+        token, _ = self._sas(blob, BlobSasPermissions(read=True), expire, **params)
+        return f"{self.client.get_blob_client(blob).url}?{token}"
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """Return at most ``length`` bytes of ``key`` from ``start``, with one ranged GET."""
+        if length <= 0:
+            return b""
+        try:
+            stream = self.client.get_blob_client(self.blob_name(key)).download_blob(
+                offset=start, length=length, max_concurrency=1
+            )
+            return bytes(stream.readall())
+        except HttpResponseError as e:
+            if e.status_code == 416:  # the range starts past the end of the blob
+                return b""
+            raise
+
+    def copy_file(self, from_key: str, to_key: str) -> None:
+        """Copy ``from_key`` to ``to_key`` inside Azure and wait for the copy; never overwrite.
+
+        Raise :class:`FileExistsError` when ``to_key`` exists and :class:`AzureCopyError` when
+        the copy fails, is aborted, or is still pending after :attr:`copy_timeout` seconds (the
+        pending copy is aborted and the partial target removed; the source is never touched).
+        """
+        source = self.client.get_blob_client(self.blob_name(from_key))
+        target = self.client.get_blob_client(self.blob_name(to_key))
+        token, _ = self._sas(source.blob_name, BlobSasPermissions(read=True), 3600)
+        try:
+            copy = target.start_copy_from_url(f"{source.url}?{token}", if_none_match="*")
+        except ResourceExistsError as e:
+            raise FileExistsError(f"{to_key!r} already exists in container {self.azure_container!r}.") from e
+        except HttpResponseError as e:
+            if e.status_code in (409, 412):
+                raise FileExistsError(f"{to_key!r} already exists in container {self.azure_container!r}.") from e
+            raise
+        status = copy.get("copy_status")
+        copy_id = copy.get("copy_id")
+        deadline = time.monotonic() + self.copy_timeout
+        interval = self.copy_poll_interval
+        while status == "pending":
+            if time.monotonic() >= deadline:
+                try:
+                    target.abort_copy(copy_id)
+                finally:
+                    target.delete_blob()
+                raise AzureCopyError(
+                    f"Copying {from_key!r} to {to_key!r} was still pending after {self.copy_timeout:g} s; "
+                    f"it was aborted and {from_key!r} kept. Retry with retry_async_file_moves, or raise copy_timeout."
+                )
+            time.sleep(interval)
+            interval = min(interval * 2, 5.0)
+            properties = target.get_blob_properties()
+            status = properties.copy.status
+        if status != "success":
+            description = ""
+            try:
+                description = target.get_blob_properties().copy.status_description or ""
+                target.delete_blob()
+            except ResourceNotFoundError:
+                pass
+            raise AzureCopyError(
+                f"Copying {from_key!r} to {to_key!r} ended with status {status!r} {description}; "
+                f"{from_key!r} was kept. Retry with retry_async_file_moves."
+            )
+
+    def is_same_object(self, key: str, other: str) -> bool:
+        """Return whether ``other`` has the size and content MD5 of ``key``."""
+        try:
+            a = self.client.get_blob_client(self.blob_name(key)).get_blob_properties()
+            b = self.client.get_blob_client(self.blob_name(other)).get_blob_properties()
+        except ResourceNotFoundError:
+            return False
+        md5_a, md5_b = a.content_settings.content_md5, b.content_settings.content_md5
+        return a.size == b.size and md5_a is not None and md5_a == md5_b
+
+    def listdir(self, path: str = "") -> tuple[list[str], list[str]]:
+        """Return the "folders" and blobs directly under ``path``."""
+        prefix = self._get_valid_path(path) if path else ""
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        directories: list[str] = []
+        files: list[str] = []
+        for item in self.client.walk_blobs(name_starts_with=prefix or None, delimiter="/"):
+            relative = item.name[len(prefix) :]
+            if isinstance(item, BlobPrefix):
+                directories.append(relative.rstrip("/"))
+            else:
+                files.append(relative)
+        return directories, files
+
+    def cors_rules(self, origins: list[str]) -> list[CorsRule]:
+        """Return the CORS rules a browser on ``origins`` needs to upload and download."""
+        return [
+            CorsRule(
+                allowed_origins=list(origins),
+                allowed_methods=["PUT", "GET", "HEAD", "OPTIONS"],
+                allowed_headers=[
+                    "x-ms-blob-type",
+                    "x-ms-blob-content-type",
+                    "content-type",
+                    "content-md5",
+                    "if-none-match",
+                    "x-ms-*",
+                ],
+                exposed_headers=["etag", "x-ms-*"],
+                max_age_in_seconds=3600,
+            )
+        ]
+
+    def apply_cors(self, origins: list[str]) -> str:
+        """Set the account's Blob service CORS rules to :meth:`cors_rules` and describe what was done.
+
+        Azure keeps CORS per storage account (Blob service), not per container.
+        """
+        self.service_client.set_service_properties(cors=self.cors_rules(origins))
+        return (
+            f"Azure Blob service of account {self.account_name!r}: CORS allows PUT/GET/HEAD from {', '.join(origins)}"
+        )

@@ -1,0 +1,241 @@
+"""Uploads straight to Amazon S3 (or an S3-compatible service) through presigned POST policies."""
+
+from __future__ import annotations
+
+import datetime
+import posixpath
+from typing import Any
+
+from django.core.files.storage import Storage
+from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+
+from async_uploads.conf import app_settings
+from async_uploads.exceptions import AsyncUploadsImproperlyInstalled
+from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
+
+try:
+    from botocore.exceptions import ClientError
+    from storages.backends.s3 import S3Storage
+    from storages.utils import clean_name, setting
+except ImportError as e:  # pragma: no cover - exercised in a subprocess by the tests
+    raise AsyncUploadsImproperlyInstalled(e.name or "boto3", "s3") from e
+
+__all__ = ["S3AsyncUploadStorage"]
+
+#: S3 copies at most 5 GiB in one request; larger objects are copied part by part.
+MAX_SINGLE_COPY = 5 * 1024**3
+
+
+def _status(error: ClientError) -> int | None:
+    return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+
+@deconstructible(path="async_uploads.storage.s3.S3AsyncUploadStorage")
+class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
+    """Take uploads straight from the browser to an S3 bucket.
+
+    Configured exactly as django-storages' ``S3Storage`` (``AWS_STORAGE_BUCKET_NAME``,
+    ``AWS_S3_REGION_NAME``, ``AWS_S3_ENDPOINT_URL``, ``AWS_LOCATION``… or the same names in
+    ``STORAGES[...]["OPTIONS"]``). The browser POSTs the file with a presigned (SigV4) policy that
+    fixes the key, bounds the length by the field's ``max_size`` (exactly the declared size when
+    the client declared one), binds the declared content type and, when the client sent one, the
+    ``Content-MD5`` S3 checks the body against. Moves are server-side copies (part by part above
+    :attr:`multipart_copy_threshold`) followed by a delete: no object bytes pass through Django.
+    """
+
+    #: Objects larger than this are copied with a multipart copy.
+    multipart_copy_threshold = MAX_SINGLE_COPY
+    #: Size of each part of a multipart copy (S3 allows 5 MiB to 5 GiB).
+    multipart_copy_part_size = 512 * 1024**2
+
+    def get_default_settings(self) -> dict[str, Any]:
+        """Return django-storages' defaults, with SigV4 unless ``AWS_S3_SIGNATURE_VERSION`` says otherwise."""
+        defaults = super().get_default_settings()
+        defaults["signature_version"] = setting("AWS_S3_SIGNATURE_VERSION") or "s3v4"
+        return defaults
+
+    @property
+    def client(self) -> Any:
+        """Return the boto3 S3 client of this storage (one per thread)."""
+        return self.connection.meta.client
+
+    def object_key(self, name: str) -> str:
+        """Return the S3 key of the storage name ``name`` (``AWS_LOCATION`` applied)."""
+        return self._normalize_name(clean_name(name))
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        """Return a free name near ``name``: an async storage never overwrites.
+
+        django-storages overwrites by default (``AWS_S3_FILE_OVERWRITE`` / ``AZURE_OVERWRITE_FILES``);
+        moves and saves through this storage instead get Django's suffixed free name.
+        """
+        return Storage.get_available_name(self, clean_name(name), max_length=max_length)
+
+    def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
+        """Return a presigned POST (URL and form fields) for uploading to the key ``name``.
+
+        The policy fixes the key, limits ``content-length-range`` to ``[size, size]`` when the
+        client declared a ``size``, else to ``[0, max_size]``, binds ``Content-Type`` to the
+        declared ``content_type`` and ``Content-MD5`` to the client's ``content_md5``. Extra
+        ``fields`` are signed only when they are user metadata (``x-amz-meta-*``).
+        """
+        expire = int(kwargs.get("expire") or app_settings.UPLOAD_URL_EXPIRY)
+        key = self.object_key(name)
+        fields: dict[str, str] = {}
+        conditions: list[Any] = []
+        size = kwargs.get("size")
+        max_size = kwargs.get("max_size")
+        if size is not None:
+            conditions.append(["content-length-range", int(size), int(size)])
+        elif max_size is not None:
+            conditions.append(["content-length-range", 0, int(max_size)])
+        content_type = kwargs.get("content_type")
+        if content_type:
+            fields["Content-Type"] = content_type
+        content_md5 = kwargs.get("content_md5")
+        if content_md5:
+            fields["Content-MD5"] = content_md5
+        if self.default_acl:
+            fields["acl"] = self.default_acl
+        for field_name, value in (kwargs.get("fields") or {}).items():
+            if field_name.lower().startswith("x-amz-meta-"):
+                fields[field_name.lower()] = value
+        conditions.extend({k: v} for k, v in fields.items())
+        presigned = self.client.generate_presigned_post(
+            Bucket=self.bucket_name, Key=key, Fields=fields, Conditions=conditions, ExpiresIn=expire
+        )
+        return {
+            "url": presigned["url"],
+            "fields": presigned["fields"],
+            "method": "POST",
+            "provider": "s3",
+            "headers": {},
+            "fileFieldName": "file",
+            "expiresAt": timezone.now() + datetime.timedelta(seconds=expire),
+        }
+
+    def generate_download_url(self, key: str, field_id: str, **kwargs: Any) -> str:
+        """Return a presigned GET URL for ``key``.
+
+        ``expire`` (seconds) defaults to ``DOWNLOAD_URL_EXPIRY``. The response is an attachment
+        named after the key unless ``as_attachment=False``; ``filename`` names it. ``parameters``
+        are passed to ``get_object`` (``ResponseCacheControl``…; ``cache_control``,
+        ``content_type``, ``content_disposition`` and ``content_language`` are accepted too).
+        """
+        expire = int(kwargs.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
+        params: dict[str, Any] = {}
+        for name, value in (kwargs.get("parameters") or {}).items():
+            params[_RESPONSE_PARAMS.get(name, name)] = value
+        if "ResponseContentDisposition" not in params:
+            params["ResponseContentDisposition"] = _disposition(kwargs, key)
+        return self.url(key, parameters=params, expire=expire)  # type: ignore[call-arg]
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """Return at most ``length`` bytes of ``key`` from ``start``, with one ranged GET."""
+        if length <= 0:
+            return b""
+        try:
+            response = self.client.get_object(
+                Bucket=self.bucket_name, Key=self.object_key(key), Range=f"bytes={start}-{start + length - 1}"
+            )
+        except ClientError as e:
+            if _status(e) == 416:  # the range starts past the end of the object
+                return b""
+            raise
+        body = response["Body"]
+        try:
+            return bytes(body.read(length))
+        finally:
+            body.close()
+
+    def copy_file(self, from_key: str, to_key: str) -> None:
+        """Copy ``from_key`` to ``to_key`` inside S3 (multipart above the threshold); never overwrite."""
+        source = self.object_key(from_key)
+        target = self.object_key(to_key)
+        if self.exists(to_key):
+            raise FileExistsError(f"{to_key!r} already exists in bucket {self.bucket_name!r}; it is not overwritten.")
+        head = self.client.head_object(Bucket=self.bucket_name, Key=source)
+        copy_source = {"Bucket": self.bucket_name, "Key": source}
+        extra: dict[str, Any] = {}
+        if self.default_acl:
+            extra["ACL"] = self.default_acl
+        if head["ContentLength"] <= self.multipart_copy_threshold:
+            self.client.copy_object(
+                Bucket=self.bucket_name, Key=target, CopySource=copy_source, MetadataDirective="COPY", **extra
+            )
+            return
+        self._multipart_copy(copy_source, target, head, extra)
+
+    def _multipart_copy(self, copy_source: dict[str, str], target: str, head: dict[str, Any], extra: dict) -> None:
+        for name in ("ContentType", "ContentDisposition", "ContentEncoding", "ContentLanguage", "CacheControl"):
+            if head.get(name):
+                extra[name] = head[name]
+        if head.get("Metadata"):
+            extra["Metadata"] = head["Metadata"]
+        upload = self.client.create_multipart_upload(Bucket=self.bucket_name, Key=target, **extra)
+        upload_id = upload["UploadId"]
+        size = head["ContentLength"]
+        part_size = self.multipart_copy_part_size
+        try:
+            parts = []
+            for number, start in enumerate(range(0, size, part_size), start=1):
+                end = min(start + part_size, size) - 1
+                result = self.client.upload_part_copy(
+                    Bucket=self.bucket_name,
+                    Key=target,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=copy_source,
+                    CopySourceRange=f"bytes={start}-{end}",
+                )
+                parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket_name, Key=target, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            self.client.abort_multipart_upload(Bucket=self.bucket_name, Key=target, UploadId=upload_id)
+            raise
+
+    def is_same_object(self, key: str, other: str) -> bool:
+        """Return whether ``other`` has the size and ETag of ``key`` (a single-request copy of it)."""
+        try:
+            a = self.client.head_object(Bucket=self.bucket_name, Key=self.object_key(key))
+            b = self.client.head_object(Bucket=self.bucket_name, Key=self.object_key(other))
+        except ClientError:
+            return False
+        return a["ContentLength"] == b["ContentLength"] and a.get("ETag") == b.get("ETag")
+
+    def cors_rules(self, origins: list[str]) -> list[dict[str, Any]]:
+        """Return the bucket CORS rules a browser on ``origins`` needs to upload and download."""
+        return [
+            {
+                "AllowedOrigins": list(origins),
+                "AllowedMethods": ["POST", "GET", "HEAD"],
+                "AllowedHeaders": ["*"],
+                "ExposeHeaders": ["ETag", "Location"],
+                "MaxAgeSeconds": 3600,
+            }
+        ]
+
+    def apply_cors(self, origins: list[str]) -> str:
+        """Set the bucket's CORS rules to :meth:`cors_rules` and describe what was done."""
+        self.client.put_bucket_cors(Bucket=self.bucket_name, CORSConfiguration={"CORSRules": self.cors_rules(origins)})
+        return f"S3 bucket {self.bucket_name!r}: CORS allows POST/GET/HEAD from {', '.join(origins)}"
+
+
+_RESPONSE_PARAMS = {
+    "cache_control": "ResponseCacheControl",
+    "content_type": "ResponseContentType",
+    "content_disposition": "ResponseContentDisposition",
+    "content_language": "ResponseContentLanguage",
+    "content_encoding": "ResponseContentEncoding",
+}
+
+
+def _disposition(kwargs: dict[str, Any], key: str) -> str:
+    """Return a ``Content-Disposition`` value for a download of ``key``."""
+    from django.utils.http import content_disposition_header
+
+    filename = str(kwargs.get("filename") or posixpath.basename(key))
+    return content_disposition_header(kwargs.get("as_attachment", True) is not False, filename) or "attachment"

@@ -1,0 +1,120 @@
+"""Models on the S3, Azure and filesystem backends for the cloud backend tests (no migrations: syncdb).
+
+The storages start aimed at a closed port; the session fixtures of ``tests.servers`` aim them at
+moto's server and Azurite once those run.
+"""
+
+from botocore.config import Config
+from django.db import models
+
+from async_uploads.models import AsyncFileField, AsyncImageField
+from async_uploads.registry import AsyncFieldRegistry
+from async_uploads.storage.azure import AzureAsyncUploadStorage
+from async_uploads.storage.filesystem import FileSystemAsyncUploadStorage
+from async_uploads.storage.s3 import S3AsyncUploadStorage
+
+cloud_registry = AsyncFieldRegistry("cloud")
+
+CLOSED = "http://127.0.0.1:9"
+
+
+class _Offline:
+    """Until a session fixture aims it at a running server, look empty to code that lists storages.
+
+    ``cleanup_async_temp_files`` sweeps every async storage; tests that do not start the servers
+    must not wait on a closed port.
+    """
+
+    online = False
+
+    def listdir(self, path=""):  # type: ignore[no-untyped-def]
+        return super().listdir(path) if self.online else ([], [])  # type: ignore[misc]
+
+
+class TestS3Storage(_Offline, S3AsyncUploadStorage):
+    pass
+
+
+class TestAzureStorage(_Offline, AzureAsyncUploadStorage):
+    pass
+
+
+s3_storage = TestS3Storage(
+    bucket_name="async-uploads-test",
+    endpoint_url=CLOSED,
+    region_name="us-east-1",
+    access_key="testing",
+    secret_key="testing",
+    client_config=Config(signature_version="s3v4", retries={"max_attempts": 1}, connect_timeout=2, read_timeout=30),
+)
+azure_storage = TestAzureStorage(
+    azure_container="async-uploads-test",
+    connection_string=(
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"BlobEndpoint={CLOSED}/devstoreaccount1;"
+    ),
+    client_options={"retry_total": 0},
+)
+fs_storage = FileSystemAsyncUploadStorage()
+s3_storages = [s3_storage]
+azure_storages = [azure_storage]
+
+
+def _doc(storage):
+    return AsyncFileField(
+        storage=storage,
+        upload_to="docs/",
+        blank=True,
+        max_size=1,
+        file_restrictions=[".pdf", ".txt"],
+        async_field_registry=cloud_registry,
+        perm_create=None,
+        perm_update=None,
+        perm_detail=None,
+    )
+
+
+def _image(storage):
+    return AsyncImageField(
+        storage=storage,
+        upload_to="images/",
+        blank=True,
+        width_field="width",
+        height_field="height",
+        max_size=30,
+        file_restrictions=["image/*"],
+        async_field_registry=cloud_registry,
+        perm_create=None,
+        perm_update=None,
+        perm_detail=None,
+    )
+
+
+class S3Doc(models.Model):
+    file = _doc(s3_storage)
+
+
+class S3Image(models.Model):
+    image = _image(s3_storage)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+
+
+class AzureDoc(models.Model):
+    file = _doc(azure_storage)
+
+
+class AzureImage(models.Model):
+    image = _image(azure_storage)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+
+
+class FsDoc(models.Model):
+    file = _doc(fs_storage)
+
+
+class FsImage(models.Model):
+    image = _image(fs_storage)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
