@@ -1294,6 +1294,24 @@ def statements_section(rows: list[Row]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _source_state() -> str:
+    """HEAD's short hash, flagged when src/ differs from it (the venv installs src/ editable)."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO_DIR), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_DIR), "status", "--porcelain", "--", "src"], capture_output=True, text=True
+        ).stdout.strip()
+        return commit + (" (src/ has uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+#: The source state when the run started (set in main()).
+START_SOURCE = "?"
+
+
 def environment_lines(args: argparse.Namespace, plan: Plan) -> list[str]:
     import django
     from django.db import connection
@@ -1308,16 +1326,10 @@ def environment_lines(args: argparse.Namespace, plan: Plan) -> list[str]:
             db_version = cursor.fetchone()[0]
         else:
             db_version = "?"
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO_DIR), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO_DIR), "status", "--porcelain", "--", "src"], capture_output=True, text=True
-        ).stdout.strip()
-        commit += " (src/ has uncommitted changes)" if dirty else ""
-    except (OSError, subprocess.CalledProcessError):
-        commit = "?"
+    commit = _source_state()
+    if commit != START_SOURCE:
+        # The editable install means the code under test is what src/ held when the run imported it.
+        commit = f"{START_SOURCE} at the start (HEAD and src/ were {commit} at the end)"
     from importlib.metadata import version
 
     db_name = connection.settings_dict["NAME"]
@@ -1383,6 +1395,8 @@ def main() -> int:
     from django.conf import settings
     from django.db import connection
 
+    global START_SOURCE
+    START_SOURCE = _source_state()
     started = time.perf_counter()
     load_start = os.getloadavg()
     old_name = connection.settings_dict["NAME"]
