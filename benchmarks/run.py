@@ -1056,7 +1056,11 @@ class Server:
             stderr=subprocess.STDOUT,
         )
         self.base = f"http://127.0.0.1:{self.port}"
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # no orphaned server when it never answers
+            raise
 
     def _wait_ready(self) -> None:
         import requests
