@@ -35,15 +35,17 @@ print(json.dumps({"page": page.status_code, "upload": upload.status_code, "name"
 """
 
 
-def test_example_project_runs_on_its_defaults(tmp_path):
+def run_probe(probe: str, tmp_path) -> dict:
+    """Run ``probe`` in the example project on its defaults (SQLite, filesystem) and return its report."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "example.settings",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'example.sqlite3'}",
         "EXAMPLE_MEDIA_ROOT": str(tmp_path / "media"),
     }
+    env.pop("EXAMPLE_STORAGE", None)
     result = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", probe],
         cwd=ROOT / "example_project",
         env=env,
         capture_output=True,
@@ -51,7 +53,11 @@ def test_example_project_runs_on_its_defaults(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_example_project_runs_on_its_defaults(tmp_path):
+    report = run_probe(PROBE, tmp_path)
     assert report == {"page": 200, "upload": 201, "name": "documents/1/notes.txt", "listed": True}
 
 
@@ -114,22 +120,7 @@ print(json.dumps({
 
 def test_example_project_graphql_flow(tmp_path):
     """The example schema at /graphql/ takes a client through upload, create and download."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "example.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'example.sqlite3'}",
-        "EXAMPLE_MEDIA_ROOT": str(tmp_path / "media"),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", GRAPHQL_PROBE],
-        cwd=ROOT / "example_project",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_probe(GRAPHQL_PROBE, tmp_path)
     assert report["ide"] == 200 and report["graphiql"]
     assert report["created"] == {
         "__typename": "DocumentType",
