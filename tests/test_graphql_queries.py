@@ -190,6 +190,17 @@ def test_download_url_uses_the_fields_download_params(gql):
     assert body(response) == default_storage.open(photo.image.name).read()
 
 
+def test_expires_in_cannot_outlive_the_fields_own_expiry(gql):
+    """Photo.image has download_params expire=120: a client may shorten that, not lengthen it."""
+    make_photo()
+    result = gql.execute("{ photos { image { downloadUrl(expiresIn: 3600) } } }")
+    assert result.status < 500
+    assert [e["extensions"]["code"] for e in result.errors] == ["invalid_input"], result.body
+    assert "120" in result.errors[0]["message"]
+    data = query(gql, "{ photos { image { downloadUrl(expiresIn: 120) } } }")
+    assert token_of(data["photos"][0]["image"]["downloadUrl"])["e"] == pytest.approx(time.time() + 120, abs=5)
+
+
 @pytest.mark.parametrize("expires_in", [3601, 10**6, 0, -1])
 def test_download_url_expires_in_out_of_range_is_an_error(gql, expires_in):
     doc = make_document("report", b"%PDF report")

@@ -208,14 +208,19 @@ def _field_id(root: FieldFile) -> str:
     return field.async_field_registry.generate_id(field)  # type: ignore[attr-defined]
 
 
-def _check_expiry(expires_in: int | None) -> int | None:
+def _check_expiry(field: Any, expires_in: int | None) -> int | None:
+    # The field's own download_params["expire"] is its limit too: a client may shorten a URL's
+    # life, never make it outlive what the field allows.
     limit = int(app_settings.DOWNLOAD_URL_EXPIRY)
+    own = field.download_params.get("expire")
+    if own:
+        limit = min(limit, int(own))
     if expires_in is None:
         return None
     if not 1 <= expires_in <= limit:
         raise GraphQLError(
-            f"expiresIn must be between 1 and {limit} seconds "
-            f"(ASYNC_UPLOADS['DOWNLOAD_URL_EXPIRY']), got {expires_in}.",
+            f"expiresIn must be between 1 and {limit} seconds for this field (its download_params['expire'], "
+            f"at most ASYNC_UPLOADS['DOWNLOAD_URL_EXPIRY']), got {expires_in}.",
             extensions={"code": "invalid_input"},
         )
     return expires_in
@@ -263,12 +268,13 @@ class AsyncFile:
     @strawberry.field(
         description=(
             "A signed URL that serves the file directly (for <img src> or clients without cookies), valid "
-            "for expiresIn seconds (default and maximum: the DOWNLOAD_URL_EXPIRY setting). Null when the "
+            "for expiresIn seconds (default and maximum: the field's download expiry, at most the DOWNLOAD_URL_EXPIRY "
+            "setting). Null when the "
             "viewer lacks the field's detail permission."
         )
     )
     def download_url(self, root: strawberry.Parent[Any], info: Info, expires_in: int | None = None) -> str | None:
-        url = _signed_download_url(info, root, _check_expiry(expires_in))
+        url = _signed_download_url(info, root, _check_expiry(root.field, expires_in))
         return url  # type: ignore[return-value]  # awaitable under async execution
 
 
