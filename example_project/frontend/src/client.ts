@@ -44,14 +44,15 @@ export type Photo = Extract<CreatePhotoMutation["createPhoto"], { __typename: "P
 export type ListedDocument = ListDocumentsQuery["documents"][number];
 export type ListedPhoto = ListPhotosQuery["photos"][number];
 
-/** The `code` values of OperationMessage that clients branch on (DESIGN.md). */
+/** The `code` values of OperationMessage that clients branch on (docs/graphql.md). */
 export type OperationCode =
   | "permission_denied"
   | "not_found"
   | "invalid_file_type"
   | "file_too_large"
   | "invalid_key"
-  | "invalid_input";
+  | "invalid_input"
+  | "invalid_image";
 
 // ---- errors ---------------------------------------------------------------------------------
 
