@@ -345,8 +345,13 @@ def test_s3_multipart_copy_of_a_large_object(s3_server):
     storage.client.put_object(Bucket=S3_BUCKET, Key="big/source.bin", Body=body, ContentType="video/mp4")
     calls: list[str] = []
     storage.client.meta.events.register("before-call.s3.*", lambda model, **kw: calls.append(model.name))
+    sent: dict[str, dict[str, str]] = {}
+    storage.client.meta.events.register(
+        "before-call.s3.*", lambda model, params, **kw: sent.__setitem__(model.name, dict(params["headers"]))
+    )
     storage.move_file("big/source.bin", "big/target.bin")
     assert calls.count("UploadPartCopy") == 3 and "GetObject" not in calls and "PutObject" not in calls
+    assert sent["CompleteMultipartUpload"].get("If-None-Match") == "*"
     assert not storage.exists("big/source.bin")
     got = storage.client.get_object(Bucket=S3_BUCKET, Key="big/target.bin")
     assert got["ContentType"] == "video/mp4"
@@ -359,6 +364,23 @@ def test_s3_copy_never_overwrites(s3_server):
     with pytest.raises(FileExistsError):
         s3_storage.copy_file("docs/one.txt", "docs/two.txt")
     assert s3_storage.read_range("docs/two.txt", 0, 10) == b"two"
+
+
+def test_s3_copy_asks_s3_not_to_replace_an_object_that_appeared_meanwhile(s3_server):
+    """exists() then copy is a race: the copy itself carries If-None-Match: * (moto does not enforce it)."""
+    s3_storage.save("docs/three.txt", ContentFile(b"three"))
+    sent: dict[str, dict[str, str]] = {}
+
+    def record(model, params, **kwargs):
+        sent[model.name] = dict(params["headers"])
+
+    s3_storage.client.meta.events.register("before-call.s3.CopyObject", record)
+    try:
+        s3_storage.copy_file("docs/three.txt", "docs/three-copy.txt")
+    finally:
+        s3_storage.client.meta.events.unregister("before-call.s3.CopyObject", record)
+    assert sent["CopyObject"].get("If-None-Match") == "*"
+    assert s3_storage.read_range("docs/three-copy.txt", 0, 10) == b"three"
 
 
 def test_s3_read_range_past_the_end_is_empty(s3_server):

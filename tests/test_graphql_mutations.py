@@ -524,6 +524,17 @@ def test_photo_update_with_new_dimensions(gql):
     assert photo.image.name == payload["image"]["key"] == "photos/q.png"
 
 
+def test_photo_update_sending_the_current_key_back_never_opens_the_image(gql, monkeypatch):
+    key = upload_key(gql, PHOTO, "p.png", png_bytes(3, 2), "image/png")
+    created = run(gql, CREATE_PHOTO, {"image": {"key": key, "width": 3, "height": 2}}, "createPhoto")
+    current = created["image"]["key"]
+    storage = Photo._meta.get_field("image").storage
+    monkeypatch.setattr(storage, "open", lambda *a, **k: pytest.fail(f"opened {a!r}: a download on a cloud storage"))
+    payload = run(gql, UPDATE_PHOTO, {"id": created["id"], "image": {"key": current}}, "updatePhoto")
+    assert payload["__typename"] == "PhotoType", payload
+    assert (payload["image"]["key"], payload["image"]["width"], payload["image"]["height"]) == (current, 3, 2)
+
+
 @pytest.mark.parametrize(
     ("width", "height"), [(0, 2), (3, 0), (-1, 2), (3, -5), (1_000_001, 2)], ids=["w0", "h0", "w-", "h-", "huge"]
 )
@@ -685,3 +696,17 @@ def test_the_name_sent_does_not_rename_the_file(gql):
     doc = assert_doc(payload["id"], "t", f"documents/{payload['id']}/report.pdf", PDF)
     assert payload["attachment"]["name"] == "report.pdf"
     assert payload["attachment"]["key"] == doc.attachment.name
+
+
+def test_a_storage_failing_to_check_the_upload_is_a_field_error(gql, monkeypatch):
+    key = upload_pdf(gql)
+    storage = Document._meta.get_field("attachment").storage
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("storage unreachable")
+
+    monkeypatch.setattr(storage, "exists", broken)
+    assert_refused(create(gql, title="new", attachment={"key": key}), "invalid_key")
+    assert Document.objects.count() == 0
+    monkeypatch.undo()
+    assert_upload_untouched(key, PDF)

@@ -212,6 +212,11 @@ class AsyncFileInputData:
             verified = field.storage.verify_upload(temp_file.key, field=field, **extra)
         except UploadRejected as e:
             raise reject(e.messages[0], code=e.error_list[0].code or "invalid_key") from e
+        except Exception as e:
+            # The storage could not be asked (a network error, a refused request): the key cannot
+            # be accepted unchecked, and the client gets a field error, not a server error.
+            logger.exception("Checking the upload %r for %s failed.", temp_file.key, field)
+            raise reject("The uploaded file could not be checked; submit the form again.") from e
         if verified is not None and verified.width and verified.height and self.width is None and self.height is None:
             # Dimensions from the image header spare the full download ImageField would make.
             self.width, self.height = verified.width, verified.height

@@ -227,12 +227,15 @@ def _accept_input(field: AsyncFileMixin, instance: models.Model, value: AsyncFil
 class _AcceptInputMixin:
     field: Any
 
-    def __set__(self, instance: models.Model, value: Any) -> None:
+    def _accept(self, instance: models.Model, value: Any) -> Any:
         if isinstance(value, RawFileInput):
             value = value.to_input_data(self.field)
         if isinstance(value, AsyncFileInputData):
             value = _accept_input(self.field, instance, value)
-        super().__set__(instance, value)  # type: ignore[misc]
+        return value
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        super().__set__(instance, self._accept(instance, value))  # type: ignore[misc]
 
 
 class AsyncFileDescriptor(_AcceptInputMixin, FileDescriptor):
@@ -241,6 +244,17 @@ class AsyncFileDescriptor(_AcceptInputMixin, FileDescriptor):
 
 class AsyncImageDescriptor(_AcceptInputMixin, ImageFileDescriptor):
     """Like :class:`AsyncFileDescriptor`; client-sent width/height fill the dimension fields."""
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        value = self._accept(instance, value)
+        previous = instance.__dict__.get(self.field.attname)
+        FileDescriptor.__set__(self, instance, value)
+        # ImageFileDescriptor updates the dimensions on every assignment after __init__, which
+        # opens the image (a full download from a cloud storage) even when the value is the file
+        # the field already holds: Model.full_clean() assigns every field back, and a client may
+        # send the current key to keep it. Only a different file needs new dimensions.
+        if previous is not None and getattr(previous, "name", previous) != getattr(value, "name", value):
+            self.field.update_dimension_fields(instance, force=True)
 
 
 class AsyncFileMixin:
@@ -449,8 +463,10 @@ class AsyncFileField(AsyncFileMixin, models.FileField):  # type: ignore[misc]
 class AsyncImageField(AsyncFileMixin, models.ImageField):  # type: ignore[misc]
     """An ``ImageField`` whose uploads go straight from the browser to an :class:`AsyncUploadStorage`.
 
-    ``width_field`` / ``height_field`` are filled from the width and height the client submits;
-    without them, from the image itself (as ``ImageField`` does, which reads the file).
+    ``width_field`` / ``height_field`` are filled when a key is assigned, from the width and height
+    the client submits or, without them, from the image header read when the upload is verified.
+    A plain name assigned to an existing record is measured by opening the image, as ``ImageField``
+    does; loading a record, or assigning the file it already holds, never opens it.
     ``suppress_pillow_check=True`` silences the check that Pillow is installed.
     """
 

@@ -160,12 +160,27 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
         extra: dict[str, Any] = {}
         if self.default_acl:
             extra["ACL"] = self.default_acl
-        if head["ContentLength"] <= self.multipart_copy_threshold:
-            self.client.copy_object(
-                Bucket=self.bucket_name, Key=target, CopySource=copy_source, MetadataDirective="COPY", **extra
-            )
-            return
-        self._multipart_copy(copy_source, target, head, extra)
+        # exists() above answers for now; If-None-Match makes S3 itself refuse to replace an object
+        # that appeared meanwhile (another record's move to the same name), so a race cannot
+        # overwrite a file another record points at.
+        try:
+            if head["ContentLength"] <= self.multipart_copy_threshold:
+                self.client.copy_object(
+                    Bucket=self.bucket_name,
+                    Key=target,
+                    CopySource=copy_source,
+                    MetadataDirective="COPY",
+                    IfNoneMatch="*",
+                    **extra,
+                )
+                return
+            self._multipart_copy(copy_source, target, head, extra)
+        except ClientError as e:
+            if _status(e) in (409, 412):
+                raise FileExistsError(
+                    f"{to_key!r} appeared in bucket {self.bucket_name!r} during the copy; it is not overwritten."
+                ) from e
+            raise
 
     def _multipart_copy(self, copy_source: dict[str, str], target: str, head: dict[str, Any], extra: dict) -> None:
         for name in ("ContentType", "ContentDisposition", "ContentEncoding", "ContentLanguage", "CacheControl"):
@@ -191,7 +206,11 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
                 )
                 parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
             self.client.complete_multipart_upload(
-                Bucket=self.bucket_name, Key=target, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                Bucket=self.bucket_name,
+                Key=target,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                IfNoneMatch="*",
             )
         except BaseException:
             self.client.abort_multipart_upload(Bucket=self.bucket_name, Key=target, UploadId=upload_id)
