@@ -710,3 +710,21 @@ def test_a_storage_failing_to_check_the_upload_is_a_field_error(gql, monkeypatch
     assert Document.objects.count() == 0
     monkeypatch.undo()
     assert_upload_untouched(key, PDF)
+
+
+def test_create_checks_the_upload_in_storage_once(gql, monkeypatch):
+    """strawberry_django's create assigns the value to a throwaway instance first: one storage check."""
+    key = upload_key(gql, PHOTO, "p.png", png_bytes(3, 2), "image/png")
+    storage = Photo._meta.get_field("image").storage
+    calls = []
+    verify = storage.verify_upload
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return verify(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "verify_upload", counting)
+    payload = run(gql, CREATE_PHOTO, {"image": {"key": key}}, "createPhoto")
+    assert payload["__typename"] == "PhotoType", payload
+    assert (payload["image"]["width"], payload["image"]["height"]) == (3, 2)
+    assert len(calls) == 1

@@ -205,6 +205,11 @@ class AsyncFileInputData:
                 raise reject("This key was issued for another record.")
         if temp_file.error:
             raise reject("This upload could not be moved into place earlier; upload the file again.")
+        memo = self.__dict__.get("_verified")
+        if memo is not None and memo[0] is field and memo[1] == temp_file.key:
+            # The same value assigned again (strawberry_django's create fills a throwaway instance
+            # first): the object was checked moments ago; do not ask the storage twice.
+            return temp_file
         extra: dict[str, Any] = {}
         if _takes_upload_details(field.storage.verify_upload):
             extra = {"name": temp_file.original_filename, "width": self.width, "height": self.height}
@@ -220,6 +225,7 @@ class AsyncFileInputData:
         if verified is not None and verified.width and verified.height and self.width is None and self.height is None:
             # Dimensions from the image header spare the full download ImageField would make.
             self.width, self.height = verified.width, verified.height
+        self.__dict__["_verified"] = (field, temp_file.key)
         return temp_file
 
 
@@ -232,11 +238,12 @@ class RawFileInput:
     malformed value as an error on the field, and then validates the key as usual.
     """
 
-    __slots__ = ("request", "values")
+    __slots__ = ("_parsed", "request", "values")
 
     def __init__(self, values: Any, *, request: HttpRequest | None = None):
         self.values = values
         self.request = request
+        self._parsed: AsyncFileInputData | None = None
 
     def __repr__(self) -> str:
         return f"RawFileInput({self.values!r})"
@@ -247,8 +254,11 @@ class RawFileInput:
 
     def to_input_data(self, field: AsyncFileMixin) -> AsyncFileInputData:
         """Return the parsed value, or raise ``UploadRejected`` naming ``field``."""
+        if self._parsed is not None:
+            return self._parsed
         try:
-            return AsyncFileInputData.create_from_user_input(self.values, request=self.request)
+            self._parsed = AsyncFileInputData.create_from_user_input(self.values, request=self.request)
+            return self._parsed
         except UploadRejected as e:
             code = e.error_list[0].code or "invalid_input"
             raise UploadRejected({field.name: [ValidationError(e.messages[0], code=code)]}, code=code) from e
