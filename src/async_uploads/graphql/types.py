@@ -195,12 +195,14 @@ def _settle_sync(root: FieldFile) -> FieldFile:
 _settle_async = django_resolver(_settle_sync, qs_hook=None)
 
 
+def _unsettled(root: FieldFile) -> bool:
+    field: Any = root.field
+    return not root.__dict__.get("_async_uploads_settled") and field.storage.is_temporary_path(root.name)
+
+
 def _settled(root: FieldFile) -> Any:
     """Return ``root`` with its permanent key (maybe as an awaitable): no query unless it holds a temporary key."""
-    field: Any = root.field
-    if root.__dict__.get("_async_uploads_settled") or not field.storage.is_temporary_path(root.name):
-        return root
-    return _settle_async(root)
+    return _settle_async(root) if _unsettled(root) else root
 
 
 def _field_id(root: FieldFile) -> str:
@@ -229,7 +231,7 @@ def _check_expiry(field: Any, expires_in: int | None) -> int | None:
 @django_resolver(qs_hook=None)
 def _signed_download_url(info: Info, root: FieldFile, expires_in: int | None) -> str | None:
     field: Any = root.field
-    if field.storage.is_temporary_path(root.name) and not root.__dict__.get("_async_uploads_settled"):
+    if _unsettled(root):
         _settle_sync(root)
     user = getattr(request_of(info), "user", None)
     if not check_permission(user, field.perm_detail, root.instance):
