@@ -26,7 +26,7 @@ print(f"wheel ok: {sys.argv[1].rsplit('/', 1)[-1]} ({len(names)} files)")
 PY
 python3 -m venv "$out/venv"
 "$out/venv/bin/python" -m pip install -q --upgrade "pip>=25.1"
-"$out/venv/bin/python" -m pip install -q "$wheel[image,s3,azure]" --group dev
+"$out/venv/bin/python" -m pip install -q "$wheel[image,s3,azure,drf]" --group dev
 # The tests import the package from site-packages: the src/ layout keeps the tree off sys.path.
 "$out/venv/bin/python" -c "import async_uploads, sys; assert 'site-packages' in async_uploads.__file__, async_uploads.__file__; print('suite runs against', async_uploads.__file__)"
 "$out/venv/bin/python" -m pytest -q -n 2 -p no:cacheprovider

@@ -1,0 +1,100 @@
+"""Headless Chromium for the browser tests (a pytest plugin).
+
+Playwright for Python drives the system browser from Debian's ``chromium`` package
+(``executable_path``; Playwright never downloads one). Where the browser is missing, the browser
+tests skip loudly; under ``CI=true`` they fail instead (``.ci/run`` installs the package).
+
+``CHROMIUM`` names another binary. Playwright's sync API runs an event loop in the test's thread,
+which makes Django's ORM refuse to run there; the tests only touch the database between browser
+steps, so ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set for the session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: Where screenshots of failing browser tests go (CI keeps the workspace).
+ARTIFACTS = Path(__file__).resolve().parent.parent / ".browser-artifacts"
+
+
+def chromium_path() -> str | None:
+    explicit = os.environ.get("CHROMIUM")
+    if explicit:
+        return explicit if Path(explicit).exists() else None
+    for name in CHROMIUM_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _missing(reason: str) -> None:
+    message = f"!!! BROWSER TESTS NOT RUN: {reason}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI=true requires them)")
+    warnings.warn(message, stacklevel=2)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Chromium shared by the session's browser tests."""
+    executable = chromium_path()
+    if executable is None:
+        _missing("no Chromium binary (Debian: apt-get install chromium; or set CHROMIUM=/path/to/chrome)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright for Python is not installed (make install)")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context and page; console errors and failed requests are collected on
+    ``page.console_errors``; a failing test leaves a screenshot in ``.browser-artifacts/``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    new_page = context.new_page()
+    errors: list[str] = []
+    new_page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    new_page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    new_page.console_errors = errors
+    yield new_page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        try:
+            new_page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        except Exception as e:  # the page may be gone; the failure itself matters more
+            warnings.warn(f"no screenshot of {request.node.name}: {e}", stacklevel=1)
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
