@@ -15,6 +15,8 @@ needed = [
     "async_uploads/py.typed",
     "async_uploads/migrations/0001_initial.py",
     "async_uploads/templates/async_uploads/widgets/async_file_input.html",
+    "async_uploads/static/async_uploads/async-file-input.js",
+    "async_uploads/static/async_uploads/async-file-input.css",
     "async_uploads/management/commands/cleanup_async_temp_files.py",
     "async_uploads/management/commands/retry_async_file_moves.py",
     "async_uploads/management/commands/async_uploads_cors.py",

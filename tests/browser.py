@@ -79,7 +79,13 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context.set_default_timeout(15_000)
     new_page = context.new_page()
     errors: list[str] = []
-    new_page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    def on_console(msg: Any) -> None:
+        # A page without a favicon makes Chromium log the 404 of /favicon.ico: not the page's error.
+        if msg.type == "error" and not (msg.location or {}).get("url", "").endswith("/favicon.ico"):
+            errors.append(f"{msg.text} ({(msg.location or {}).get('url', '')})")
+
+    new_page.on("console", on_console)
     new_page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
     new_page.console_errors = errors
     yield new_page

@@ -79,6 +79,12 @@ ALL_PERMS = (
     "testapp.add_memorynote",
     "testapp.change_memorynote",
     "testapp.view_memorynote",
+    "testapp.add_profile",
+    "testapp.change_profile",
+    "testapp.view_profile",
+    "testapp.add_profileattachment",
+    "testapp.change_profileattachment",
+    "testapp.view_profileattachment",
 )
 
 

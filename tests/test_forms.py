@@ -5,8 +5,9 @@ from django import forms
 
 from async_uploads.forms import AsyncFileField, AsyncFileFormMixin, AsyncFileInput, AsyncImageField
 from async_uploads.inputs import AsyncFileInputData
-from tests.conftest import field_id, request_for
-from tests.testapp.models import Document, Photo
+from async_uploads.models import AsyncTempFile
+from tests.conftest import Uploader, field_id, request_for
+from tests.testapp.models import Document, Photo, Profile, ProfileAttachment
 
 
 class DocumentForm(AsyncFileFormMixin, forms.ModelForm):
@@ -138,3 +139,51 @@ def test_an_empty_value_clears_the_file_and_a_missing_one_keeps_it(user):
     form.save()
     doc.refresh_from_db()
     assert doc.attachment.name == ""
+
+
+class ProfileForm(AsyncFileFormMixin, forms.ModelForm):
+    class Meta:
+        model = Profile
+        fields = ["name", "resume", "avatar"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_refused_field_gets_its_own_error(client_for, make_user):
+    user = make_user("testapp.add_profile")
+    alice = Uploader(client_for(user))
+    resume = alice.upload(field_id(Profile, "resume"), "fake.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")
+    avatar = alice.upload(field_id(Profile, "avatar"), "tool.png", b"MZ\x90\x00", "image/png")
+    form = ProfileForm(
+        data={
+            "name": "n",
+            "resume": json.dumps({"key": resume, "name": "fake.pdf"}),
+            "avatar": json.dumps({"key": avatar, "name": "tool.png"}),
+        },
+        request=request_for(user),
+    )
+    assert not form.is_valid()
+    assert [e.code for e in form.errors.as_data()["resume"]] == ["invalid_file_type"]
+    assert [e.code for e in form.errors.as_data()["avatar"]] == ["invalid_image"]
+    assert Profile.objects.count() == 0
+    assert AsyncTempFile.objects.filter(object_pk__isnull=False).count() == 0
+
+
+@pytest.mark.django_db
+def test_widget_renders_the_current_file_and_the_record_id(user):
+    doc = Document.objects.create(title="t", attachment="documents/1/a.pdf")
+    html = str(DocumentForm(instance=doc, request=request_for(user))["attachment"])
+    assert f'data-instance-id="{doc.pk}"' in html
+    assert '<a href="/async-uploads/download-file/?field_id=testapp.Document.attachment' in html
+    assert ">a.pdf</a>" in html
+    assert 'class="async-file-input__clear"' in html  # blank=True: the file can be removed
+    # A new record asks for upload URLs without an id; a required field has no remove button.
+    html = str(forms.modelform_factory(ProfileAttachment, fields=["file"])()["file"])
+    assert "data-instance-id" not in html
+    assert "async-file-input__clear" not in html
+    assert ">No file<" in html
+
+
+def test_widget_media_ships_the_script():
+    media = str(DocumentForm().media)
+    assert "async_uploads/async-file-input.js" in media
+    assert "async_uploads/async-file-input.css" in media

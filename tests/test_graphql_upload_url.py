@@ -201,7 +201,7 @@ def test_enum_has_one_value_per_field_of_the_default_registry(gql):
 
 @pytest.mark.parametrize("name", sorted(expected_enum_names(default_async_field_registry)))
 def test_every_enum_value_issues_a_url_for_its_field(gql, name):
-    filename = "x.pdf" if name == ATTACHMENT else "x.png"
+    filename = "x.pdf" if name in (ATTACHMENT, "TESTAPP_PROFILE_RESUME") else "x.png"
     payload = issue(gql, name, filename, contentType="image/png" if name == PHOTO else None)
     assert payload["__typename"] == "IssuedUpload", payload
     row = AsyncTempFile.objects.get()

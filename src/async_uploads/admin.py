@@ -1,8 +1,43 @@
+"""Admin for the temporary-file table, and the mixin that makes async fields editable in the admin."""
+
+from __future__ import annotations
+
 from typing import Any
 
 from django.contrib import admin
 
+from async_uploads.forms import AsyncFileFormMixin
 from async_uploads.models import AsyncTempFile
+
+__all__ = ["AsyncFileAdminMixin", "AsyncTempFileAdmin"]
+
+
+def _with_request(form_class: type, request: Any) -> type:
+    """Return ``form_class`` bound to ``request`` (a subclass made for this request)."""
+    bases = (form_class,) if issubclass(form_class, AsyncFileFormMixin) else (AsyncFileFormMixin, form_class)
+    return type(form_class.__name__, bases, {"async_uploads_request": request, "__module__": form_class.__module__})
+
+
+class AsyncFileAdminMixin:
+    """Let a ``ModelAdmin`` or an inline save async file fields uploaded through the widget.
+
+    The admin makes its forms without the request, and without it a submitted upload key cannot be
+    checked against its uploader (and is refused). This mixin gives each form the request::
+
+        @admin.register(Document)
+        class DocumentAdmin(AsyncFileAdminMixin, admin.ModelAdmin): ...
+
+        class AttachmentInline(AsyncFileAdminMixin, admin.TabularInline): ...
+    """
+
+    def get_form(self, request: Any, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
+        return _with_request(form, request)
+
+    def get_formset(self, request: Any, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
+        formset.form = _with_request(formset.form, request)  # the formset class is made for this call
+        return formset
 
 
 @admin.register(AsyncTempFile)

@@ -7,12 +7,12 @@ from typing import Any
 
 from django import forms
 from django.core import validators
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.urls import NoReverseMatch, reverse
 from django.utils.deconstruct import deconstructible
 
 from async_uploads.inputs import AsyncFileInputData
-from async_uploads.models import AsyncTempFile
+from async_uploads.models import AsyncFileMixin, AsyncTempFile
 from async_uploads.registry import AsyncFieldRegistry
 from async_uploads.storage.base import AsyncUploadStorage, safe_basename
 
@@ -30,11 +30,17 @@ __all__ = [
 class AsyncFileInput(forms.Widget):
     """The widget of async file fields: it submits ``{"key", "name", "width"?, "height"?}`` as JSON.
 
-    Override the template ``async_uploads/widgets/async_file_input.html`` to change its markup.
+    Its script (``async_uploads/async-file-input.js``, in the widget's media) uploads a picked file
+    straight to storage with a progress bar before the form is submitted. Override the template
+    ``async_uploads/widgets/async_file_input.html`` to change its markup.
     """
 
     template_name = "async_uploads/widgets/async_file_input.html"
     storage: AsyncUploadStorage | None = None
+
+    class Media:
+        js = ["async_uploads/async-file-input.js"]
+        css = {"all": ["async_uploads/async-file-input.css"]}
 
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
@@ -49,6 +55,7 @@ class AsyncFileInput(forms.Widget):
                 f"The URLs of {registry} are not installed; include registry.get_url_patterns() in your URLconf."
             ) from e
         widget_attrs["data-async-field-id"] = widget_attrs.pop("async_field_id", "")
+        context["widget"]["file"] = _displayed_file(context["widget"]["value"])
         return context
 
     def format_value(self, value: Any) -> str | None:
@@ -97,6 +104,19 @@ class AsyncFileInput(forms.Widget):
         return name not in data
 
 
+def _displayed_file(value: Any) -> dict[str, Any] | None:
+    """Return ``{"name", "url"}`` of the file a formatted value names, for the template."""
+    if not value:
+        return None
+    try:
+        data = json.loads(value)
+    except (TypeError, ValueError):
+        return None  # malformed input re-rendered after a failed submission
+    if not isinstance(data, dict) or not data.get("key"):
+        return None
+    return {"name": data.get("name") or safe_basename(str(data["key"])), "url": data.get("url")}
+
+
 class AsyncFileInputDataLengthValidator(validators.MaxLengthValidator):
     """Check the length of the submitted key (what the database column stores)."""
 
@@ -133,19 +153,52 @@ class AsyncFileFormMixin:
         form = DocumentForm(request.POST, instance=doc, request=request)
 
     Without the request, submitted temporary keys are refused (nobody could tell who uploaded them).
+    For a bound instance, its widgets ask for upload URLs with the record's id, so ``perm_update``
+    is checked and the keys are issued for this record.
     """
 
     cleaned_data: dict[str, Any]
+    fields: dict[str, forms.Field]
+    #: The request used when none is passed (set by :class:`~async_uploads.admin.AsyncFileAdminMixin`).
+    async_uploads_request: Any = None
 
     def __init__(self, *args: Any, request: Any = None, **kwargs: Any):
-        self.request = request
+        self.request = request if request is not None else self.async_uploads_request
         super().__init__(*args, **kwargs)
+        instance = getattr(self, "instance", None)
+        if instance is not None and instance.pk is not None and not instance._state.adding:
+            for form_field in self.fields.values():
+                if isinstance(form_field.widget, AsyncFileInput):
+                    form_field.widget.attrs["data-instance-id"] = str(instance.pk)
 
     def _clean_fields(self) -> None:
         super()._clean_fields()  # type: ignore[misc]
-        for value in self.cleaned_data.values():
-            if isinstance(value, AsyncFileInputData):
-                value.request = self.request
+        instance = getattr(self, "instance", None)
+        for name, value in list(self.cleaned_data.items()):
+            if not isinstance(value, AsyncFileInputData):
+                continue
+            value.request = self.request
+            model_field = _async_model_field(instance, name)
+            if model_field is None:
+                continue
+            # Check each key now, so every refused field gets its error: the model form assigns
+            # fields one by one and stops at the first refusal. The descriptor checks again on
+            # assignment (the storage is not asked twice).
+            try:
+                value.validate_key(model_field, instance.__dict__.get(model_field.attname), instance=instance)
+            except ValidationError as e:
+                self.add_error(None, e)  # type: ignore[attr-defined]
+
+
+def _async_model_field(instance: Any, name: str) -> Any:
+    """Return the async model field ``name`` of ``instance``'s model, or ``None``."""
+    if instance is None or not hasattr(instance, "_meta"):
+        return None
+    try:
+        model_field = instance._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return model_field if isinstance(model_field, AsyncFileMixin) else None
 
 
 class AsyncFileField(forms.Field):

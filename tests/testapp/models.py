@@ -78,3 +78,23 @@ class MemoryNote(models.Model):
     """Uses the in-memory storage users can put in their own tests."""
 
     file = AsyncFileField(upload_to="memory-notes/", blank=True, storage=memory_storage, max_size=1)
+
+
+class Profile(models.Model):
+    """Both field types on one model: edited through the admin in the browser tests."""
+
+    name = models.CharField(max_length=100)
+    resume = AsyncFileField(upload_to="resumes/", blank=True, max_size=1, file_restrictions=[".pdf", ".txt"])
+    avatar = AsyncImageField(upload_to="avatars/", blank=True, width_field="avatar_width", height_field="avatar_height")
+    avatar_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    avatar_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    def __str__(self):
+        return self.name
+
+
+class ProfileAttachment(models.Model):
+    """Edited as an admin inline of Profile."""
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="attachments")
+    file = AsyncFileField(upload_to="profile-attachments/", max_size=1)

@@ -1,0 +1,180 @@
+"""The form widget in a real browser: the Django admin of a model with both field types.
+
+Headless Chromium (tests/browser.py) opens the admin served by pytest-django's live server, picks
+files with the widget, which uploads them to the filesystem storage's upload view, and saves.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from async_uploads.models import AsyncTempFile
+from tests.conftest import png_bytes
+from tests.testapp.models import Profile, ProfileAttachment
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PDF = b"%PDF-1.4\n% resume\n" + b"x" * 2048 + b"\n%%EOF\n"
+
+
+def file_payload(name: str, content: bytes, mime: str) -> dict[str, Any]:
+    return {"name": name, "mimeType": mime, "buffer": content}
+
+
+@pytest.fixture
+def admin_page(page: Any, live_server: Any) -> Any:
+    """The page, signed in to the admin as a superuser (session cookie from Django's test client)."""
+    admin = User.objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(admin)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page.base_url = live_server.url
+    return page
+
+
+def widget(page: Any, field: str) -> Any:
+    return page.locator(f"[data-async-file-input]:has(input[name='{field}'])")
+
+
+def pick(page: Any, field: str, name: str, content: bytes, mime: str) -> Any:
+    """Pick a file in the widget of ``field`` and wait until the widget has finished with it."""
+    box = widget(page, field)
+    box.locator(".async-file-input__picker").set_input_files(file_payload(name, content, mime))
+    page.wait_for_function("el => !el.hasAttribute('data-busy')", arg=box.element_handle(), timeout=15_000, polling=50)
+    return box
+
+
+def uploaded(page: Any, field: str, name: str, content: bytes, mime: str) -> Any:
+    box = pick(page, field, name, content, mime)
+    assert box.locator(".async-file-input__error").is_hidden(), box.locator(".async-file-input__error").inner_text()
+    assert box.locator(".async-file-input__status").inner_text() == f"Uploaded {name}."
+    progress = box.locator(".async-file-input__progress")
+    assert progress.is_visible()
+    assert progress.evaluate("el => el.value === el.max && el.max > 0")
+    return box
+
+
+def saved_bytes(field_file: Any) -> bytes:
+    with field_file.open("rb") as f:
+        return f.read()
+
+
+def test_admin_add_form_uploads_a_file_and_an_image(admin_page):
+    page = admin_page
+    page.goto(page.base_url + "/admin/testapp/profile/add/")
+    page.fill("#id_name", "Ada")
+    uploaded(page, "resume", "resume.pdf", PDF, "application/pdf")
+    image = png_bytes(7, 5)
+    avatar = uploaded(page, "avatar", "ada.png", image, "image/png")
+    # The widget read the image's size in the browser and submits it with the key.
+    assert '"width":7' in avatar.locator("input[type=hidden]").input_value()
+    page.click("input[name=_save]")
+    page.wait_for_url("**/admin/testapp/profile/")
+    profile = Profile.objects.get()
+    assert profile.name == "Ada"
+    assert profile.resume.name.startswith("resumes/") and profile.resume.name.endswith(".pdf")
+    assert saved_bytes(profile.resume) == PDF
+    assert profile.avatar.name.startswith("avatars/")
+    assert saved_bytes(profile.avatar) == image
+    assert (profile.avatar_width, profile.avatar_height) == (7, 5)
+    assert not AsyncTempFile.objects.filter(moved_to_location="").exists()
+    assert page.console_errors == []
+
+
+def test_admin_change_form_replaces_the_file_of_an_existing_record(admin_page, uploader):
+    page = admin_page
+    profile = Profile.objects.create(name="Bob")
+    page.goto(page.base_url + f"/admin/testapp/profile/{profile.pk}/change/")
+    box = widget(page, "resume")
+    assert box.get_attribute("data-instance-id") == str(profile.pk)
+    assert box.locator(".async-file-input__current").inner_text() == "No file"
+    uploaded(page, "resume", "first.pdf", PDF, "application/pdf")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    profile.refresh_from_db()
+    first = profile.resume.name
+    assert first.startswith("resumes/") and saved_bytes(profile.resume) == PDF
+    # The change page shows the current file with its download link; replace it.
+    link = widget(page, "resume").locator(".async-file-input__current a")
+    assert link.inner_text() == os.path.basename(first)
+    assert page.request.get(page.base_url + link.get_attribute("href")).body() == PDF
+    second = PDF.replace(b"resume", b"second")
+    uploaded(page, "resume", "second.pdf", second, "application/pdf")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    profile.refresh_from_db()
+    assert profile.resume.name != first and saved_bytes(profile.resume) == second
+    # Remove clears the file.
+    widget(page, "resume").locator(".async-file-input__clear").click()
+    assert widget(page, "resume").locator(".async-file-input__current").inner_text() == "No file"
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    profile.refresh_from_db()
+    assert profile.resume.name == ""
+
+
+def test_an_upload_survives_a_validation_error_on_another_field(admin_page):
+    page = admin_page
+    page.goto(page.base_url + "/admin/testapp/profile/add/")
+    uploaded(page, "resume", "keep-me.pdf", PDF, "application/pdf")
+    page.click("input[name=_save]")  # the name is missing
+    page.wait_for_selector(".errornote")
+    assert Profile.objects.count() == 0
+    # The re-rendered form still holds the uploaded file, and saving it needs no new upload.
+    box = widget(page, "resume")
+    assert box.locator(".async-file-input__current").inner_text() == "keep-me.pdf"
+    assert "keep-me.pdf" in box.locator("input[type=hidden]").input_value()
+    page.fill("#id_name", "Cy")
+    page.click("input[name=_save]")
+    page.wait_for_url("**/admin/testapp/profile/")
+    profile = Profile.objects.get()
+    assert profile.resume.name.startswith("resumes/") and saved_bytes(profile.resume) == PDF
+    assert page.console_errors == []
+
+
+def test_refused_files_show_the_error_and_save_nothing(admin_page):
+    page = admin_page
+    page.goto(page.base_url + "/admin/testapp/profile/add/")
+    # Wrong extension: refused when the upload URL is requested; nothing is issued.
+    box = pick(page, "resume", "tool.exe", b"MZ\x90\x00", "application/octet-stream")
+    error = box.locator(".async-file-input__error")
+    assert error.is_visible()
+    assert ".exe" in error.inner_text() or "type" in error.inner_text().lower()
+    assert box.locator("input[type=hidden]").input_value() == ""
+    # Over the field's 1 MB: refused before any byte is sent.
+    box = pick(page, "resume", "big.pdf", b"%PDF-1.4\n" + b"0" * (1024 * 1024 + 1), "application/pdf")
+    assert box.locator(".async-file-input__error").is_visible()
+    assert "accepts at most 1048576 bytes" in box.locator(".async-file-input__error").inner_text()
+    assert box.locator("input[type=hidden]").input_value() == ""
+    assert AsyncTempFile.objects.count() == 0
+    # A .pdf name on bytes that are not a PDF is uploaded, then refused by the form: shown, not saved.
+    pick(page, "resume", "fake.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")
+    page.fill("#id_name", "Eve")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".errornote")
+    assert "resume" in page.locator(".form-row.field-resume").inner_text().lower()
+    assert page.locator(".form-row.field-resume .errorlist").first.inner_text() != ""
+    assert Profile.objects.count() == 0
+    assert not AsyncTempFile.objects.exclude(moved_to_location="").exists()
+
+
+def test_an_inline_row_added_in_the_browser_uploads_its_file(admin_page):
+    page = admin_page
+    profile = Profile.objects.create(name="Dee")
+    page.goto(page.base_url + f"/admin/testapp/profile/{profile.pk}/change/")
+    page.click(".add-row a")
+    row_field = "attachments-0-file"
+    uploaded(page, row_field, "notes.txt", b"inline notes\n", "text/plain")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    attachment = ProfileAttachment.objects.get(profile=profile)
+    assert attachment.file.name.startswith("profile-attachments/")
+    assert saved_bytes(attachment.file) == b"inline notes\n"
+    assert page.console_errors == []
