@@ -6,6 +6,7 @@ files with the widget, which uploads them to the filesystem storage's upload vie
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Any
 
@@ -177,4 +178,34 @@ def test_an_inline_row_added_in_the_browser_uploads_its_file(admin_page):
     attachment = ProfileAttachment.objects.get(profile=profile)
     assert attachment.file.name.startswith("profile-attachments/")
     assert saved_bytes(attachment.file) == b"inline notes\n"
+    assert page.console_errors == []
+
+
+@pytest.mark.parametrize("backend", ["s3", "azure"])
+def test_the_widget_uploads_straight_to_s3_and_azure(admin_page, live_server, backend, s3_server, azurite):
+    """The same admin form on S3 (multipart POST to moto's server) and Azure (PUT to Azurite)."""
+    from django.core.management import call_command
+
+    from tests.cloudapp.models import AzureDoc, AzureImage, S3Doc, S3Image
+
+    call_command("async_uploads_cors", "--origin", live_server.url, "--registry", "cloud", stdout=io.StringIO())
+    doc_model, image_model = (S3Doc, S3Image) if backend == "s3" else (AzureDoc, AzureImage)
+    page = admin_page
+    page.goto(f"{page.base_url}/admin/cloudapp/{doc_model._meta.model_name}/add/")
+    content = b"%PDF-1.4\n" + os.urandom(300_000) + b"\n%%EOF\n"
+    uploaded(page, "file", "report.pdf", content, "application/pdf")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+    doc = doc_model.objects.get()
+    assert doc.file.name.startswith("docs/")
+    assert saved_bytes(doc.file) == content
+    image = png_bytes(9, 4)
+    page.goto(f"{page.base_url}/admin/cloudapp/{image_model._meta.model_name}/add/")
+    uploaded(page, "image", "pic.png", image, "image/png")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+    photo = image_model.objects.get()
+    assert saved_bytes(photo.image) == image
+    assert (photo.width, photo.height) == (9, 4)
+    assert not AsyncTempFile.objects.filter(moved_to_location="").exists()
     assert page.console_errors == []
