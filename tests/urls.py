@@ -14,4 +14,5 @@ urlpatterns = [
     path("graphql/", GraphQLView.as_view(schema=schema), name="graphql"),
     path("graphql-async/", AsyncGraphQLView.as_view(schema=schema), name="graphql-async"),
     path("cloud-uploads/", include(cloud_registry.get_url_patterns())),
+    path("drf/", include("tests.drf_urls")),
 ]
