@@ -13,11 +13,9 @@ $(STAMP): pyproject.toml scripts/install.sh tests/node/package-lock.json
 	touch $(STAMP)
 
 ## Start the example project on SQLite and filesystem storage at http://127.0.0.1:8000/
+## (EXAMPLE_STORAGE=s3 / azure: S3 / Azure Blob, on moto's server / Azurite unless an endpoint is given)
 run: install
-	cd example_project && ../$(PY) manage.py migrate --noinput
-	cd example_project && ../$(PY) manage.py ensure_demo_user
-	if [ "$${EXAMPLE_STORAGE:-filesystem}" != filesystem ]; then cd example_project && ../$(PY) manage.py async_uploads_cors --origin http://127.0.0.1:$${PORT:-8000}; fi
-	cd example_project && ../$(PY) manage.py runserver 127.0.0.1:$${PORT:-8000}
+	VENV=$(VENV) bash scripts/run-example.sh
 
 ## The whole suite: SQLite, then PostgreSQL and MariaDB where they answer (all three required under CI=true)
 test: install

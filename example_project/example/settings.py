@@ -59,8 +59,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# EXAMPLE_STORAGE=s3 or azure puts the uploads in a bucket / container instead (docs/backends.md);
-# `make run` then applies the CORS rules the browser needs with `manage.py async_uploads_cors`.
+# EXAMPLE_STORAGE=s3 or azure puts the uploads in a bucket / container instead (docs/backends.md).
+# `make run` (scripts/run-example.sh) then starts moto's server / Azurite unless AWS_S3_ENDPOINT_URL /
+# AZURE_CONNECTION_STRING name one, and `manage.py setup_example_storage` creates the bucket /
+# container and applies the CORS rules the demo page's uploads need.
 EXAMPLE_STORAGE = os.environ.get("EXAMPLE_STORAGE", "filesystem")
 if EXAMPLE_STORAGE == "s3":
     STORAGES["default"] = {
