@@ -1,4 +1,7 @@
-"""The example project boots on its defaults, migrates, and serves its page and the upload flow."""
+"""The example project boots on its defaults, migrates, and serves its page and the upload flow.
+
+The demo page itself is driven in a browser by ``tests/test_browser_demo.py``.
+"""
 
 import json
 import os
@@ -25,13 +28,16 @@ upload = client.post(issued.json()["uploadUrl"]["url"],
                      {"file": SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain")})
 from async_uploads.inputs import AsyncFileInputData
 from example.models import Document
-from django.utils.html import escape
+from django.contrib.staticfiles import finders
 doc = Document(title="t")
 doc.attachment = AsyncFileInputData(key=issued.json()["key"], name="notes.txt", trusted=True)
 doc.save()
-listing = client.get("/")
+demo = client.get("/")
 print(json.dumps({"page": page.status_code, "upload": upload.status_code, "name": doc.attachment.name,
-                  "listed": escape(doc.attachment.url) in listing.content.decode()}))
+                  "sign_in": b'href="/admin/login/?next=%2F"' in page.content,
+                  "demo": demo.status_code == 200 and b"example/demo.js" in demo.content
+                  and b"csrfmiddlewaretoken" in demo.content and b"sign-in" not in demo.content,
+                  "static": all(finders.find(f"example/demo.{ext}") for ext in ("js", "css"))}))
 """
 
 
@@ -58,7 +64,14 @@ def run_probe(probe: str, tmp_path) -> dict:
 
 def test_example_project_runs_on_its_defaults(tmp_path):
     report = run_probe(PROBE, tmp_path)
-    assert report == {"page": 200, "upload": 201, "name": "documents/1/notes.txt", "listed": True}
+    assert report == {
+        "page": 200,
+        "upload": 201,
+        "name": "documents/1/notes.txt",
+        "sign_in": True,  # signed out: a link to the admin login, back to the demo page
+        "demo": True,  # signed in: the demo page, its script, and the CSRF token it sends
+        "static": True,
+    }
 
 
 GRAPHQL_PROBE = r"""
