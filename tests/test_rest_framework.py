@@ -23,6 +23,7 @@ from async_uploads.rest_framework import (
     ASYNC_FIELD_MAPPING,
     NO_REQUEST_MESSAGE,
     AsyncFileField,
+    AsyncFileSerializerMixin,
     AsyncImageField,
 )
 from tests.conftest import Uploader, field_id, png_bytes, read, request_for
@@ -671,3 +672,30 @@ def test_a_nested_pk_of_no_record_is_a_new_record(alice, uploader, user):
             assert not valid and "attachment" not in serializer.errors["documents"][0]
         else:
             assert valid, serializer.errors
+
+
+@pytest.mark.django_db
+def test_a_top_level_list_saves_atomically_with_the_mixin_on_its_list_class(user, uploader, media):
+    class DocumentListSerializer(AsyncFileSerializerMixin, serializers.ListSerializer):
+        pass
+
+    class Item(AsyncFileSerializerMixin, serializers.ModelSerializer):
+        class Meta:
+            model = Document
+            fields = ["id", "title", "attachment"]
+            list_serializer_class = DocumentListSerializer
+
+    theirs = current_doc("bob:secret", "secret.pdf")
+    key = uploader.upload(ATTACHMENT, "report.pdf", PDF, "application/pdf")
+    before = media()
+    data = [
+        {"title": "new", "attachment": {"key": key}},
+        {"id": theirs.pk, "attachment": {"key": theirs.attachment.name}},
+    ]
+    serializer = Item(data=data, many=True, context={"request": request_for(user)})
+    assert serializer.is_valid(), serializer.errors  # the second item's pk names the record of that key
+    with pytest.raises(serializers.ValidationError) as error:
+        serializer.save()  # ... but ListSerializer.create makes new records: refused there
+    assert error.value.detail["attachment"][0].code == "invalid_key"
+    assert list(Document.objects.values_list("pk", flat=True)) == [theirs.pk]
+    assert media() == before
