@@ -145,8 +145,8 @@ class AsyncFileField(serializers.ModelField):
         return value
 
     def run_validators(self, value: Any) -> None:
-        # The model field's validators (ImageField's extension check, your own) see the key as a
-        # FieldFile, as in Model.full_clean().
+        # The model field's validators (a FileExtensionValidator, your own) see the key as a
+        # FieldFile, as Model.full_clean() gives it to them.
         if isinstance(value, AsyncFileInputData):
             field = cast(models.FileField, self.model_field)
             value = field.attr_class(None, field, value.key)  # type: ignore[arg-type]  # validators read the name
