@@ -624,3 +624,17 @@ def test_loading_a_photo_never_opens_its_image(upload_png, req, monkeypatch):
     assert (loaded.width, loaded.height) == (None, None)
     assert only_image.image.name == loaded.image.name
     assert opened == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sent", [{"width": 5}, {"height": 4}, {}])
+def test_a_partial_size_from_the_client_is_completed_from_the_header_read(upload_png, req, monkeypatch, sent):
+    """Only the full image read fills a missing dimension otherwise: a whole download from S3 or Azure."""
+    key = upload_png(5, 4)
+    monkeypatch.setattr(
+        "django.core.files.images.get_image_dimensions", lambda *a, **k: pytest.fail("read the whole image")
+    )
+    photo = Photo(image=AsyncFileInputData.create_from_user_input({"key": key, "name": "p.png", **sent}, request=req))
+    photo.save()
+    photo.refresh_from_db()
+    assert (photo.width, photo.height) == (5, 4)

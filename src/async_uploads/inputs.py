@@ -222,7 +222,7 @@ class AsyncFileInputData:
             # be accepted unchecked, and the client gets a field error, not a server error.
             logger.exception("Checking the upload %r for %s failed.", temp_file.key, field)
             raise reject("The uploaded file could not be checked; submit the form again.") from e
-        if verified is not None and verified.width and verified.height and self.width is None and self.height is None:
+        if verified is not None and verified.width and verified.height and (self.width is None or self.height is None):
             # Dimensions from the image header spare the full download ImageField would make.
             self.width, self.height = verified.width, verified.height
         self.__dict__["_verified"] = (field, temp_file.key)
