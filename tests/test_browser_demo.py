@@ -1,0 +1,410 @@
+"""The example project's demo page at /, driven in headless Chromium on each storage backend.
+
+The example runs as a real server (``scripts/run-example.sh --noreload``, what ``make run`` runs)
+with its own SQLite database and media root, on the filesystem storage, on moto's S3 server
+(``s3_server``) and on Azurite (``azurite``), each with a bucket / container of its own that the
+example creates itself, with its own CORS rules. The page is used as a person would: sign in,
+pick files, watch the progress bar, save, follow the links.
+
+``DEMO_SCREENSHOT=docs/images/demo-page.png`` saves the page after the successful uploads on the
+filesystem backend (the README's screenshot):
+
+    DEMO_SCREENSHOT=docs/images/demo-page.png .venv/bin/python -m pytest tests/test_browser_demo.py \
+        -k "uploads and filesystem" -p no:cacheprovider
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers import azurite_connection_string, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "run-example.sh"
+DEMO_JS = ROOT / "example_project" / "example" / "static" / "example" / "demo.js"
+# The example's Document.attachment accepts at most 10 MB.
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+# Variables that would aim the example at another database or storage than the test's.
+INHERITED = (
+    "DATABASE_URL",
+    "AWS_S3_ENDPOINT_URL",
+    "AZURE_CONNECTION_STRING",
+    "EXAMPLE_S3_BUCKET",
+    "EXAMPLE_AZURE_CONTAINER",
+)
+
+
+class Example:
+    """The example project running as a server in a subprocess."""
+
+    def __init__(self, backend: str, url: str, database: Path, log: Path, env: dict[str, str]):
+        self.backend = backend
+        self.url = url
+        self.database = database
+        self.log = log
+        self.env = env  # the storage settings it was given
+
+    def cors_origins(self) -> list[str]:
+        """Return the origins the CORS rules of its bucket (S3) or Blob service (Azure) allow."""
+        if self.backend == "s3":
+            import boto3
+
+            client = boto3.client(
+                "s3",
+                endpoint_url=self.env["AWS_S3_ENDPOINT_URL"],
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+            rules = client.get_bucket_cors(Bucket=self.env["EXAMPLE_S3_BUCKET"])["CORSRules"]
+            return [o for rule in rules for o in rule["AllowedOrigins"]]
+        from azure.storage.blob import BlobServiceClient
+
+        service = BlobServiceClient.from_connection_string(self.env["AZURE_CONNECTION_STRING"])
+        return [o for rule in service.get_service_properties()["cors"] for o in rule.allowed_origins.split(",")]
+
+    def count(self, table: str) -> int:
+        """Return how many rows ``table`` of the example's database holds."""
+        with sqlite3.connect(self.database) as db:
+            return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.database) as db:
+            return list(db.execute(sql).fetchall())
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def start_example(tmp: Path, backend: str, own_database: bool = True, **env: str) -> tuple[subprocess.Popen, Example]:
+    """Start ``scripts/run-example.sh`` for ``backend`` on a free port; wait until the page answers.
+
+    ``own_database=False`` leaves the choice of database to the script (it picks one beside the
+    emulator it starts).
+    """
+    port = free_port()
+    database = tmp / "example.sqlite3" if own_database else tmp / "run" / backend / "db.sqlite3"
+    log = tmp / "example.log"
+    environment = {k: v for k, v in os.environ.items() if k not in INHERITED}
+    environment.update(
+        {
+            "VENV": sys.prefix,  # this test run's environment (CI runs the suite against the built wheel too)
+            "PORT": str(port),
+            "EXAMPLE_STORAGE": backend,
+            **({"DATABASE_URL": f"sqlite:///{database}"} if own_database else {}),
+            "EXAMPLE_MEDIA_ROOT": str(tmp / "media"),
+            "EXAMPLE_RUN_DIR": str(tmp / "run"),
+            "DJANGO_SETTINGS_MODULE": "example.settings",
+            **env,
+        }
+    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["bash", str(SCRIPT), "--noreload"],
+            cwd=ROOT,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, for the last resort in stop()
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while not _answers(url + "/"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            pytest.fail(f"The example ({backend}) did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return proc, Example(backend, url, database, log, env)
+
+
+def stop(proc: subprocess.Popen) -> int:
+    """Send SIGTERM to the script alone (its trap must stop what it started); return its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+
+
+@pytest.fixture(scope="module", params=["filesystem", "s3", "azure"])
+def example(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, browser: Any
+) -> Iterator[Example]:
+    """The example project served on a free port, on one storage backend (once there is a browser to use it)."""
+    backend = request.param
+    tmp = tmp_path_factory.mktemp(f"example-{backend}")
+    env: dict[str, str] = {}
+    if backend == "s3":
+        server = request.getfixturevalue("s3_server")
+        env = {
+            "AWS_S3_ENDPOINT_URL": server.url,
+            "EXAMPLE_S3_BUCKET": "demo-page-test",  # not the fixture's: the example creates it and sets CORS
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+    elif backend == "azure":
+        server = request.getfixturevalue("azurite")
+        env = {"AZURE_CONNECTION_STRING": server.connection_string, "EXAMPLE_AZURE_CONTAINER": "demo-page-test"}
+    proc, running = start_example(tmp, backend, **env)
+    yield running
+    stop(proc)
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG: a colour gradient, so the screenshot shows something."""
+    from PIL import Image
+
+    x = Image.linear_gradient("L").resize((width, height))
+    y = Image.linear_gradient("L").rotate(90).resize((width, height))
+    image = Image.merge("RGB", (x, y, Image.new("L", (width, height), 180)))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def pdf(size: int) -> bytes:
+    """Bytes that sniff as a PDF, ``size`` long (enough for several progress events)."""
+    head = b"%PDF-1.4\n% demo page test\n"
+    return head + bytes(i % 251 for i in range(size - len(head)))
+
+
+def sign_in(page: Any, example: Example) -> None:
+    page.goto(example.url + "/")
+    link = page.locator("#sign-in")
+    assert link.get_attribute("href") == "/admin/login/?next=%2F"
+    assert page.locator("#demo").count() == 0  # no forms for an anonymous visitor
+    link.click()
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", "demo")
+    page.click("input[type=submit]")
+    page.wait_for_url(example.url + "/")
+    page.wait_for_selector("#documents:not([aria-busy])")
+    page.wait_for_selector("#photos:not([aria-busy])")
+
+
+def pick(page: Any, form: str, name: str, content: bytes, mime: str) -> None:
+    page.set_input_files(f"{form} input[type=file]", files=[{"name": name, "mimeType": mime, "buffer": content}])
+
+
+def progress_of(page: Any, form: str) -> dict[str, float]:
+    return page.eval_on_selector(f"{form} progress", "p => ({value: p.value, max: p.max})")
+
+
+def wait_uploaded(page: Any, form: str, size: int) -> None:
+    page.wait_for_selector(f"{form}[data-upload=uploaded]")
+    assert progress_of(page, form) == {"value": size, "max": size}
+
+
+def errors_of(page: Any, form: str) -> str:
+    errors = page.locator(f"{form} .errors")
+    errors.wait_for(state="visible")
+    return errors.inner_text()
+
+
+@pytest.mark.browser
+def test_uploads_a_document_and_a_photo(example: Example, page: Any) -> None:
+    if example.backend != "filesystem":
+        # moto answers any origin while a bucket has no CORS rules; with rules, only theirs.
+        assert example.url in example.cors_origins()
+    sign_in(page, example)
+    # Record what the progress bar showed at each of the upload's progress events.
+    page.evaluate(
+        """() => {
+        window.progressSeen = [];
+        const send = XMLHttpRequest.prototype.send;
+        XMLHttpRequest.prototype.send = function (body) {
+          this.upload.addEventListener('progress', () => {
+            const bar = document.querySelector('#document-form progress');
+            window.progressSeen.push([bar.value, bar.max]);
+          });
+          return send.call(this, body);
+        };
+      }"""
+    )
+
+    document = pdf(600 * 1024)
+    page.fill("#document-form input[name=title]", "Quarterly notes")
+    pick(page, "#document-form", "quarterly-notes.pdf", document, "application/pdf")
+    wait_uploaded(page, "#document-form", len(document))
+    provider = {"filesystem": "this server", "s3": "S3", "azure": "Azure Blob"}[example.backend]
+    status = page.locator("#document-form .status").inner_text()
+    assert status == f"Uploaded quarterly-notes.pdf (600.0 KB) to {provider}."
+    seen = page.evaluate("window.progressSeen")
+    # The bar followed the request's bytes (a multipart body is a little larger than the file) to its max.
+    assert seen and seen[-1][0] == seen[-1][1] >= len(document), seen
+    page.click("#document-form button[type=submit]")
+    link = page.locator("#documents li", has_text="Quarterly notes").locator("a.download")
+    link.wait_for()
+    assert link.inner_text() == "quarterly-notes.pdf"
+    with page.expect_download() as download:
+        link.click()
+    assert Path(download.value.path()).read_bytes() == document
+
+    image = png(320, 240)
+    page.fill("#photo-form input[name=caption]", "Gradient")
+    pick(page, "#photo-form", "gradient.png", image, "image/png")
+    wait_uploaded(page, "#photo-form", len(image))
+    page.click("#photo-form button[type=submit]")
+    thumbnail = page.locator("#photos img[alt=Gradient]")
+    thumbnail.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    assert thumbnail.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [320, 240]
+    assert "320\u00d7240" in page.locator("#photos li", has_text="Gradient").inner_text()
+    href = page.locator("#photos li", has_text="Gradient").locator("a.download").get_attribute("href")
+    assert page.request.get(href).body() == image
+
+    # Saved, and moved from the temporary key to the permanent names.
+    [(doc_id, attachment)] = example.rows("SELECT id, attachment FROM example_document WHERE title = 'Quarterly notes'")
+    assert attachment == f"documents/{doc_id}/quarterly-notes.pdf"
+    [(photo, width, height)] = example.rows("SELECT image, width, height FROM example_photo WHERE caption = 'Gradient'")
+    assert photo.startswith("photos/") and (width, height) == (320, 240)
+    assert page.locator("#photo-form .status").inner_text() == "Saved “Gradient”."
+    assert page.console_errors == []
+
+    screenshot = os.environ.get("DEMO_SCREENSHOT")
+    if screenshot and example.backend == "filesystem":
+        # One more file, uploaded but not saved yet: the bar full, the form half filled in.
+        draft = pdf(200 * 1024)
+        page.fill("#document-form input[name=title]", "Draft contract")
+        pick(page, "#document-form", "draft-contract.pdf", draft, "application/pdf")
+        wait_uploaded(page, "#document-form", len(draft))
+        page.set_viewport_size({"width": 1280, "height": 720})
+        page.mouse.move(0, 0)
+        page.screenshot(path=screenshot, full_page=True)
+
+
+@pytest.mark.browser
+def test_oversize_file_is_refused(example: Example, page: Any, tmp_path: Path) -> None:
+    sign_in(page, example)
+    documents, temp_files = example.count("example_document"), example.count("async_uploads_asynctempfile")
+    big = tmp_path / "big.pdf"
+    with big.open("wb") as fh:
+        fh.write(b"%PDF-1.4\n")
+        fh.truncate(MAX_DOCUMENT_BYTES + 1)  # sparse: quick to make, a real file of that size to the browser
+    page.fill("#document-form input[name=title]", "Too big")
+    page.set_input_files("#document-form input[type=file]", files=[str(big)])
+    text = errors_of(page, "#document-form")
+    assert f"The file is {MAX_DOCUMENT_BYTES + 1} bytes; this field accepts at most {MAX_DOCUMENT_BYTES} bytes." in text
+    assert "file_too_large" in text
+    assert page.locator("#document-form").get_attribute("data-upload") == "failed"
+    assert progress_of(page, "#document-form")["value"] == 0
+    page.click("#document-form button[type=submit]")  # saving stays refused
+    page.wait_for_timeout(300)
+    assert page.locator("#document-form .errors").is_visible()
+    assert example.count("example_document") == documents
+    assert example.count("async_uploads_asynctempfile") == temp_files  # refused before any URL was issued
+    assert page.locator("#documents li", has_text="Too big").count() == 0
+    assert page.console_errors == []
+
+
+@pytest.mark.browser
+def test_wrong_file_types_are_refused(example: Example, page: Any) -> None:
+    sign_in(page, example)
+    documents = example.count("example_document")
+
+    # By its name, before anything is uploaded.
+    page.fill("#document-form input[name=title]", "A program")
+    pick(page, "#document-form", "setup.exe", b"MZ\x90\x00" + b"\x00" * 200, "application/x-msdownload")
+    text = errors_of(page, "#document-form")
+    assert "'setup.exe' is not an accepted file type; accepted: .pdf, .txt, .docx, image/*." in text
+    assert "invalid_file_type" in text
+
+    # By its content, when the record is saved: a ".pdf" that is plain text.
+    fake = b"Not a PDF at all, just text pretending.\n" * 50
+    page.fill("#document-form input[name=title]", "Fake PDF")
+    pick(page, "#document-form", "fake.pdf", fake, "application/pdf")
+    wait_uploaded(page, "#document-form", len(fake))
+    assert not page.locator("#document-form .errors").is_visible()
+    page.click("#document-form button[type=submit]")
+    text = errors_of(page, "#document-form")
+    assert "The uploaded content is text/plain (text), which is not an accepted type for fake.pdf" in text
+    assert "invalid_file_type" in text
+
+    assert example.count("example_document") == documents
+    assert page.locator("#documents li", has_text="Fake PDF").count() == 0
+    assert page.locator("#documents li", has_text="A program").count() == 0
+    assert page.console_errors == []
+
+
+def test_demo_operations_are_valid_against_schema_graphql() -> None:
+    """The page's GraphQL documents validate against schema.graphql (which a test keeps current)."""
+    from graphql import build_schema, parse, validate
+
+    schema = build_schema((ROOT / "schema.graphql").read_text())
+    source = DEMO_JS.read_text()
+    messages = re.search(r'const MESSAGES = "([^"]+)";', source)
+    assert messages is not None
+    operations = re.findall(r"= `(\s*(?:query|mutation) .*?)`;", source, flags=re.S)
+    assert len(operations) == 4
+    for operation in operations:
+        document = parse(operation.replace("${MESSAGES}", messages.group(1)))
+        assert validate(schema, document) == [], operation
+
+
+def _emulator_port(log: Path, name: str) -> int:
+    found = re.search(rf"Started {name} on http://127\.0\.0\.1:(\d+)", log.read_text())
+    assert found, log.read_text()[-2000:]
+    return int(found.group(1))
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("backend", ["s3", "azure"])
+def test_run_example_starts_and_stops_its_own_emulator(backend: str, tmp_path: Path) -> None:
+    """``EXAMPLE_STORAGE=s3|azure make run`` with no endpoint: an emulator, a bucket with CORS, a clean stop."""
+    if backend == "s3" and not (Path(sys.prefix) / "bin" / "moto_server").exists():
+        pytest.skip("moto_server is not installed in this environment")
+    if backend == "azure" and not (ROOT / "tests" / "node" / "node_modules" / ".bin" / "azurite-blob").exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Azurite is not installed (CI=true requires it)")
+        pytest.skip("!!! Azurite is not installed (npm ci in tests/node)")
+    proc, example = start_example(tmp_path, backend, own_database=False)
+    try:
+        if backend == "s3":
+            port = _emulator_port(example.log, "moto's S3 server")
+            example.env = {"AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}", "EXAMPLE_S3_BUCKET": "example-uploads"}
+        else:
+            from azure.storage.blob import BlobServiceClient
+
+            port = _emulator_port(example.log, "Azurite")
+            example.env = {"AZURE_CONNECTION_STRING": azurite_connection_string(port)}
+            service = BlobServiceClient.from_connection_string(example.env["AZURE_CONNECTION_STRING"])
+            assert service.get_container_client("example-uploads").exists()
+        assert example.url in example.cors_origins()  # for s3, get_bucket_cors also shows the bucket exists
+        assert example.count("auth_user") == 1  # the demo user, in the database beside the emulator's data
+    finally:
+        returncode = stop(proc)
+    assert returncode == 143  # stopped by SIGTERM, through the script's trap
+    deadline = time.monotonic() + 10
+    while _port_open(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _port_open(port), "the emulator outlived the example"
+    assert not _port_open(int(example.url.rsplit(":", 1)[1]))
