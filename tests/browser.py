@@ -5,8 +5,10 @@ Playwright for Python drives the system browser from Debian's ``chromium`` packa
 tests skip loudly; under ``CI=true`` they fail instead (``.ci/run`` installs the package).
 
 ``CHROMIUM`` names another binary. Playwright's sync API runs an event loop in the test's thread,
-which makes Django's ORM refuse to run there; the tests only touch the database between browser
-steps, so ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set for the session.
+which makes Django's ORM refuse to run there (the tests only touch the database between browser
+steps, so ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set while it runs) and ``async_to_sync`` fail. So the
+browser lives for one test module, not the session: other tests in the same process (the async
+GraphQL view, boto3) never see Playwright's loop.
 """
 
 from __future__ import annotations
@@ -52,9 +54,9 @@ def _missing(reason: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Chromium shared by the session's browser tests."""
+    """A headless Chromium shared by one module's browser tests."""
     executable = chromium_path()
     if executable is None:
         _missing("no Chromium binary (Debian: apt-get install chromium; or set CHROMIUM=/path/to/chrome)")
@@ -62,13 +64,20 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _missing("Playwright for Python is not installed (make install)")
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    try:
+        with sync_playwright() as playwright:
+            instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+            try:
+                yield instance
+            finally:
+                instance.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
