@@ -179,7 +179,9 @@
       errors.replaceChildren();
       for (const { message, code, field } of messages) {
         const item = document.createElement("li");
-        item.append(field && field !== "attachment" && field !== "image" ? `${field}: ${message}` : message);
+        // Name the input only for the form's text inputs (title, caption); the rest is about the file.
+        const input = field && form.elements.namedItem(field);
+        item.append(input && input !== fileInput ? `${input.closest("label").firstChild.textContent.trim()}: ${message}` : message);
         if (code) {
           const tag = document.createElement("code");
           tag.textContent = code;
@@ -191,7 +193,7 @@
     }
 
     function setState(state, text) {
-      form.dataset.upload = state; // idle | uploading | uploaded | failed
+      form.dataset.upload = state; // idle | uploading | uploaded | failed | saved
       status.textContent = text;
     }
 
