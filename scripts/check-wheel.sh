@@ -52,7 +52,8 @@ settings.configure(
 django.setup()
 from django.core.management import call_command
 
-import async_uploads.forms, async_uploads.models, async_uploads.views  # noqa: E401,F401
+import async_uploads.forms, async_uploads.models, async_uploads.staticfiles  # noqa: E401,F401
+import async_uploads.views  # noqa: F401
 from async_uploads.exceptions import AsyncUploadsImproperlyInstalled
 
 urlpatterns = []
@@ -64,12 +65,16 @@ except AsyncUploadsImproperlyInstalled as e:
     assert 'pip install "django-async-uploads[graphql]"' in str(e), e
 else:
     raise SystemExit("async_uploads.graphql imported without strawberry-graphql-django")
-for module, extra in (("async_uploads.storage.s3", "s3"), ("async_uploads.storage.azure", "azure")):
+for module, extra in (
+    ("async_uploads.storage.s3", "s3"),
+    ("async_uploads.storage.azure", "azure"),
+    ("async_uploads.rest_framework", "drf"),
+):
     try:
         __import__(module)
     except AsyncUploadsImproperlyInstalled as e:
         assert f'pip install "django-async-uploads[{extra}]"' in str(e), e
     else:
         raise SystemExit(f"{module} imported without its extra")
-print("base install ok: core without extras; the graphql, s3 and azure layers name their extras")
+print("base install ok: core without extras; the graphql, s3, azure and drf layers name their extras")
 PY
