@@ -526,6 +526,24 @@ def test_cors_command_dry_run_prints_the_rules_without_changing_anything():
     assert "https://app.example.com" in text and "AllowedMethods" in text and "PUT" in text
 
 
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        (["--origin", "https://a.example", "--origin", "https://b.example"], {}),
+        (["--origin", "https://a.example", "https://b.example"], {}),
+        ([], {"origin": ["https://a.example", "https://b.example"]}),
+    ],
+    ids=["repeated", "listed", "call_command-list"],
+)
+def test_cors_command_takes_several_origins_every_way(args, kwargs):
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("async_uploads_cors", *args, "--registry", "cloud", "--dry-run", stdout=out, **kwargs)
+    text = out.getvalue()
+    assert "https://a.example" in text and "https://b.example" in text
+
+
 @pytest.mark.django_db
 def test_a_custom_verify_upload_of_the_first_release_still_works(user, client_for, monkeypatch):
     backend = Backend("filesystem", FsDoc, FsImage, fs_storage, client_for(user))

@@ -21,9 +21,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--origin",
-            action="append",
+            # extend + nargs: `--origin a --origin b`, `--origin a b` and call_command(origin=[a, b])
+            # all give [a, b] (call_command passes a required list option as `--origin a b`).
+            action="extend",
+            nargs="+",
             required=True,
-            help="Origin of the site that uploads, e.g. https://app.example.com (repeat for several).",
+            help="Origin of the site that uploads, e.g. https://app.example.com (repeat or list several).",
         )
         parser.add_argument("--registry", help="Only the fields of the registry with this name.")
         parser.add_argument("--dry-run", action="store_true", help="Print the rules instead of applying them.")
