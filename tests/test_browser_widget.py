@@ -209,3 +209,43 @@ def test_the_widget_uploads_straight_to_s3_and_azure(admin_page, live_server, ba
     assert (photo.width, photo.height) == (9, 4)
     assert not AsyncTempFile.objects.filter(moved_to_location="").exists()
     assert page.console_errors == []
+
+
+def test_a_second_pick_cancels_the_running_upload(admin_page):
+    """The first upload is held by the network; picking again aborts it, and only the second counts."""
+    page = admin_page
+    held: list[Any] = []
+
+    def hold_first(route: Any) -> None:
+        if not held:
+            held.append(route)  # never answered: the browser is still sending it
+        else:
+            route.continue_()
+
+    page.route("**/async-uploads/upload-file-direct/**", hold_first)
+    page.goto(page.base_url + "/admin/testapp/profile/add/")
+    box = widget(page, "resume")
+    box.locator(".async-file-input__picker").set_input_files(file_payload("slow.pdf", PDF, "application/pdf"))
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the first upload never started"
+    second = PDF.replace(b"resume", b"second")
+    uploaded(page, "resume", "fast.pdf", second, "application/pdf")
+    # Let the held request go on: an upload the page did not abort would now reach the storage.
+    try:
+        held[0].continue_()
+    except Exception:  # Playwright refuses to continue a request the page aborted
+        pass
+    page.wait_for_timeout(500)
+    assert box.locator(".async-file-input__status").inner_text() == "Uploaded fast.pdf."
+    assert box.locator(".async-file-input__progress").evaluate("el => el.value === el.max")
+    assert "fast.pdf" in box.locator("input[type=hidden]").input_value()
+    # The held request was aborted by the page: its key never received a file.
+    slow = AsyncTempFile.objects.get(original_filename="slow.pdf")
+    assert not Profile._meta.get_field("resume").storage.exists(slow.key)
+    page.fill("#id_name", "Flo")
+    page.click("input[name=_save]")
+    page.wait_for_url("**/admin/testapp/profile/")
+    assert saved_bytes(Profile.objects.get().resume) == second

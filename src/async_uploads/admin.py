@@ -15,7 +15,12 @@ __all__ = ["AsyncFileAdminMixin", "AsyncTempFileAdmin"]
 def _with_request(form_class: type, request: Any) -> type:
     """Return ``form_class`` bound to ``request`` (a subclass made for this request)."""
     bases = (form_class,) if issubclass(form_class, AsyncFileFormMixin) else (AsyncFileFormMixin, form_class)
-    return type(form_class.__name__, bases, {"async_uploads_request": request, "__module__": form_class.__module__})
+    attrs = {
+        "async_uploads_request": request,
+        "async_uploads_save_as_new": request.method == "POST" and "_saveasnew" in request.POST,
+        "__module__": form_class.__module__,
+    }
+    return type(form_class.__name__, bases, attrs)
 
 
 class AsyncFileAdminMixin:
@@ -38,6 +43,10 @@ class AsyncFileAdminMixin:
         formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
         formset.form = _with_request(formset.form, request)  # the formset class is made for this call
         return formset
+
+    def get_changelist_form(self, request: Any, **kwargs: Any) -> Any:
+        # list_editable: the changelist formset is built from this form
+        return _with_request(super().get_changelist_form(request, **kwargs), request)  # type: ignore[misc]
 
 
 @admin.register(AsyncTempFile)

@@ -161,9 +161,15 @@ class AsyncFileFormMixin:
     fields: dict[str, forms.Field]
     #: The request used when none is passed (set by :class:`~async_uploads.admin.AsyncFileAdminMixin`).
     async_uploads_request: Any = None
+    #: Set by the admin for "Save as new": the original record's files cannot be shared with the copy.
+    async_uploads_save_as_new: bool = False
 
     def __init__(self, *args: Any, request: Any = None, **kwargs: Any):
-        self.request = request if request is not None else self.async_uploads_request
+        request = request if request is not None else self.async_uploads_request
+        # Kept apart from ``self.request``: a form class of your own may set that attribute too
+        # (to None when it was given no request) after this mixin took the keyword.
+        self._async_uploads_request = request
+        self.request = request
         super().__init__(*args, **kwargs)
         instance = getattr(self, "instance", None)
         if instance is not None and instance.pk is not None and not instance._state.adding:
@@ -177,9 +183,19 @@ class AsyncFileFormMixin:
         for name, value in list(self.cleaned_data.items()):
             if not isinstance(value, AsyncFileInputData):
                 continue
-            value.request = self.request
+            value.request = self._async_uploads_request or getattr(self, "request", None)
             model_field = _async_model_field(instance, name)
             if model_field is None:
+                continue
+            if self.async_uploads_save_as_new and not model_field.storage.is_temporary_path(value.key):
+                self.add_error(  # type: ignore[attr-defined]
+                    name,
+                    ValidationError(
+                        "Save as new cannot share the original record's file with the copy: "
+                        "upload the file again, or remove it.",
+                        code="invalid_key",
+                    ),
+                )
                 continue
             # Check each key now, so every refused field gets its error: the model form assigns
             # fields one by one and stops at the first refusal. The descriptor checks again on

@@ -149,10 +149,14 @@
     return "The storage refused the upload (HTTP " + xhr.status + (match ? ": " + match[1] : "") + ").";
   }
 
-  /* Send the file to the signed target: multipart POST (the Django server, S3) or PUT (Azure). */
-  function send(target, file, onProgress) {
+  /* Send the file to the signed target: multipart POST (the Django server, S3) or PUT (Azure).
+   * ``token`` (optional) receives the request as ``token.xhr``, so a newer pick can abort it. */
+  function send(target, file, onProgress, token) {
     return new Promise(function (resolve, reject) {
       var xhr = new XMLHttpRequest();
+      if (token) {
+        token.xhr = xhr;
+      }
       var method = (target.method || "POST").toUpperCase();
       xhr.open(method, target.url);
       var headers = target.headers || {};
@@ -175,6 +179,9 @@
       xhr.onerror = function () {
         reject(new Error("The upload could not reach the storage (network or CORS error)."));
       };
+      xhr.onabort = function () {
+        reject(new Error("The upload was cancelled."));
+      };
       if (method === "PUT") {
         xhr.send(file);
       } else {
@@ -193,11 +200,21 @@
     widget.dispatchEvent(new CustomEvent("async-uploads:" + name, { bubbles: true, detail: detail }));
   }
 
+  /* Stop the widget's running upload, if any: its result is no longer wanted. */
+  function cancel(widget) {
+    var running = widget._asyncUpload;
+    widget._asyncUpload = null;
+    if (running && running.xhr) {
+      running.xhr.abort();
+    }
+  }
+
   function upload(widget, file) {
     var hidden = part(widget, "value");
     var progress = part(widget, "progress");
     var token = {};
-    widget._asyncUpload = token; // a newer pick supersedes this one
+    cancel(widget); // a newer pick supersedes the running upload
+    widget._asyncUpload = token;
     widget.dataset.busy = "true";
     setError(widget, "");
     setStatus(widget, "Uploading " + file.name + "…");
@@ -211,10 +228,20 @@
       .then(function (size) {
         return requestTarget(widget, file).then(function (issued) {
           key = issued.key;
-          return send(issued.uploadUrl, file, function (loaded, total) {
-            progress.max = total || 1;
-            progress.value = loaded;
-          }).then(function () {
+          if (widget._asyncUpload !== token) {
+            throw new Error("superseded"); // picked again, or removed, while the URL was requested
+          }
+          return send(
+            issued.uploadUrl,
+            file,
+            function (loaded, total) {
+              if (widget._asyncUpload === token) {
+                progress.max = total || 1;
+                progress.value = loaded;
+              }
+            },
+            token
+          ).then(function () {
             return size;
           });
         });
@@ -275,7 +302,7 @@
       return;
     }
     event.preventDefault();
-    widget._asyncUpload = null;
+    cancel(widget);
     delete widget.dataset.busy;
     delete widget.dataset.uploaded;
     part(widget, "value").value = "";
