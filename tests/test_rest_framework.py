@@ -240,7 +240,7 @@ def test_image_dimensions_pass_through(keys, alice_request):
     assert (value.key, value.width, value.height) == (keys["png"], 3, 2)
 
 
-EMPTY_INPUTS = [None, "", {}]
+EMPTY_INPUTS = [None, "", {}, "null", "{}", '""']
 
 
 @pytest.mark.django_db
@@ -262,6 +262,35 @@ def test_empty_values_are_refused_by_a_required_field(data, code):
 
     assert field_error(Strict(data={"attachment": data}))[0] == code
     assert Strict(data={"attachment": None}).fields["attachment"].required is True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["", "null", "{}"])
+def test_an_empty_form_value_clears_the_file(text):
+    """A form or multipart body (a QueryDict): DRF alone reads an empty optional value as 'not sent'."""
+    from django.http import QueryDict
+
+    data = QueryDict(mutable=True)
+    data.update({"title": "t", "attachment": text})
+    serializer = DocumentSerializer(Document(title="t", attachment="documents/1/a.pdf"), data=data)
+    assert serializer.is_valid(), serializer.errors
+    assert serializer.validated_data["attachment"] == ""
+
+
+def test_a_writable_source_star_is_refused_when_bound():
+    from django.core.exceptions import ImproperlyConfigured
+
+    class Whole(serializers.Serializer):
+        attachment = AsyncFileField(model_field=Document._meta.get_field("attachment"), source="*")
+
+    with pytest.raises(ImproperlyConfigured, match="source='\\*' can only be read_only=True"):
+        Whole(data={"attachment": {"key": "k"}}).fields  # noqa: B018 - binding happens here
+
+    class ReadOnlyWhole(serializers.Serializer):
+        attachment = AsyncFileField(model_field=Document._meta.get_field("attachment"), source="*", read_only=True)
+
+    doc = Document(pk=4, title="t", attachment="documents/4/a.pdf")
+    assert ReadOnlyWhole(doc).data["attachment"]["key"] == "documents/4/a.pdf"
 
 
 def test_a_partial_update_without_the_field_leaves_it_out():

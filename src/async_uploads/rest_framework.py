@@ -7,7 +7,7 @@ import posixpath
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DEFAULT_DB_ALIAS, models, router, transaction
 from django.urls import NoReverseMatch
@@ -20,6 +20,7 @@ from async_uploads.inputs import AsyncFileInputData
 try:
     from rest_framework import serializers
     from rest_framework.fields import empty, get_attribute
+    from rest_framework.utils import html
 except ImportError as e:  # pragma: no cover - exercised in a subprocess by the tests
     raise AsyncUploadsImproperlyInstalled("djangorestframework", "drf") from e
 
@@ -48,6 +49,12 @@ def _errors_of(error: DjangoValidationError) -> list[DjangoValidationError]:
 
 
 def _is_blank(data: Any) -> bool:
+    if isinstance(data, str) and data.strip()[:1] in ("n", "{", '"'):
+        # A form or multipart body sends the JSON as text: "null", "{}" and '""' clear too.
+        try:
+            data = json.loads(data)
+        except (ValueError, RecursionError):
+            return False
     return data is None or (isinstance(data, str | dict) and not data)
 
 
@@ -95,6 +102,14 @@ class AsyncFileField(serializers.ModelField):
 
     # ------------------------------------------------------------------ input
 
+    def bind(self, field_name: str, parent: Any) -> None:
+        super().bind(field_name, parent)
+        if self.source == "*" and not self.read_only:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} {field_name!r} of {type(parent).__name__}: source='*' can only be "
+                "read_only=True (the value is a file of one model field; name that field as the source)."
+            )
+
     def get_value(self, dictionary: Mapping[str, Any]) -> Any:
         # Only a nested serializer (an item of a list, a serializer inside another) reads the
         # record's pk from the data; the value is reset for every item (see run_validation).
@@ -104,6 +119,10 @@ class AsyncFileField(serializers.ModelField):
             pk_field = self.async_field.model._meta.pk
             if pk_field is not None and isinstance(dictionary, Mapping):
                 self._nested_pk = dictionary.get(pk_field.name)
+        if html.is_html_input(dictionary) and self.field_name and dictionary.get(self.field_name) == "":
+            # DRF reads an empty form value of an optional field as "not sent"; here it clears
+            # the file, as it does in a JSON body and in Django forms.
+            return ""
         return super().get_value(dictionary)
 
     def run_validation(self, data: Any = empty) -> Any:
