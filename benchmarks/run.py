@@ -62,6 +62,10 @@ class Plan:
     graphql: int
     #: Timed runs of each list query (section 9), per user and variant.
     list_runs: int
+    #: Timed calls per implementation of each DRF row (10, 10m, 10u).
+    drf: int
+    #: Timed collectstatic runs per implementation (row 11), after one untimed run each.
+    collect_runs: int
     upload_bytes: int
     upload_repeats: int
 
@@ -79,6 +83,8 @@ FULL = Plan(
     big_table=500,
     graphql=1000,
     list_runs=60,
+    drf=800,
+    collect_runs=7,
     upload_bytes=256 * MiB,
     upload_repeats=3,
 )
@@ -95,6 +101,8 @@ QUICK = Plan(
     big_table=50,
     graphql=200,
     list_runs=10,
+    drf=100,
+    collect_runs=3,
     upload_bytes=32 * MiB,
     upload_repeats=1,
 )
@@ -959,6 +967,125 @@ def bench_graphql_list(env: Env, plan: Plan) -> list[ListResult]:
 
 
 # --------------------------------------------------------------------------------------------
+# Benchmarks 10: DRF serializers (bench_project/drf_api.py, served at /drf/*)
+# --------------------------------------------------------------------------------------------
+
+DRF_PATHS = {
+    "ours": "/drf/ours/documents/",
+    "ours-plain": "/drf/ours-plain/documents/",
+    "ref": "/drf/ref/documents/",
+}
+
+
+def _drf_create_impl(env: Env, side: str) -> Impl:
+    """POST ``{"title", "file": {"key", "name"}}`` to a side's CreateAPIView, with a key issued for it."""
+    import json
+
+    ours = side != "ref"
+    model = env.om.Document if ours else env.rm.Document
+    storage = env.ours_storage if ours else env.ref_storage
+    new_key = env.ours_key if ours else env.ref_key
+    client, path, payload = env.client, DRF_PATHS[side], env.payload
+
+    def prepare(n: int) -> list[str]:
+        return [
+            json.dumps(
+                {
+                    "title": "created",
+                    "file": {"key": new_key(model, "file", "report.txt", payload), "name": "report.txt"},
+                }
+            )
+            for _ in range(n)
+        ]
+
+    def op(body: str) -> Any:
+        return client.post(path, body, content_type="application/json")
+
+    moved = _check_moved(storage, "file")
+
+    def check(responses: list[Any]) -> None:
+        objs = []
+        for r in responses:
+            data = _expect_status(r, 201).json()
+            obj = model._base_manager.get(pk=data["id"])
+            # The answer shows the file under its permanent name, as the record holds it.
+            if data["file"] is None or data["file"]["key"] != obj.file.name:
+                raise AssertionError(f"{side}: answered {data['file']!r}, the record holds {obj.file.name!r}")
+            objs.append(obj)
+        moved(objs)
+
+    return Impl(prepare, op, check)
+
+
+def bench_drf_create(env: Env, plan: Plan) -> Row:
+    return compare(
+        Row("10", "DRF create, 1 uploaded key (CreateAPIView, ModelSerializer)"),
+        _drf_create_impl(env, "ours"),
+        _drf_create_impl(env, "ref"),
+        plan.drf,
+        plan,
+    )
+
+
+def bench_drf_create_plain(env: Env, plan: Plan) -> Row:
+    """Extra: row 10 with ours' bare serializer_field_mapping recipe (no mixin, so no atomic save)."""
+    return compare(
+        Row("10m", "DRF create, 1 uploaded key, ours without AsyncFileSerializerMixin (mapping only)"),
+        _drf_create_impl(env, "ours-plain"),
+        _drf_create_impl(env, "ref"),
+        plan.drf,
+        plan,
+    )
+
+
+def _drf_update_impl(env: Env, side: str) -> Impl:
+    """PATCH a record (made through row 10's view) with a new title and its file as the view gave it."""
+    import itertools
+    import json
+
+    ours = side == "ours"
+    created = _drf_create_impl(env, side)
+    response = created.op(created.prepare(1)[0])
+    assert created.check is not None
+    created.check([response])
+    record = response.json()
+    current = record["file"]  # {"key", "name", "url"}: the permanent key, sent back unchanged
+    path = f"{DRF_PATHS[side]}{record['id']}/"
+    model = env.om.Document if ours else env.rm.Document
+    storage = env.ours_storage if ours else env.ref_storage
+    client, counter = env.client, itertools.count()
+
+    def prepare(n: int) -> list[str]:
+        return [json.dumps({"title": f"edit {next(counter)}", "file": current}) for _ in range(n)]
+
+    def op(body: str) -> Any:
+        return client.patch(path, body, content_type="application/json")
+
+    def check(responses: list[Any]) -> None:
+        for r in responses:
+            data = _expect_status(r, 200).json()
+            if data["file"]["key"] != current["key"]:
+                raise AssertionError(f"{side}: the key changed: {data['file']!r}, sent {current!r}")
+        obj = model._base_manager.get(pk=record["id"])
+        if obj.file.name != current["key"] or obj.title != responses[-1].json()["title"]:
+            raise AssertionError(f"{side}: record holds {obj.file.name!r} / {obj.title!r}")
+        if not storage.exists(current["key"]):
+            raise AssertionError(f"{side}: the file {current['key']!r} is gone")
+
+    return Impl(prepare, op, check)
+
+
+def bench_drf_update(env: Env, plan: Plan) -> Row:
+    return compare(
+        Row("10u", "DRF PATCH, current file sent back unchanged + new title (UpdateAPIView)"),
+        _drf_update_impl(env, "ours"),
+        _drf_update_impl(env, "ref"),
+        plan.drf,
+        plan,
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Benchmark 7: a large upload through each implementation's filesystem upload view
 # --------------------------------------------------------------------------------------------
 
@@ -1353,9 +1480,11 @@ def environment_lines(args: argparse.Namespace, plan: Plan) -> list[str]:
         f"resave {plan.resave}, download {plan.download}, big-table {plan.big_table} per table state, "
         f"GraphQL {plan.graphql} per row; "
         f"after {plan.warmup} warm-up calls; statements counted over {plan.counted} more calls; "
-        f"list query (9): {plan.list_runs} runs per viewer and query",
+        f"list query (9): {plan.list_runs} runs per viewer and query; "
+        f"DRF (10-10u): {plan.drf} per row; collectstatic (11): {plan.collect_runs} runs after 1 untimed",
         f"- GraphQL: strawberry-graphql {_version('strawberry-graphql')}, "
         f"strawberry-graphql-django {_version('strawberry-graphql-django')}, graphql-core {_version('graphql-core')}",
+        f"- DRF: djangorestframework {_version('djangorestframework')}",
     ]
 
 
@@ -1383,7 +1512,8 @@ def main() -> int:
     parser.add_argument(
         "--only",
         metavar="ROWS",
-        help="run only these rows, comma-separated (e.g. 1,8,8t,8n,8o,8a,8b,9; 6 = 6a+6b, 7 = the upload)",
+        help="run only these rows, comma-separated (e.g. 1,8,8t,8n,8o,8a,8b,9 or 10,10m,10u,11; "
+        "6 = 6a+6b, 7 = the upload)",
     )
     args = parser.parse_args()
     only = {r.strip() for r in args.only.split(",")} if args.only else None
@@ -1416,6 +1546,8 @@ def main() -> int:
     upload_error = None
     listing: list[ListResult] = []
     list_error = None
+    collected = None
+    collect_error = None
     run_upload = not args.skip_upload and wanted("7")
     try:
         env = Env()
@@ -1433,6 +1565,9 @@ def main() -> int:
             ("8o", bench_graphql_generate_noopt),
             ("8a", bench_graphql_generate_async),
             ("8b", bench_graphql_generate_batch),
+            ("10", bench_drf_create),
+            ("10m", bench_drf_create_plain),
+            ("10u", bench_drf_update),
         ):
             if not wanted(key):
                 continue
@@ -1456,6 +1591,14 @@ def main() -> int:
             except Exception as e:
                 log(traceback.format_exc())
                 big = (Row("6a", "big table", error=str(e)), Row("6b", "big table", error=str(e)))
+        if wanted("11"):
+            import drf_static
+
+            try:
+                collected = drf_static.bench_collectstatic(settings.WORK_DIR, plan.collect_runs, log)
+            except Exception as e:
+                log(traceback.format_exc())
+                collect_error = f"{type(e).__name__}: {e}"
         env.reset()
         if run_upload:
             try:
@@ -1492,7 +1635,9 @@ def main() -> int:
             "and counts once. Row 2t is an extra: row 2 inside `transaction.atomic()`. Rows 8-8b are "
             "`generateUploadUrl` through strawberry's GraphQL view (bench_project/graphql_schema.py) against "
             "the reference's REST view (the same work as row 1's ref side); 8t, 8n, 8o, 8a and 8b are extras "
-            f"(8b: one call = {BATCH_URLS} upload URLs, one GraphQL request against {BATCH_URLS} REST requests).\n\n"
+            f"(8b: one call = {BATCH_URLS} upload URLs, one GraphQL request against {BATCH_URLS} REST requests). "
+            "Rows 10-10u are requests to DRF generic views over each package's `Document` "
+            "(bench_project/drf_api.py); 10m is an extra (ours without `AsyncFileSerializerMixin`).\n\n"
         )
         if all_rows
         else ""
@@ -1507,6 +1652,23 @@ def main() -> int:
             "`bench_ours.view_document`, the field's detail permission that `downloadUrl` checks.\n\n"
         )
         report += f"FAILED: {list_error}\n\n" if list_error else list_table(listing) + "\n"
+    if collected or collect_error:
+        import drf_static
+
+        report += (
+            "## 11. collectstatic with ExcludingManifestStaticFilesStorage\n\n"
+            "`collectstatic --noinput --clear` (in this process, `call_command`) of one generated tree into a "
+            'fresh STATIC_ROOT per run, `exclude_patterns=["frontend/build/*"]`, the two implementations '
+            "alternating run by run after one untimed run each. The tree: "
+            + (
+                f"{drf_static.CSS_FILES} CSS files ({drf_static.BASE_CSS} base files `@import`ed by the others), "
+                f"{drf_static.IMAGES} images they refer to, and {3 * drf_static.EXCLUDED_PER_KIND} files under "
+                "`frontend/build/` (JS, CSS, images; the collected CSS also refers to some of them). "
+                "The last column: a new interpreter builds the storage on the last run's STATIC_ROOT with "
+                f"`manifest_strict=True` (DEBUG off) and calls `url({drf_static.EXCLUDED_PROBE!r})`.\n\n"
+            )
+        )
+        report += f"FAILED: {collect_error}\n\n" if collect_error else drf_static.collect_table(collected) + "\n"
     if big:
         report += "## 6. Saving with a large temp-file table (row 2's work)\n\n" + big_table_table(*big, indexed) + "\n"
     if run_upload:
@@ -1525,7 +1687,12 @@ def main() -> int:
     print(report)
     args.results.write_text(report)
     log(f"wrote {args.results}")
-    failed = any(r.error for r in all_rows) or upload_error is not None or list_error is not None
+    failed = (
+        any(r.error for r in all_rows)
+        or upload_error is not None
+        or list_error is not None
+        or collect_error is not None
+    )
     return 1 if failed else 0
 
 

@@ -23,7 +23,7 @@ fi
 stamp="$here/.work/setup.stamp"
 want="$(cat "$repo/pyproject.toml" "$here/requirements.txt" "$here/setup.sh" | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
-    && "$venv/bin/python" -c "import async_uploads, alliance_platform.storage, dj_database_url, psycopg, requests, PIL, strawberry_django" 2>/dev/null; then
+    && "$venv/bin/python" -c "import async_uploads, alliance_platform.storage, dj_database_url, psycopg, requests, PIL, strawberry_django, rest_framework" 2>/dev/null; then
     exit 0
 fi
 

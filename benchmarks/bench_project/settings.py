@@ -33,6 +33,9 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    # For run.py row 11 (collectstatic). With DEBUG off its runserver (row 7's server) serves no
+    # static files, and it adds no middleware.
+    "django.contrib.staticfiles",
     "async_uploads",
     "alliance_platform.storage",
     "bench_ours",

@@ -34,3 +34,19 @@ def _graphql_patterns() -> list:
 
 
 urlpatterns += _graphql_patterns()
+
+
+def _drf_patterns() -> list:
+    """The DRF endpoints of rows 10, 10m and 10u (bench_project/drf_api.py)."""
+    from bench_project import drf_api
+
+    return [
+        path("drf/ours/documents/", drf_api.OursCreate.as_view()),
+        path("drf/ours/documents/<int:pk>/", drf_api.OursUpdate.as_view()),
+        path("drf/ours-plain/documents/", drf_api.OursPlainCreate.as_view()),
+        path("drf/ref/documents/", drf_api.RefCreate.as_view()),
+        path("drf/ref/documents/<int:pk>/", drf_api.RefUpdate.as_view()),
+    ]
+
+
+urlpatterns += _drf_patterns()
