@@ -249,3 +249,37 @@ def test_a_second_pick_cancels_the_running_upload(admin_page):
     page.click("input[name=_save]")
     page.wait_for_url("**/admin/testapp/profile/")
     assert saved_bytes(Profile.objects.get().resume) == second
+
+
+def test_a_failed_upload_can_keep_the_current_file(admin_page):
+    page = admin_page
+    profile = Profile.objects.create(name="Gil", resume="resumes/old.pdf")
+    page.route(
+        "**/async-uploads/upload-file-direct/**",
+        lambda route: route.fulfill(
+            status=507, content_type="application/json", body='{"code": "x", "message": "The disk is full."}'
+        ),
+    )
+    page.goto(page.base_url + f"/admin/testapp/profile/{profile.pk}/change/")
+    box = pick(page, "resume", "new.pdf", PDF, "application/pdf")
+    assert box.locator(".async-file-input__error").inner_text() == "The disk is full."
+    keep = box.locator(".async-file-input__keep")
+    assert keep.is_visible()
+    # Saving now is refused: the chosen file never arrived. The page offers the current file again.
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".errornote")
+    assert "The upload failed: The disk is full." in page.locator(".form-row.field-resume").inner_text()
+    profile.refresh_from_db()
+    assert profile.resume.name == "resumes/old.pdf"
+    assert widget(page, "resume").locator(".async-file-input__current").inner_text() == "old.pdf"
+    # Fail again, then keep the current file: the form saves with it unchanged.
+    box = pick(page, "resume", "new.pdf", PDF, "application/pdf")
+    box.locator(".async-file-input__keep").click()
+    assert box.locator(".async-file-input__error").is_hidden()
+    assert box.locator(".async-file-input__current").inner_text() == "old.pdf"
+    assert '"key": "resumes/old.pdf"' in box.locator("input[type=hidden]").input_value()
+    page.fill("#id_name", "Gil 2")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    profile.refresh_from_db()
+    assert (profile.name, profile.resume.name) == ("Gil 2", "resumes/old.pdf")

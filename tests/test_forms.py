@@ -187,3 +187,16 @@ def test_widget_media_ships_the_script():
     media = str(DocumentForm().media)
     assert "async_uploads/async-file-input.js" in media
     assert "async_uploads/async-file-input.css" in media
+
+
+@pytest.mark.django_db
+def test_a_failed_upload_is_refused_and_the_form_offers_the_current_file_again(user):
+    doc = Document.objects.create(title="t", attachment="documents/1/a.pdf")
+    failed = json.dumps({"key": "async-temp-files/x-b.pdf", "name": "b.pdf", "error": "network"})
+    form = DocumentForm(data={"title": "t", "attachment": failed}, instance=doc, request=request_for(user))
+    assert not form.is_valid()
+    assert form.errors["attachment"] == ["The upload failed: network"]
+    widget = form.fields["attachment"].widget
+    assert json.loads(widget.format_value(form["attachment"].value()))["key"] == "documents/1/a.pdf"
+    doc.refresh_from_db()
+    assert doc.attachment.name == "documents/1/a.pdf"

@@ -252,6 +252,13 @@ class AsyncFileField(forms.Field):
             return "" if value == "" else None
         return value
 
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # An upload the browser reported as failed is refused (the form says so); the re-rendered
+        # widget then offers the current file again, not the key that never received one.
+        if isinstance(data, AsyncFileInputData) and data.error:
+            return initial
+        return super().bound_data(data, initial)
+
     def has_changed(self, initial: Any, data: Any) -> bool:
         if self.disabled:
             return False

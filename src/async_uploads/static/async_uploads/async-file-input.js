@@ -209,13 +209,39 @@
     }
   }
 
+  /* The last value that names a usable file (or none): what "Keep the current file" restores. */
+  function goodValue(widget) {
+    if (widget._asyncGoodValue === undefined) {
+      widget._asyncGoodValue = part(widget, "value").value; // as rendered
+    }
+    return widget._asyncGoodValue;
+  }
+
+  function parsed(value) {
+    try {
+      var data = JSON.parse(value);
+      return data && typeof data === "object" && data.key && !data.error ? data : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function showKeep(widget, show) {
+    var keep = part(widget, "keep");
+    if (keep) {
+      keep.hidden = !show;
+    }
+  }
+
   function upload(widget, file) {
     var hidden = part(widget, "value");
     var progress = part(widget, "progress");
     var token = {};
+    goodValue(widget);
     cancel(widget); // a newer pick supersedes the running upload
     widget._asyncUpload = token;
     widget.dataset.busy = "true";
+    showKeep(widget, false);
     setError(widget, "");
     setStatus(widget, "Uploading " + file.name + "…");
     progress.value = 0;
@@ -257,6 +283,7 @@
             value.height = size.height;
           }
           hidden.value = JSON.stringify(value);
+          widget._asyncGoodValue = hidden.value;
           delete widget.dataset.busy;
           widget.dataset.uploaded = "true";
           setCurrent(widget, file.name, null);
@@ -271,8 +298,9 @@
           progress.hidden = true;
           if (key) {
             // A key was issued but the file did not arrive: submitting says so instead of
-            // silently keeping the previous file.
+            // silently keeping the previous file, unless the user chooses to keep it.
             hidden.value = JSON.stringify({ key: key, name: file.name, error: error.message });
+            showKeep(widget, parsed(goodValue(widget)) !== null);
           }
           setStatus(widget, "");
           setError(widget, error.message);
@@ -293,6 +321,24 @@
   });
 
   document.addEventListener("click", function (event) {
+    var keep = event.target.closest && event.target.closest(".async-file-input__keep");
+    var kept = keep && keep.closest(SELECTOR);
+    if (kept) {
+      event.preventDefault();
+      cancel(kept);
+      var previous = goodValue(kept);
+      var data = parsed(previous);
+      part(kept, "value").value = previous;
+      part(kept, "picker").value = "";
+      part(kept, "progress").hidden = true;
+      setError(kept, "");
+      setStatus(kept, "");
+      setCurrent(kept, data ? data.name || data.key : null, data ? data.url : null);
+      showKeep(kept, false);
+    }
+  });
+
+  document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest(".async-file-input__clear");
     if (!button) {
       return;
@@ -306,6 +352,8 @@
     delete widget.dataset.busy;
     delete widget.dataset.uploaded;
     part(widget, "value").value = "";
+    widget._asyncGoodValue = "";
+    showKeep(widget, false);
     part(widget, "picker").value = "";
     part(widget, "progress").hidden = true;
     setError(widget, "");
