@@ -178,7 +178,15 @@ class AsyncFileInputData:
                 "This key is neither the field's current file nor a temporary upload key; "
                 "request an upload URL and submit the key it returns."
             )
-        temp_file = AsyncTempFile.get_by_key(self.key)
+        memo = self.__dict__.get("_verified")
+        if memo is not None and memo[0] is field and memo[1] == self.key:
+            # The same value checked moments ago (a form or serializer checks before the model
+            # assigns it; strawberry_django's create fills a throwaway instance first): reuse the
+            # row read then. The rules below run again for this instance, and the claim on save
+            # is a conditional UPDATE, so a row taken in between still loses there.
+            temp_file = memo[2]
+        else:
+            temp_file = AsyncTempFile.get_by_key(self.key)
         if temp_file is None:
             raise reject("No upload was issued with this key; request a new upload URL.")
         if not temp_file.is_for_field(field):
@@ -205,11 +213,8 @@ class AsyncFileInputData:
                 raise reject("This key was issued for another record.")
         if temp_file.error:
             raise reject("This upload could not be moved into place earlier; upload the file again.")
-        memo = self.__dict__.get("_verified")
         if memo is not None and memo[0] is field and memo[1] == temp_file.key:
-            # The same value assigned again (strawberry_django's create fills a throwaway instance
-            # first): the object was checked moments ago; do not ask the storage twice.
-            return temp_file
+            return temp_file  # the object was checked moments ago: do not ask the storage twice
         extra: dict[str, Any] = {}
         if _takes_upload_details(field.storage.verify_upload):
             extra = {"name": temp_file.original_filename, "width": self.width, "height": self.height}
@@ -225,7 +230,7 @@ class AsyncFileInputData:
         if verified is not None and verified.width and verified.height and (self.width is None or self.height is None):
             # Dimensions from the image header spare the full download ImageField would make.
             self.width, self.height = verified.width, verified.height
-        self.__dict__["_verified"] = (field, temp_file.key)
+        self.__dict__["_verified"] = (field, temp_file.key, temp_file)
         return temp_file
 
 
