@@ -4,7 +4,8 @@ import re
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
 
-from async_uploads.storage.base import AsyncUploadStorage, is_clean_key, safe_basename
+from async_uploads.names import is_clean_key, safe_basename
+from async_uploads.storage.base import AsyncUploadStorage
 from async_uploads.storage.filesystem import FileSystemAsyncUploadStorage
 
 

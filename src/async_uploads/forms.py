@@ -13,8 +13,9 @@ from django.utils.deconstruct import deconstructible
 
 from async_uploads.inputs import AsyncFileInputData
 from async_uploads.models import AsyncFileMixin, AsyncTempFile
+from async_uploads.names import safe_basename
 from async_uploads.registry import AsyncFieldRegistry
-from async_uploads.storage.base import AsyncUploadStorage, safe_basename
+from async_uploads.storage.base import AsyncUploadStorage
 
 __all__ = [
     "AsyncFileField",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 
 from async_uploads.exceptions import UploadRejected
+from async_uploads.names import is_text
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -26,15 +27,6 @@ MAX_IMAGE_DIMENSION = 1_000_000
 
 _VALID_KEYS = ("key", "name", "width", "height", "error")
 _IGNORED_KEYS = ("url",)
-
-
-def is_text(value: str) -> bool:
-    """Return whether ``value`` can be stored as text: UTF-8 encodable (JSON allows lone surrogates)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _takes_upload_details(verify: Any) -> bool:

@@ -346,7 +346,7 @@ class AsyncFileMixin:
         """
         if not self.file_restrictions:
             return True
-        from async_uploads.storage.base import safe_basename
+        from async_uploads.names import safe_basename
 
         filename = safe_basename(filename)  # judge the name that will be stored, not a URL-like string
         guessed, _ = mimetypes.guess_type(filename, strict=False)

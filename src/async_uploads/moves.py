@@ -44,7 +44,7 @@ from async_uploads.models import (
     AsyncTempFile,
     async_fields_of,
 )
-from async_uploads.storage.base import fit_name, safe_basename
+from async_uploads.names import fit_name, safe_basename
 
 if TYPE_CHECKING:
     from async_uploads.storage.base import AsyncUploadStorage

@@ -9,8 +9,8 @@ from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.db import models
 
 from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
-from async_uploads.inputs import is_text
 from async_uploads.models import AsyncTempFile
+from async_uploads.names import is_text
 from async_uploads.permissions import check_permission
 
 if TYPE_CHECKING:

@@ -260,7 +260,7 @@ def name_satisfies(restriction: str, name: str) -> bool:
     The same rule as :meth:`AsyncFileMixin.is_valid_filetype <async_uploads.models.AsyncFileMixin.is_valid_filetype>`
     applies, for one entry.
     """
-    from async_uploads.storage.base import safe_basename
+    from async_uploads.names import safe_basename
 
     filename = safe_basename(name).lower()
     rule = restriction.strip().lower()

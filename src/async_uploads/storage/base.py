@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
@@ -12,10 +11,11 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import Storage
 from django.urls import path
 from django.utils.crypto import get_random_string
-from django.utils.text import get_valid_filename
+from django.utils.module_loading import import_string
 
 from async_uploads import sniffing
 from async_uploads.exceptions import UploadRejected
+from async_uploads.names import MAX_NAME_BYTES, fit_name, is_clean_key, safe_basename
 
 if TYPE_CHECKING:
     from django.urls import URLPattern
@@ -31,10 +31,6 @@ __all__ = [
     "fit_name",
     "safe_basename",
 ]
-
-#: Longest last path component, in UTF-8 bytes, this package produces. Filesystems allow 255;
-#: the margin leaves room for the suffix ``get_available_name`` adds on a clash.
-MAX_NAME_BYTES = 240
 
 
 class GenerateUploadUrlResponse(TypedDict):
@@ -65,30 +61,6 @@ class VerifiedUpload:
     #: Dimensions read from the image header (image fields only).
     width: int | None = None
     height: int | None = None
-
-
-def safe_basename(filename: str, default: str = "file") -> str:
-    """Return the last path component of a user-supplied ``filename``, made safe for storage keys.
-
-    Both ``/`` and ``\\`` count as separators, so ``..\\..\\x.png`` gives ``x.png``; a name that
-    sanitises to nothing (``..``, ``""``) gives ``default``.
-    """
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    try:
-        return get_valid_filename(name)
-    except SuspiciousFileOperation:
-        return default
-
-
-def fit_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
-    """Return ``name`` cut to ``max_bytes`` UTF-8 bytes, keeping its extension where it fits."""
-    if len(name.encode()) <= max_bytes:
-        return name
-    root, ext = os.path.splitext(name)
-    if len(ext.encode()) > max_bytes // 2:
-        root, ext = name, ""
-    room = max_bytes - len(ext.encode())
-    return root.encode()[:room].decode(errors="ignore") + ext
 
 
 class AsyncUploadStorage(Storage):
@@ -266,28 +238,22 @@ class AsyncUploadStorage(Storage):
             return False
         return filename.startswith(self.temporary_key_prefix + "/") and is_clean_key(filename)
 
+    #: The views this backend serves, as ``(route, view class, URL name)``; the view class is named
+    #: by dotted path, so the storage layer never imports the views and a project can swap one in a
+    #: subclass. :meth:`get_url_patterns` binds each to the registry.
+    url_views: tuple[tuple[str, str, str], ...] = (
+        ("download-file/", "async_uploads.views.DownloadRedirectView", "download"),
+        ("generate-upload-url/", "async_uploads.views.GenerateUploadUrlView", "generate-upload-url"),
+    )
+
     def get_url_patterns(self, registry: AsyncFieldRegistry) -> list[URLPattern]:
         """Return the URL patterns this backend needs, for :meth:`AsyncFieldRegistry.get_url_patterns`.
 
         The base class gives ``download-file/`` (:class:`~async_uploads.views.DownloadRedirectView`)
-        and ``generate-upload-url/`` (:class:`~async_uploads.views.GenerateUploadUrlView`).
+        and ``generate-upload-url/`` (:class:`~async_uploads.views.GenerateUploadUrlView`); a backend
+        that serves more views lists them in :attr:`url_views`.
         """
-        from async_uploads.views import DownloadRedirectView, GenerateUploadUrlView
-
         return [
-            path("download-file/", DownloadRedirectView.as_view(registry=registry), name="download"),
-            path(
-                "generate-upload-url/",
-                GenerateUploadUrlView.as_view(registry=registry),
-                name="generate-upload-url",
-            ),
+            path(route, import_string(view).as_view(registry=registry), name=name)
+            for route, view, name in self.url_views
         ]
-
-
-def is_clean_key(key: str) -> bool:
-    """Return whether ``key`` is a plain relative storage key with no path tricks."""
-    if not key or key != key.strip() or "\\" in key or "\x00" in key or "%" in key:
-        return False
-    if key.startswith("/") or "//" in key:
-        return False
-    return posixpath.normpath(key) == key and ".." not in key.split("/")

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from django.core import signing
 from django.core.files.storage import FileSystemStorage
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
@@ -20,8 +20,6 @@ from async_uploads.conf import app_settings
 from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
 
 if TYPE_CHECKING:
-    from django.urls import URLPattern
-
     from async_uploads.registry import AsyncFieldRegistry
 
 __all__ = ["DOWNLOAD_SALT", "UPLOAD_SALT", "FileSystemAsyncUploadStorage"]
@@ -129,23 +127,17 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         except OSError:
             return False
 
-    def get_url_patterns(self, registry: AsyncFieldRegistry) -> list[URLPattern]:
-        """Add the upload (``upload-file-direct/``) and download (``download-file-direct/``) views."""
-        from async_uploads.views.filesystem import (
-            FileSystemAsyncStorageDownloadView,
-            FileSystemAsyncStorageUploadView,
-        )
-
-        return [
-            *super().get_url_patterns(registry),
-            path(
-                "upload-file-direct/",
-                FileSystemAsyncStorageUploadView.as_view(registry=registry),
-                name="filesystem-upload",
-            ),
-            path(
-                "download-file-direct/",
-                FileSystemAsyncStorageDownloadView.as_view(registry=registry),
-                name="filesystem-download",
-            ),
-        ]
+    #: Adds the upload (``upload-file-direct/``) and download (``download-file-direct/``) views.
+    url_views = (
+        *AsyncUploadStorage.url_views,
+        (
+            "upload-file-direct/",
+            "async_uploads.views.filesystem.FileSystemAsyncStorageUploadView",
+            "filesystem-upload",
+        ),
+        (
+            "download-file-direct/",
+            "async_uploads.views.filesystem.FileSystemAsyncStorageDownloadView",
+            "filesystem-download",
+        ),
+    )
