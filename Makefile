@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite lint format bench schema codegen-check clean
+.PHONY: install run test test-sqlite lint format bench schema docs codegen-check clean
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ bench: install
 ## Write schema.graphql (the example project's GraphQL SDL, for schema-first codegen); tests/test_schema_sdl.py keeps it current
 schema: install
 	cd example_project && DJANGO_SETTINGS_MODULE=example.settings ../$(PY) manage.py export_schema example.schema:schema --path ../schema.graphql
+
+## Rewrite the generated parts of docs/ (the table of error codes in docs/errors.md, from async_uploads.codes)
+docs: install
+	$(PY) scripts/write_error_codes.py
 
 ## Generate the TypeScript types from schema.graphql and type-check example_project/frontend (needs Node.js + npm)
 codegen-check:
