@@ -9,13 +9,9 @@ import sys
 import pytest
 from PIL import Image
 
-from async_uploads.sniffing import (
-    MAX_IMAGE_HEADER_BYTES,
-    content_satisfies,
-    name_satisfies,
-    read_image_header,
-    sniff,
-)
+from async_uploads.image_headers import MAX_IMAGE_HEADER_BYTES, read_image_header
+from async_uploads.restrictions import content_satisfies, name_satisfies
+from async_uploads.sniffing import sniff
 
 
 def image_bytes(fmt: str, size: tuple[int, int] = (5, 3), **save: object) -> bytes:
@@ -245,7 +241,7 @@ def test_s3_settings_are_read_when_the_storage_is_made(settings):
 
 @pytest.mark.parametrize("fmt", ["TIFF"])
 def test_other_formats_fall_back_to_pillow_on_the_bounded_prefix(fmt):
-    from async_uploads.sniffing import read_image_header_with_pillow
+    from async_uploads.image_headers import read_image_header_with_pillow
 
     data = image_bytes(fmt, (48, 32))
     assert read_image_header(data[:4096], lambda s, n: data[s : s + n]) is None

@@ -14,7 +14,7 @@ from django.urls import path
 from django.utils.crypto import get_random_string
 from django.utils.text import get_valid_filename
 
-from async_uploads import sniffing
+from async_uploads import image_headers, restrictions, sniffing
 from async_uploads.exceptions import UploadRejected
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ class AsyncUploadStorage(Storage):
           or the client-sent ``width`` / ``height`` differ from them.
 
         Only :data:`~async_uploads.sniffing.HEAD_BYTES` (and for images at most
-        :data:`~async_uploads.sniffing.MAX_IMAGE_HEADER_BYTES`) are read, through :meth:`read_range`.
+        :data:`~async_uploads.image_headers.MAX_IMAGE_HEADER_BYTES`) are read, through :meth:`read_range`.
         """
         from django.db.models import ImageField
 
@@ -190,8 +190,8 @@ class AsyncUploadStorage(Storage):
         head = self.read_range(key, 0, sniffing.HEAD_BYTES) if size else b""
         found = sniffing.sniff(head)
         if field.file_restrictions:
-            rules = [r for r in field.file_restrictions if name is None or sniffing.name_satisfies(r, name)]
-            if not any(sniffing.content_satisfies(r, found) for r in rules):
+            rules = [r for r in field.file_restrictions if name is None or restrictions.name_satisfies(r, name)]
+            if not any(restrictions.content_satisfies(r, found) for r in rules):
                 allowed = ", ".join(rules or field.file_restrictions)
                 raise UploadRejected(
                     f"The uploaded content is {found}, which is not an accepted type for "
@@ -200,12 +200,12 @@ class AsyncUploadStorage(Storage):
                 )
         if not is_image:
             return VerifiedUpload(size=size, sniffed=found)
-        header = sniffing.read_image_header(head, lambda start, length: self.read_range(key, start, length))
+        header = image_headers.read_image_header(head, lambda start, length: self.read_range(key, start, length))
         if header is None and found.kind == "magic" and found.mime and found.mime.startswith("image/"):
             # Another image format (TIFF, ICO, …): let Pillow look at the same bounded prefix.
-            rest = sniffing.MAX_IMAGE_HEADER_BYTES - len(head)
+            rest = image_headers.MAX_IMAGE_HEADER_BYTES - len(head)
             more = self.read_range(key, len(head), rest) if len(head) == sniffing.HEAD_BYTES and rest > 0 else b""
-            header = sniffing.read_image_header_with_pillow(head + more)
+            header = image_headers.read_image_header_with_pillow(head + more)
         if header is None:
             raise UploadRejected(
                 f"The uploaded content ({found}) is not an image whose dimensions can be read; "
