@@ -11,7 +11,19 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["MAX_IMAGE_HEADER_BYTES", "ImageHeader", "read_image_header", "read_image_header_with_pillow"]
+__all__ = [
+    "MAX_IMAGE_DIMENSION",
+    "MAX_IMAGE_HEADER_BYTES",
+    "ImageHeader",
+    "dimension_error",
+    "read_image_header",
+    "read_image_header_with_pillow",
+]
+
+#: Largest width or height accepted, in pixels, whether a client sends it or an image header says it.
+MAX_IMAGE_DIMENSION = 1_000_000
+#: Largest value of the dimension columns (``PositiveIntegerField``) and of a GraphQL ``Int``.
+MAX_INT = 2**31 - 1
 
 #: Most bytes read in all to find an image's dimensions (JPEG metadata may come before them).
 MAX_IMAGE_HEADER_BYTES = 64 * 1024
@@ -29,6 +41,29 @@ class ImageHeader:
     #: Whether the image is shown rotated by a quarter turn (JPEG EXIF orientation 5 to 8), so a
     #: browser reports width and height swapped.
     rotated: bool = False
+
+
+def dimension_error(width: int | None, height: int | None) -> str | None:
+    """Return why ``width`` x ``height`` pixels are out of bounds, or ``None`` when they are fine.
+
+    Each given dimension must be from 1 to :data:`MAX_IMAGE_DIMENSION` (and so fit the dimension
+    columns and a GraphQL ``Int``); with both given and Pillow installed, ``width * height`` must
+    not exceed Pillow's ``Image.MAX_IMAGE_PIXELS`` (read now, so a project's own value counts).
+    The one bound for client-sent dimensions and those read from an image header.
+    """
+    limit = min(MAX_IMAGE_DIMENSION, MAX_INT)
+    for label, value in (("width", width), ("height", height)):
+        if value is not None and not 0 < value <= limit:
+            return f"The {label} must be between 1 and {limit} pixels, got {value}."
+    if width is not None and height is not None:
+        try:
+            from PIL import Image
+        except ImportError:  # pragma: no cover - Pillow is the image extra
+            return None
+        pixels = Image.MAX_IMAGE_PIXELS
+        if pixels is not None and width * height > pixels:
+            return f"{width}x{height} is {width * height} pixels; at most {int(pixels)} are accepted."
+    return None
 
 
 class _BoundedReader:

@@ -95,7 +95,8 @@ class Sniffed:
 def sniff(head: bytes) -> Sniffed:
     """Return the type the first bytes ``head`` of an object show.
 
-    File signatures (PNG, JPEG, PDF, ZIP, …) win; otherwise bytes that read as text are
+    File signatures (PNG, JPEG, PDF, ZIP, …) at the start win (``%PDF-`` may follow whitespace or a
+    UTF-8 byte order mark; a signature further in never counts); otherwise bytes that read as text are
     ``text/html`` when they open with an HTML tag, ``image/svg+xml`` / ``application/xml`` for
     SVG / XML, else ``text/plain``; anything else is binary of no known type.
     """
@@ -106,7 +107,7 @@ def sniff(head: bytes) -> Sniffed:
             return Sniffed(mime, "magic")
     if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"WAVE", b"AVI "):
         return Sniffed({b"WEBP": "image/webp", b"WAVE": "audio/x-wav", b"AVI ": "video/x-msvideo"}[head[8:12]], "magic")
-    if head[4:8] == b"ftyp":
+    if head[4:8] == b"ftyp" and head[:1] == b"\x00":  # a box size: text never starts so
         brand = head[8:12]
         if brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"):
             return Sniffed("image/heic", "magic")
@@ -115,16 +116,19 @@ def sniff(head: bytes) -> Sniffed:
         if brand == b"qt  ":
             return Sniffed("video/quicktime", "magic")
         return Sniffed("video/mp4", "magic")
-    if b"%PDF-" in head[:1024]:  # readers accept junk before the header
+    if head.lstrip(b"\xef\xbb\xbf").lstrip().startswith(b"%PDF-"):
+        # Only at the start: content that opens as HTML or SVG is that, whatever follows.
         return Sniffed("application/pdf", "magic")
     if not _looks_like_text(head):
         return Sniffed(None, "binary")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # read UTF-16 markup as markup
+        head = head.decode("utf-16", errors="ignore").encode("utf-8", errors="ignore")
     text = head.lstrip(b"\xef\xbb\xbf").lstrip().lower()
     if text.startswith(_HTML_STARTS):
         return Sniffed("text/html", "text")
     if b"<svg" in text[:1024] and (text.startswith((b"<svg", b"<?xml", b"<!doctype svg", b"<!--"))):
         return Sniffed("image/svg+xml", "text")
-    if text.startswith(b"<?xml"):
+    if text.startswith((b"<?xml", b"<!doctype")):
         return Sniffed("application/xml", "text")
     return Sniffed("text/plain", "text")
 
