@@ -176,12 +176,12 @@ BAD = {
     "binary named .txt": ("doc", "notes.txt", b"\x00\x01\x02\x03" * 64, {}, "invalid_file_type"),
     "PDF named .txt": ("doc", "notes.txt", PDF, {}, "invalid_file_type"),
     "text named .png": ("image", "photo.png", b"just some text", {}, "invalid_file_type"),
-    "SVG named .png": (
+    "SVG named .png": (  # active content: image/* does not name image/svg+xml
         "image",
         "photo.png",
         b'<svg xmlns="http://www.w3.org/2000/svg" width="3" height="2"/>',
         {},
-        "invalid_image",
+        "invalid_file_type",
     ),
     "truncated PNG header": ("image", "photo.png", png()[:20], {}, "invalid_image"),
     "width that is not the image's": ("image", "photo.png", png(3, 2), {"width": 30, "height": 2}, "invalid_image"),

@@ -40,6 +40,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             continue
         if not callable(value):
             errors.append(checks.Error(f"ASYNC_UPLOADS[{name!r}] must be callable.", id="async_uploads.E012"))
+    inline = app_settings.INLINE_ACTIVE_CONTENT_TYPES
+    if not isinstance(inline, list | tuple) or not all(isinstance(t, str) and "/" in t for t in inline):
+        errors.append(
+            checks.Error(
+                f"ASYNC_UPLOADS['INLINE_ACTIVE_CONTENT_TYPES'] must be a list of MIME types, got {inline!r}.",
+                hint='Use e.g. ["image/svg+xml"], or leave it out (default []).',
+                id="async_uploads.E013",
+            )
+        )
     return errors
 
 

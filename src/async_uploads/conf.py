@@ -26,6 +26,10 @@ class AsyncUploadsSettings(TypedDict, total=False):
     #: Callable (or dotted path) ``(user, perm, obj) -> bool`` deciding a permission check.
     #: Default: the user holds ``perm`` globally or on ``obj``.
     CHECK_PERMISSION: Callable[[Any, str, Any], bool] | str
+    #: MIME types of active content (HTML, SVG, XML, JavaScript, executables) that downloads may
+    #: show inline when the field's ``download_params`` ask for it. A download of any other active
+    #: type is always an attachment (and ``nosniff`` on the filesystem backend). Default ``[]``.
+    INLINE_ACTIVE_CONTENT_TYPES: list[str]
 
 
 DEFAULTS: AsyncUploadsSettings = {
@@ -33,6 +37,7 @@ DEFAULTS: AsyncUploadsSettings = {
     "DOWNLOAD_URL_EXPIRY": 3600,
     "RESOLVE_PERM_NAME": "async_uploads.permissions.default_resolve_perm_name",
     "CHECK_PERMISSION": "async_uploads.permissions.default_check_permission",
+    "INLINE_ACTIVE_CONTENT_TYPES": [],
 }
 
 _CALLABLE_KEYS = {"RESOLVE_PERM_NAME", "CHECK_PERMISSION"}

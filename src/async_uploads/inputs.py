@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 
 from async_uploads.exceptions import UploadRejected
+from async_uploads.image_headers import MAX_IMAGE_DIMENSION, dimension_error
 from async_uploads.names import is_text
 
 if TYPE_CHECKING:
@@ -21,9 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_IMAGE_DIMENSION", "AsyncFileInputData", "RawFileInput"]
 
 logger = logging.getLogger("async_uploads")
-
-#: Largest width or height accepted from a client, in pixels.
-MAX_IMAGE_DIMENSION = 1_000_000
 
 _VALID_KEYS = ("key", "name", "width", "height", "error")
 _IGNORED_KEYS = ("url",)
@@ -50,7 +48,8 @@ def _dimension(name: str, value: Any) -> int | None:
         raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input") from e
     if isinstance(value, float) and value != number:
         raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input")
-    if not 0 < number <= MAX_IMAGE_DIMENSION:
+    error = dimension_error(number, None)
+    if error is not None:
         raise UploadRejected(
             f"{name} must be between 1 and {MAX_IMAGE_DIMENSION} pixels, got {number}.", code="invalid_input"
         )
@@ -109,11 +108,16 @@ class AsyncFileInputData:
         error = values.get("error")
         if error is not None and not isinstance(error, str):
             raise UploadRejected("A file's 'error' must be a string.", code="invalid_input")
+        width = _dimension("width", values.get("width"))
+        height = _dimension("height", values.get("height"))
+        out_of_bounds = dimension_error(width, height)
+        if out_of_bounds is not None:
+            raise UploadRejected(out_of_bounds, code="invalid_input")
         return cls(
             key=key,
             name=name,
-            width=_dimension("width", values.get("width")),
-            height=_dimension("height", values.get("height")),
+            width=width,
+            height=height,
             error=error or None,
             request=request,
         )

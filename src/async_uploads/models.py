@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -15,6 +14,7 @@ from django.db.models.fields.files import FieldFile, FileDescriptor, ImageFieldF
 from django.db.models.signals import class_prepared, post_save
 from django.urls import NoReverseMatch, reverse
 
+from async_uploads import restrictions
 from async_uploads.exceptions import UploadRejected
 from async_uploads.inputs import AsyncFileInputData, RawFileInput
 from async_uploads.permissions import resolve_perm_name
@@ -341,27 +341,12 @@ class AsyncFileMixin:
     def is_valid_filetype(self, filename: str, content_type: str | None = None) -> bool:
         """Return whether ``filename`` (and, when given, ``content_type``) satisfy ``file_restrictions``.
 
-        With a ``content_type``, a MIME restriction must match it as well as the type guessed from
-        the name, so renaming ``evil.exe`` to ``evil.png`` does not get past ``"image/*"``.
+        The rule is :func:`async_uploads.restrictions.filename_allowed`, the one verification
+        applies too: with a ``content_type``, a MIME restriction must match it as well as the type
+        guessed from the name, so renaming ``evil.exe`` to ``evil.png`` does not get past
+        ``"image/*"``; active types (HTML, SVG, …) need an entry that names them exactly.
         """
-        if not self.file_restrictions:
-            return True
-        from async_uploads.names import safe_basename
-
-        filename = safe_basename(filename)  # judge the name that will be stored, not a URL-like string
-        guessed, _ = mimetypes.guess_type(filename, strict=False)
-        name = filename.lower()
-        for restriction in self.file_restrictions:
-            rule = restriction.strip().lower()
-            if "/" not in rule:
-                ext = rule if rule.startswith(".") else f".{rule}"
-                if name.endswith(ext):
-                    return True
-                continue
-            candidates = [guessed] if content_type is None else [guessed, content_type.split(";")[0].strip().lower()]
-            if all(c is not None and _mime_matches(rule, c) for c in candidates):
-                return True
-        return False
+        return restrictions.filename_allowed(self.file_restrictions, filename, content_type)
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         errors = super().check(**kwargs)  # type: ignore[misc]
@@ -442,12 +427,6 @@ class AsyncFileMixin:
                 **kwargs,
             }
         )
-
-
-def _mime_matches(rule: str, mime: str) -> bool:
-    if rule.endswith("/*"):
-        return mime.startswith(rule[:-1])
-    return mime == rule
 
 
 class AsyncFileField(AsyncFileMixin, models.FileField):  # type: ignore[misc]

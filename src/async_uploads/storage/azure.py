@@ -111,19 +111,35 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
         ``expire`` (seconds) defaults to ``DOWNLOAD_URL_EXPIRY``. The response is an attachment
         named after the key unless ``as_attachment=False``; ``filename`` names it. ``parameters``
         (``cache_control``, ``content_type``, ``content_disposition``…) go into the SAS.
+
+        Active content (HTML, SVG, …) is always an attachment, whatever these ask, unless
+        ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names its type (see
+        :meth:`~async_uploads.storage.base.AsyncUploadStorage.must_download_as_attachment`).
         """
         from django.utils.http import content_disposition_header
 
         expire = int(kwargs.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
         params = dict(kwargs.get("parameters") or {})
+        filename = str(kwargs.get("filename") or posixpath.basename(key))
         if "content_disposition" not in params:
-            filename = str(kwargs.get("filename") or posixpath.basename(key))
             params["content_disposition"] = content_disposition_header(
                 kwargs.get("as_attachment", True) is not False, filename
             )
+        disposition = str(params["content_disposition"] or "")
+        if not disposition.strip().lower().startswith("attachment") and self.must_download_as_attachment(
+            key, filename=kwargs.get("filename"), content_type=params.get("content_type")
+        ):
+            params["content_disposition"] = content_disposition_header(True, filename)
         blob = self.blob_name(key)
         token, _ = self._sas(blob, BlobSasPermissions(read=True), expire, **params)
         return f"{self.client.get_blob_client(blob).url}?{token}"
+
+    def read_head(self, key: str, length: int) -> tuple[bytes, str | None]:
+        """Return the first ``length`` bytes of ``key`` and its stored content type, with one ranged GET."""
+        stream = self.client.get_blob_client(self.blob_name(key)).download_blob(
+            offset=0, length=length, max_concurrency=1
+        )
+        return bytes(stream.readall()), stream.properties.content_settings.content_type
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
         """Return at most ``length`` bytes of ``key`` from ``start``, with one ranged GET."""

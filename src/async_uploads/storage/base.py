@@ -13,7 +13,7 @@ from django.urls import path
 from django.utils.crypto import get_random_string
 from django.utils.module_loading import import_string
 
-from async_uploads import sniffing
+from async_uploads import image_headers, restrictions, sniffing
 from async_uploads.exceptions import UploadRejected
 from async_uploads.names import MAX_NAME_BYTES, fit_name, is_clean_key, safe_basename
 
@@ -119,6 +119,32 @@ class AsyncUploadStorage(Storage):
             fh.seek(start)
             return fh.read(length)
 
+    def read_head(self, key: str, length: int) -> tuple[bytes, str | None]:
+        """Return the first ``length`` bytes of the object at ``key`` and the content type it is stored with.
+
+        The default reads through :meth:`read_range` and knows no stored type; cloud backends
+        answer both with one ranged GET.
+        """
+        return self.read_range(key, 0, length), None
+
+    def must_download_as_attachment(
+        self, key: str, *, filename: str | None = None, content_type: str | None = None
+    ) -> bool:
+        """Return whether a download of ``key`` must be an attachment, whatever the caller asked.
+
+        True when the object is active content (HTML, SVG, …: see
+        :func:`async_uploads.restrictions.active_download_type`) by its key, the ``filename`` it is
+        served as, its stored type, the ``content_type`` it is served with or its first bytes,
+        unless ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names that type. Backends call it
+        only for downloads that would otherwise be shown inline; an object that cannot be read
+        counts as active.
+        """
+        try:
+            head, stored = self.read_head(key, sniffing.HEAD_BYTES)
+        except Exception:  # missing or unreadable: nothing tells it is safe to show inline
+            return True
+        return restrictions.active_download_type([key, filename], [stored, content_type], head) is not None
+
     def verify_upload(
         self,
         key: str,
@@ -136,11 +162,12 @@ class AsyncUploadStorage(Storage):
         - ``file_too_large``: the object is larger than the field's ``max_size``;
         - ``invalid_file_type``: the type sniffed from its first bytes fits no ``file_restrictions``
           entry that ``name`` (the file's original name) fits;
-        - ``invalid_image`` (image fields): the dimensions cannot be read from the image header,
-          or the client-sent ``width`` / ``height`` differ from them.
+        - ``invalid_image`` (image fields): the dimensions cannot be read from the image header, are
+          out of bounds (:func:`~async_uploads.image_headers.dimension_error`), or the client-sent
+          ``width`` / ``height`` differ from them.
 
         Only :data:`~async_uploads.sniffing.HEAD_BYTES` (and for images at most
-        :data:`~async_uploads.sniffing.MAX_IMAGE_HEADER_BYTES`) are read, through :meth:`read_range`.
+        :data:`~async_uploads.image_headers.MAX_IMAGE_HEADER_BYTES`) are read, through :meth:`read_range`.
         """
         from django.db.models import ImageField
 
@@ -161,27 +188,32 @@ class AsyncUploadStorage(Storage):
             return VerifiedUpload(size=size)
         head = self.read_range(key, 0, sniffing.HEAD_BYTES) if size else b""
         found = sniffing.sniff(head)
-        if field.file_restrictions:
-            rules = [r for r in field.file_restrictions if name is None or sniffing.name_satisfies(r, name)]
-            if not any(sniffing.content_satisfies(r, found) for r in rules):
-                allowed = ", ".join(rules or field.file_restrictions)
-                raise UploadRejected(
-                    f"The uploaded content is {found}, which is not an accepted type for "
-                    f"{name or 'this file'} (accepted: {allowed}); upload a file of an accepted type.",
-                    code="invalid_file_type",
-                )
+        if not restrictions.content_allowed(field.file_restrictions, name, found):
+            rules = [r for r in field.file_restrictions if name is None or restrictions.name_satisfies(r, name)]
+            allowed = ", ".join(rules or field.file_restrictions)
+            raise UploadRejected(
+                f"The uploaded content is {found}, which is not an accepted type for "
+                f"{name or 'this file'} (accepted: {allowed}); upload a file of an accepted type.",
+                code="invalid_file_type",
+            )
         if not is_image:
             return VerifiedUpload(size=size, sniffed=found)
-        header = sniffing.read_image_header(head, lambda start, length: self.read_range(key, start, length))
+        header = image_headers.read_image_header(head, lambda start, length: self.read_range(key, start, length))
         if header is None and found.kind == "magic" and found.mime and found.mime.startswith("image/"):
             # Another image format (TIFF, ICO, …): let Pillow look at the same bounded prefix.
-            rest = sniffing.MAX_IMAGE_HEADER_BYTES - len(head)
+            rest = image_headers.MAX_IMAGE_HEADER_BYTES - len(head)
             more = self.read_range(key, len(head), rest) if len(head) == sniffing.HEAD_BYTES and rest > 0 else b""
-            header = sniffing.read_image_header_with_pillow(head + more)
+            header = image_headers.read_image_header_with_pillow(head + more)
         if header is None:
             raise UploadRejected(
                 f"The uploaded content ({found}) is not an image whose dimensions can be read; "
                 "upload a PNG, JPEG, GIF, WebP or BMP image (or another format Pillow reads from its first 64 KiB).",
+                code="invalid_image",
+            )
+        bounds = image_headers.dimension_error(header.width, header.height)
+        if bounds is not None:
+            raise UploadRejected(
+                f"The image header claims {header.width}x{header.height} pixels: {bounds} Upload a smaller image.",
                 code="invalid_image",
             )
         sent = (width, height)

@@ -72,7 +72,9 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         """Return a signed URL that serves ``key`` until it expires.
 
         ``expire`` (seconds) defaults to ``DOWNLOAD_URL_EXPIRY``; ``as_attachment`` (default
-        ``True``) and ``filename`` shape the ``Content-Disposition`` header.
+        ``True``) and ``filename`` shape the ``Content-Disposition`` header; active content (HTML,
+        SVG, …) is an attachment even with ``as_attachment=False``, unless
+        ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names its type.
         """
         expire = int(kwargs.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
         payload: dict[str, Any] = {
@@ -81,7 +83,9 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
             "p": "d",
             "e": int(timezone.now().timestamp()) + expire,
         }
-        if kwargs.get("as_attachment") is False:
+        if kwargs.get("as_attachment") is False and not self.must_download_as_attachment(
+            key, filename=kwargs.get("filename")
+        ):
             payload["i"] = 1
         if kwargs.get("filename"):
             payload["n"] = str(kwargs["filename"])

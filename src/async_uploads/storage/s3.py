@@ -122,14 +122,33 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
         named after the key unless ``as_attachment=False``; ``filename`` names it. ``parameters``
         are passed to ``get_object`` (``ResponseCacheControl``…; ``cache_control``,
         ``content_type``, ``content_disposition`` and ``content_language`` are accepted too).
+
+        Active content (HTML, SVG, …) is always an attachment, whatever these ask, unless
+        ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names its type (see
+        :meth:`~async_uploads.storage.base.AsyncUploadStorage.must_download_as_attachment`).
         """
         expire = int(kwargs.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
         params: dict[str, Any] = {}
         for name, value in (kwargs.get("parameters") or {}).items():
             params[_RESPONSE_PARAMS.get(name, name)] = value
-        if "ResponseContentDisposition" not in params:
-            params["ResponseContentDisposition"] = _disposition(kwargs, key)
+        disposition = str(params.get("ResponseContentDisposition") or _disposition(kwargs, key))
+        if not _is_attachment(disposition) and self.must_download_as_attachment(
+            key, filename=kwargs.get("filename"), content_type=params.get("ResponseContentType")
+        ):
+            disposition = _disposition({**kwargs, "as_attachment": True}, key)
+        params["ResponseContentDisposition"] = disposition
         return self.url(key, parameters=params, expire=expire)  # type: ignore[call-arg]
+
+    def read_head(self, key: str, length: int) -> tuple[bytes, str | None]:
+        """Return the first ``length`` bytes of ``key`` and its stored ``Content-Type``, with one ranged GET."""
+        response = self.client.get_object(
+            Bucket=self.bucket_name, Key=self.object_key(key), Range=f"bytes=0-{length - 1}"
+        )
+        body = response["Body"]
+        try:
+            return bytes(body.read(length)), response.get("ContentType")
+        finally:
+            body.close()
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
         """Return at most ``length`` bytes of ``key`` from ``start``, with one ranged GET."""
@@ -258,3 +277,7 @@ def _disposition(kwargs: dict[str, Any], key: str) -> str:
 
     filename = str(kwargs.get("filename") or posixpath.basename(key))
     return content_disposition_header(kwargs.get("as_attachment", True) is not False, filename) or "attachment"
+
+
+def _is_attachment(disposition: str) -> bool:
+    return disposition.strip().lower().startswith("attachment")

@@ -212,7 +212,9 @@ class FileSystemAsyncStorageDownloadView(RegistryView):
     """Serve a file of :class:`FileSystemAsyncUploadStorage` from a signed, expiring URL.
 
     Permissions were checked when the URL was signed (by ``DownloadRedirectView``). Upload URLs
-    are signed with another salt and purpose, so one cannot stand in for the other.
+    are signed with another salt and purpose, so one cannot stand in for the other. Every response
+    carries ``X-Content-Type-Options: nosniff`` and a sandboxing CSP; active content (HTML, SVG, …)
+    is an attachment unless ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names its type.
     """
 
     http_method_names = ["get", "head", "options"]
@@ -230,7 +232,10 @@ class FileSystemAsyncStorageDownloadView(RegistryView):
         except (FileNotFoundError, IsADirectoryError):
             return json_error(404, "not_found", "The file no longer exists.")
         filename = payload.get("n") or safe_basename(key)
-        response = FileResponse(handle, as_attachment=not payload.get("i"), filename=filename)
+        inline = bool(payload.get("i"))
+        if inline and field.storage.must_download_as_attachment(key, filename=payload.get("n")):
+            inline = False  # checked again here: the object or the setting may have changed since signing
+        response = FileResponse(handle, as_attachment=not inline, filename=filename)
         response["Cache-Control"] = "private, max-age=60"
         response["X-Content-Type-Options"] = "nosniff"
         # Users' files are served from the site's own origin: never let one run as a page (HTML, SVG).
