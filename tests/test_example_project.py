@@ -120,11 +120,17 @@ photo = run('''mutation($data: PhotoInput!) { createPhoto(data: $data) {
 bad = run('''mutation($data: DocumentInput!) { createDocument(data: $data) {
   __typename ... on OperationInfo { messages { code field } } } }''',
   data={"title": "Bad", "attachment": {"key": "async-temp-files/2020/01/01/abcdefghijkl-x.txt"}})["createDocument"]
+both_key = upload("EXAMPLE_PHOTO_IMAGE", "two.png", png, "image/png")
+both = run('''mutation($data: PhotoInput!) { createPhoto(data: $data) {
+  __typename ... on OperationInfo { messages { code field } } } }''',
+  data={"caption": "x" * 201, "image": {"key": both_key, "width": 0, "height": 1}})["createPhoto"]
+from example.models import Photo
+photos_saved = Photo.objects.count()
 listing = run("{ documents { title attachment { name downloadUrl } } photos { image { width height } } }")
 direct = Client().get(listing["documents"][0]["attachment"]["downloadUrl"])
 print(json.dumps({
     "ide": ide.status_code, "graphiql": b"graphiql" in ide.content.lower(),
-    "created": created, "photo": photo, "bad": bad,
+    "created": created, "photo": photo, "bad": bad, "both": both, "photos_saved": photos_saved,
     "listed": [d["title"] for d in listing["documents"]], "photos": listing["photos"],
     "download": b"".join(direct.streaming_content).decode() if direct.status_code == 200 else direct.status_code,
 }))
@@ -147,6 +153,65 @@ def test_example_project_graphql_flow(tmp_path):
         "__typename": "OperationInfo",
         "messages": [{"code": "invalid_key", "field": "attachment"}],
     }
+    # A too-long caption and a bad width: both errors in one answer, and no photo saved.
+    assert report["both"]["__typename"] == "OperationInfo"
+    assert sorted(report["both"]["messages"], key=lambda m: m["field"]) == [
+        {"code": "max_length", "field": "caption"},
+        {"code": "invalid_input", "field": "image"},
+    ]
+    assert report["photos_saved"] == 1
     assert report["listed"] == ["Notes"]
     assert report["photos"] == [{"image": {"width": 1, "height": 1}}]
     assert report["download"] == "hello"
+
+
+VIEW_PROBE = r"""
+import json, django
+django.setup()
+from django.core.management import call_command
+from django.test import Client
+from django.contrib.auth.models import Permission, User
+from example.models import Document, Photo
+call_command("migrate", verbosity=0)
+call_command("ensure_demo_user", stdout=open("/dev/null", "w"))
+doc = Document.objects.create(title="Secret plans", attachment="documents/1/plans.pdf")
+photo = Photo.objects.create(caption="Secret photo", image="photos/p.png", width=1, height=1)
+nobody = User.objects.create_user("nobody", password="x")
+viewer = User.objects.create_user("viewer", password="x")
+viewer.user_permissions.add(Permission.objects.get(codename="view_document"))
+QUERY = '''query($doc: ID!, $photo: ID!) { documents { title attachment { key name } } document(pk: $doc) { title }
+  photos { caption } photo(pk: $photo) { caption } }'''
+
+def look(user):
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    response = client.post("/graphql/", json.dumps({"query": QUERY, "variables": {"doc": doc.pk, "photo": photo.pk}}),
+                           content_type="application/json")
+    return {"status": response.status_code, **response.json()}
+
+print(json.dumps({"anonymous": look(None), "nobody": look(nobody), "viewer": look(viewer),
+                  "superuser": look(User.objects.get(username="demo"))}))
+"""
+
+
+def test_example_queries_list_only_what_the_viewer_may_view(tmp_path):
+    """Signing in is not enough to read the records: the model's view permission is."""
+    report = run_probe(VIEW_PROBE, tmp_path)
+    nothing = {"documents": [], "document": None, "photos": [], "photo": None}
+    assert report["anonymous"] == {"status": 200, "data": nothing}
+    assert report["nobody"] == {"status": 200, "data": nothing}
+    plans = {"title": "Secret plans", "attachment": {"key": "documents/1/plans.pdf", "name": "plans.pdf"}}
+    assert report["viewer"] == {
+        "status": 200,
+        "data": {"documents": [plans], "document": {"title": "Secret plans"}, "photos": [], "photo": None},
+    }
+    assert report["superuser"] == {
+        "status": 200,
+        "data": {
+            "documents": [plans],
+            "document": {"title": "Secret plans"},
+            "photos": [{"caption": "Secret photo"}],
+            "photo": {"caption": "Secret photo"},
+        },
+    }
