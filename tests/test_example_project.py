@@ -128,10 +128,13 @@ from example.models import Photo
 photos_saved = Photo.objects.count()
 listing = run("{ documents { title attachment { name downloadUrl } } photos { image { width height } } }")
 direct = Client().get(listing["documents"][0]["attachment"]["downloadUrl"])
+not_utf8 = client.post("/graphql/", b'{"query": "{ documents { title } }", "x": "\xff"}',
+                       content_type="application/json")
 print(json.dumps({
     "ide": ide.status_code, "graphiql": b"graphiql" in ide.content.lower(),
     "created": created, "photo": photo, "bad": bad, "both": both, "photos_saved": photos_saved,
     "listed": [d["title"] for d in listing["documents"]], "photos": listing["photos"],
+    "not_utf8": [not_utf8.status_code, not_utf8.content.decode()],
     "download": b"".join(direct.streaming_content).decode() if direct.status_code == 200 else direct.status_code,
 }))
 """
@@ -163,6 +166,8 @@ def test_example_project_graphql_flow(tmp_path):
     assert report["listed"] == ["Notes"]
     assert report["photos"] == [{"image": {"width": 1, "height": 1}}]
     assert report["download"] == "hello"
+    # A body that is not UTF-8: a short 400 from async_uploads.graphql.views, not a 500 page.
+    assert report["not_utf8"] == [400, "The request body is not valid UTF-8; send the JSON encoded as UTF-8."]
 
 
 VIEW_PROBE = r"""
