@@ -220,3 +220,54 @@ def test_example_queries_list_only_what_the_viewer_may_view(tmp_path):
             "photo": {"caption": "Secret photo"},
         },
     }
+
+
+def run_manage(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {
+        **{k: v for k, v in os.environ.items() if k not in ("DJANGO_SECRET_KEY", "DJANGO_DEBUG", "EXAMPLE_STORAGE")},
+        "DJANGO_SETTINGS_MODULE": "example.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'example.sqlite3'}",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT / "example_project",
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+KEY_PROBE = "from django.conf import settings; print(settings.SECRET_KEY, settings.DEBUG)"
+
+
+def printed(result: subprocess.CompletedProcess) -> list[str]:
+    return result.stdout.strip().splitlines()[-1].split()  # shell may first say what it imported
+
+
+def test_the_secret_key_and_debug_come_from_the_environment(tmp_path):
+    given = run_manage(tmp_path, "shell", "-c", KEY_PROBE, DJANGO_SECRET_KEY="k" * 50, DJANGO_DEBUG="0")
+    assert given.returncode == 0, given.stderr
+    assert printed(given) == ["k" * 50, "False"]
+    assert "DJANGO_SECRET_KEY" not in given.stderr
+
+
+def test_without_a_secret_key_debug_uses_a_key_of_its_own_and_says_so(tmp_path):
+    """A developer's manage.py works without the variable; no two processes share a key, none is fixed."""
+    first, second = (run_manage(tmp_path, "shell", "-c", KEY_PROBE) for _ in range(2))
+    for result in (first, second):
+        assert result.returncode == 0, result.stderr
+        assert "DJANGO_SECRET_KEY is not set; using a random key for this process only" in result.stderr
+        assert printed(result)[1] == "True"
+    assert printed(first)[0] != printed(second)[0]
+    assert "example-only-secret-key" not in first.stdout
+
+
+def test_without_a_secret_key_debug_off_refuses_to_start(tmp_path):
+    result = run_manage(tmp_path, "check", DJANGO_DEBUG="0")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set. With DJANGO_DEBUG=0" in result.stderr
+    bad = run_manage(tmp_path, "check", DJANGO_DEBUG="maybe")
+    assert bad.returncode != 0
+    assert "DJANGO_DEBUG must be 1 or 0, not 'maybe'." in bad.stderr
