@@ -37,6 +37,7 @@ __all__ = [
     "AsyncImageField",
     "AsyncImageFieldFile",
     "AsyncTempFile",
+    "RefusedKey",
 ]
 
 #: Instance attribute holding, per field name, the validated temporary-file record to move on save.
