@@ -11,7 +11,9 @@
 # of another storage: Azurite keeps its blobs there too, across runs; moto keeps everything in
 # memory, so the s3 run starts with an empty database each time. For s3 and azure the bucket /
 # container is created when missing and CORS rules are set for the page's origin
-# (manage.py setup_example_storage). Extra arguments go to runserver (e.g. --noreload).
+# (manage.py setup_example_storage). The secret key is DJANGO_SECRET_KEY, or one made on the first
+# run and kept in $EXAMPLE_RUN_DIR/secret_key (mode 0600); DJANGO_DEBUG defaults to 1.
+# Extra arguments go to runserver (e.g. --noreload).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -99,6 +101,23 @@ if [ "$STORAGE" = azure ] && [ -z "${AZURE_CONNECTION_STRING:-}" ]; then
   export AZURE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$AZURITE_KEY;BlobEndpoint=http://127.0.0.1:$port/devstoreaccount1;"
   export DATABASE_URL=${DATABASE_URL:-sqlite:///$state/db.sqlite3}
 fi
+
+# The secret key signs sessions and download tokens: one per checkout, made on the first run
+# (readable by its owner only) and reused, unless DJANGO_SECRET_KEY is given.
+if [ -z "${DJANGO_SECRET_KEY:-}" ]; then
+  mkdir -p "$RUN_DIR"
+  [ -e "$RUN_DIR/.gitignore" ] || echo '*' >"$RUN_DIR/.gitignore"
+  secret_file=$RUN_DIR/secret_key
+  if [ ! -s "$secret_file" ]; then
+    (umask 077 && "$PY" -c 'import secrets; print(secrets.token_urlsafe(50))' >"$secret_file.new")
+    mv "$secret_file.new" "$secret_file"
+    echo "Made a secret key for this checkout in $secret_file"
+  fi
+  chmod 600 "$secret_file"
+  DJANGO_SECRET_KEY=$(cat "$secret_file")
+  export DJANGO_SECRET_KEY
+fi
+export DJANGO_DEBUG=${DJANGO_DEBUG:-1}
 
 cd "$ROOT/example_project"
 "$PY" manage.py migrate --noinput

@@ -45,6 +45,8 @@ INHERITED = (
     "AZURE_CONNECTION_STRING",
     "EXAMPLE_S3_BUCKET",
     "EXAMPLE_AZURE_CONTAINER",
+    "DJANGO_SECRET_KEY",  # the script makes one per run directory
+    "DJANGO_DEBUG",
 )
 
 
@@ -416,3 +418,35 @@ def test_run_example_starts_and_stops_its_own_emulator(backend: str, tmp_path: P
         time.sleep(0.1)
     assert not _port_open(port), "the emulator outlived the example"
     assert not _port_open(int(example.url.rsplit(":", 1)[1]))
+
+
+def _server_environment(proc: subprocess.Popen) -> dict[str, str]:
+    """The environment of the runserver the script started (its child process)."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    for child in children:
+        raw = Path(f"/proc/{child}/environ").read_bytes()
+        env = dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+        if "PORT" in env:
+            return env
+    raise AssertionError(f"no runserver among the children {children} of the script")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the server's environment from /proc")
+def test_run_example_makes_a_secret_key_once_and_keeps_it(tmp_path: Path) -> None:
+    """``make run`` passes a secret key of this checkout: made on the first run (mode 0600), then reused."""
+    secret_file = tmp_path / "run" / "secret_key"
+    keys = []
+    for _ in range(2):
+        proc, _example = start_example(tmp_path, "filesystem")
+        try:
+            env = _server_environment(proc)
+        finally:
+            stop(proc)
+        assert secret_file.stat().st_mode & 0o777 == 0o600
+        key = secret_file.read_text().strip()
+        assert env["DJANGO_SECRET_KEY"] == key
+        assert env["DJANGO_DEBUG"] == "1"
+        keys.append(key)
+    assert keys[0] == keys[1]
+    assert len(keys[0]) >= 50
+    assert (tmp_path / "run" / ".gitignore").read_text() == "*\n"

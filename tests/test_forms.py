@@ -200,3 +200,20 @@ def test_a_failed_upload_is_refused_and_the_form_offers_the_current_file_again(u
     assert json.loads(widget.format_value(form["attachment"].value()))["key"] == "documents/1/a.pdf"
     doc.refresh_from_db()
     assert doc.attachment.name == "documents/1/a.pdf"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_form_reports_every_field_error_at_once(uploader, user):
+    """A too-long title and a refused key: both errors in one answer, nothing saved or claimed."""
+    key = uploader.upload(field_id(Document, "extra"), "e.pdf", b"%PDF-1.4", "application/pdf")  # another field's
+    form = DocumentForm(
+        data={"title": "x" * 101, "attachment": json.dumps({"key": key, "name": "e.pdf"})}, request=request_for(user)
+    )
+    assert not form.is_valid()
+    assert {name: [e.code for e in errors] for name, errors in form.errors.as_data().items()} == {
+        "title": ["max_length"],
+        "attachment": ["invalid_key"],
+    }
+    assert Document.objects.count() == 0
+    row = AsyncTempFile.objects.get(key=key)
+    assert (row.object_pk, row.moved_to_location) == (None, "")

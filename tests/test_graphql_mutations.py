@@ -728,3 +728,69 @@ def test_create_checks_the_upload_in_storage_once(gql, monkeypatch):
     assert payload["__typename"] == "PhotoType", payload
     assert (payload["image"]["width"], payload["image"]["height"]) == (3, 2)
     assert len(calls) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# every field error in one answer
+# --------------------------------------------------------------------------------------------
+
+
+def field_codes(payload: dict[str, Any]) -> set[tuple[str, str]]:
+    assert payload["__typename"] == "OperationInfo", payload
+    return {(m["field"], m["code"]) for m in payload["messages"]}
+
+
+def test_create_reports_every_field_error_at_once(gql, oversized_key):
+    rows = AsyncTempFile.objects.order_by("pk").values_list("key", "object_pk", "moved_to_location")
+    rows_before = list(rows)
+    payload = create(
+        gql, title="x" * 101, attachment={"key": oversized_key}, extra={"key": "async-temp-files/nope-x.bin"}
+    )
+    assert field_codes(payload) == {("title", "max_length"), ("attachment", "file_too_large"), ("extra", "invalid_key")}
+    assert Document.objects.count() == 0
+    assert list(rows.all()) == rows_before
+    assert default_storage.size(oversized_key) == LIMIT + LIMIT // 2
+
+
+def test_a_good_file_next_to_two_field_errors_is_kept_for_a_retry(gql):
+    good = upload_key(gql, EXTRA, "data.bin", b"extra bytes")
+    other = upload_key(gql, EXTRA, "other.bin", b"other bytes")  # issued for another field
+    payload = create(gql, title="x" * 101, attachment={"key": other}, extra={"key": good})
+    assert field_codes(payload) == {("title", "max_length"), ("attachment", "invalid_key")}
+    assert Document.objects.count() == 0
+    assert_upload_untouched(good, b"extra bytes")
+    assert_upload_untouched(other, b"other bytes")
+
+
+def test_create_reports_a_malformed_file_value_with_the_other_errors(gql):
+    payload = create(gql, title="x" * 101, attachment={"key": ""})
+    assert field_codes(payload) == {("title", "max_length"), ("attachment", "invalid_input")}
+    assert Document.objects.count() == 0
+
+
+def test_update_reports_every_field_error_at_once(gql, saved_doc):
+    key = upload_pdf(gql, "new.pdf", PDF)  # issued for a new record: refused on this one
+    payload = update(gql, saved_doc.pk, title="x" * 101, attachment={"key": key})
+    assert field_codes(payload) == {("title", "max_length"), ("attachment", "invalid_key")}
+    assert_doc(saved_doc.pk, "A", saved_doc.attachment.name, OTHER_PDF)
+    assert_upload_untouched(key, PDF)
+
+
+def test_a_refused_graphql_value_is_never_saved_without_full_clean(db, user):
+    """The model refuses to save a refused API value even when nobody calls full_clean()."""
+    from django.test import RequestFactory
+
+    from async_uploads.exceptions import UploadRejected
+    from async_uploads.inputs import RawFileInput
+
+    request = RequestFactory().post("/")
+    request.user = user
+    doc = Document(title="t")
+    doc.attachment = RawFileInput({"key": "async-temp-files/nope-x.pdf"}, request=request)  # no error yet
+    with pytest.raises(UploadRejected) as raised:
+        doc.save()
+    assert raised.value.error_dict["attachment"][0].code == "invalid_key"
+    assert Document.objects.count() == 0
+    doc.attachment = ""  # a new value replaces the refused one
+    doc.save()
+    assert Document.objects.get(pk=doc.pk).attachment.name == ""

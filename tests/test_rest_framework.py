@@ -601,6 +601,21 @@ def test_rejections_through_the_view_change_nothing(
 
 
 @pytest.mark.django_db
+def test_the_view_reports_every_field_error_at_once(alice, keys, media, django_capture_on_commit_callbacks):
+    """A too-long title and two refused keys: one 400 naming all three fields; nothing written."""
+    before, rows = media(), list(Document.objects.order_by("pk").values())
+    data = {"title": "x" * 101, "attachment": {"key": keys["big"]}, "extra": {"key": keys["temp"]}}
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = send(alice, "post", "/drf/documents/", data)
+    assert response.status_code == 400, response.content
+    assert set(response.json()) == {"title", "attachment", "extra"}, response.content
+    assert not callbacks
+    assert list(Document.objects.order_by("pk").values()) == rows
+    assert media() == before
+    assert_untouched(keys)
+
+
+@pytest.mark.django_db
 def test_a_key_saved_to_one_record_is_refused_for_another(alice, uploader, django_capture_on_commit_callbacks):
     key = uploader.upload(ATTACHMENT, "report.pdf", PDF, "application/pdf")
     with django_capture_on_commit_callbacks(execute=True):

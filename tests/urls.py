@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
-from strawberry.django.views import AsyncGraphQLView, GraphQLView
 
+from async_uploads.graphql.views import AsyncGraphQLView, GraphQLView
 from async_uploads.registry import default_async_field_registry
 from tests.cloudapp.models import cloud_registry
 from tests.testapp.models import other_registry

@@ -1,13 +1,49 @@
-"""Example project: SQLite and filesystem storage unless the environment says otherwise."""
+"""Example project: SQLite and filesystem storage unless the environment says otherwise.
+
+``DJANGO_SECRET_KEY`` is the secret key (it signs sessions and download tokens); ``DJANGO_DEBUG``
+is ``1`` (the default: this is a development project) or ``0``. ``make run`` passes a key made once
+per checkout (``example_project/.run/secret_key``). Without the variable, DEBUG on uses a random
+key for this process and says so; DEBUG off refuses to start.
+"""
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-secret-key-change-me")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+
+
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be 1 or 0, not {os.environ[name]!r}.")
+
+
+DEBUG = env_flag("DJANGO_DEBUG", default=True)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. With DJANGO_DEBUG=0 the example needs a secret key of its own "
+            "(it signs sessions and download URLs): set DJANGO_SECRET_KEY to a long random string."
+        )
+    # A fixed key in a template is a key everyone knows: anyone could forge sessions and download
+    # tokens. Without one, this process makes its own (sessions do not outlive it).
+    SECRET_KEY = get_random_secret_key()
+    print(
+        "example: DJANGO_SECRET_KEY is not set; using a random key for this process only "
+        "(`make run` keeps one per checkout in example_project/.run/secret_key).",
+        file=sys.stderr,
+    )
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 USE_TZ = True
 

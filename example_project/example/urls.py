@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
-from strawberry.django.views import GraphQLView
 
+from async_uploads.graphql.views import GraphQLView
 from async_uploads.registry import default_async_field_registry
 from example import views
 from example.schema import schema

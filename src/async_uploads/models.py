@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core import checks
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.fields.files import FieldFile, FileDescriptor, ImageFieldFile, ImageFileDescriptor
 from django.db.models.signals import class_prepared, post_save
@@ -16,7 +17,7 @@ from django.urls import NoReverseMatch, reverse
 
 from async_uploads import restrictions
 from async_uploads.exceptions import UploadRejected
-from async_uploads.inputs import AsyncFileInputData, RawFileInput
+from async_uploads.inputs import AsyncFileInputData, RawFileInput, is_text
 from async_uploads.permissions import resolve_perm_name
 from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
 from async_uploads.storage.base import AsyncUploadStorage
@@ -28,6 +29,7 @@ __all__ = [
     "PENDING_DIMENSIONS_ATTR",
     "PENDING_MOVES_ATTR",
     "PREVIOUS_VALUES_ATTR",
+    "REFUSED_VALUES_ATTR",
     "AsyncFieldFile",
     "AsyncFileField",
     "AsyncFileInputData",
@@ -35,6 +37,7 @@ __all__ = [
     "AsyncImageField",
     "AsyncImageFieldFile",
     "AsyncTempFile",
+    "RefusedKey",
 ]
 
 #: Instance attribute holding, per field name, the validated temporary-file record to move on save.
@@ -43,6 +46,10 @@ PENDING_MOVES_ATTR = "_async_uploads_pending_moves"
 PREVIOUS_VALUES_ATTR = "_async_uploads_previous_values"
 #: Instance attribute holding, per field name, client-sent ``(width, height)`` of a new image.
 PENDING_DIMENSIONS_ATTR = "_async_uploads_pending_dimensions"
+
+#: Instance attribute holding, per field name, the errors of a client value refused on assignment
+#: (a GraphQL value): raised by ``full_clean()`` with the other fields' errors, and by ``save()``.
+REFUSED_VALUES_ATTR = "_async_uploads_refused_values"
 
 #: Default ``max_size``, in MB (MiB).
 default_max_size = 100
@@ -224,12 +231,39 @@ def _accept_input(field: AsyncFileMixin, instance: models.Model, value: AsyncFil
     return value.key
 
 
+class RefusedKey(str):
+    """What a field holds after a client's value was refused: the submitted key (or ``"refused"``).
+
+    Never saved: ``full_clean()`` reports the refusal as the field's error and ``save()`` raises it.
+    A non-empty value, so that ``full_clean()`` validates the field even when it is ``blank=True``.
+    """
+
+    __slots__ = ()
+
+
+def _refusal_errors(error: UploadRejected) -> list[ValidationError]:
+    if hasattr(error, "error_dict"):
+        return [e for errors in error.error_dict.values() for e in errors]
+    return list(error.error_list)
+
+
 class _AcceptInputMixin:
     field: Any
 
     def _accept(self, instance: models.Model, value: Any) -> Any:
+        refused = instance.__dict__.get(REFUSED_VALUES_ATTR)
+        if refused:
+            refused.pop(self.field.name, None)  # a new value replaces a refused one
         if isinstance(value, RawFileInput):
-            value = value.to_input_data(self.field)
+            # An API value (GraphQL): a refusal is kept and raised by full_clean() with the errors
+            # of the other fields, so the client sees every field error in one answer.
+            try:
+                return _accept_input(self.field, instance, value.to_input_data(self.field))
+            except UploadRejected as e:
+                errors = _refusal_errors(e)
+                instance.__dict__.setdefault(REFUSED_VALUES_ATTR, {})[self.field.name] = errors
+                key = value.values.get("key") if isinstance(value.values, dict) else None
+                return RefusedKey(key if isinstance(key, str) and key and is_text(key) else "refused")
         if isinstance(value, AsyncFileInputData):
             value = _accept_input(self.field, instance, value)
         return value
@@ -249,6 +283,8 @@ class AsyncImageDescriptor(_AcceptInputMixin, ImageFileDescriptor):
         value = self._accept(instance, value)
         previous = instance.__dict__.get(self.field.attname)
         FileDescriptor.__set__(self, instance, value)
+        if isinstance(value, RefusedKey):
+            return  # never measure (open) a refused key
         # ImageFileDescriptor updates the dimensions on every assignment after __init__, which
         # opens the image (a full download from a cloud storage) even when the value is the file
         # the field already holds: Model.full_clean() assigns every field back, and a client may
@@ -401,6 +437,21 @@ class AsyncFileMixin:
                 )
             )
         return errors
+
+    def validate(self, value: Any, model_instance: models.Model | None) -> None:
+        """Raise the refusal of a client value assigned to this field (see ``REFUSED_VALUES_ATTR``)."""
+        refused = model_instance.__dict__.get(REFUSED_VALUES_ATTR) if model_instance is not None else None
+        if refused and self.name in refused:
+            raise ValidationError(refused[self.name])
+        super().validate(value, model_instance)  # type: ignore[misc]
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        # A save without full_clean() must not store a refused key either.
+        refused = model_instance.__dict__.get(REFUSED_VALUES_ATTR)
+        if refused and self.name in refused:
+            errors = refused[self.name]
+            raise UploadRejected({self.name: errors}, code=errors[0].code or "invalid_key")
+        return super().pre_save(model_instance, add)  # type: ignore[misc]
 
     def before_process_file(self, instance: models.Model) -> None:
         """Hook: called before a temporary key of ``instance`` is claimed on save."""
