@@ -267,7 +267,7 @@ def _held_by_another(m: _Move, name: str, using: str) -> bool:
 
 
 def name_held_by_another(
-    field: AsyncFileMixin, name: str, record_pk: str | None, temp_file_pk: int | None, using: str = "default"
+    field: AsyncFileMixin, name: str, record_pk: str | None, temp_file_pk: int, using: str = "default"
 ) -> bool:
     """Return whether a record other than ``record_pk``, or a claim other than ``temp_file_pk``, owns ``name``.
 

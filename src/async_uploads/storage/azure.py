@@ -173,7 +173,8 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
             if e.status_code in (409, 412):
                 # Both conditions can answer 412: which one failed?
                 if version is not None and (
-                    e.error_code == "SourceConditionNotMet" or self.object_version(from_key) != version
+                    getattr(e, "error_code", None) == "SourceConditionNotMet"
+                    or self.object_version(from_key) != version
                 ):
                     raise UploadReplaced(f"{from_key!r} was replaced after it was verified; it is not copied.") from e
                 raise FileExistsError(f"{to_key!r} already exists in container {self.azure_container!r}.") from e
