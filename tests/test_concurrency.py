@@ -108,12 +108,16 @@ def test_resubmitting_an_old_key_after_the_file_changed(uploader, user):
     doc = Document.objects.get(pk=doc.pk)
     doc.attachment = data(k2, user)
     doc.save()
-    # A stale form (browser back button) sends k1 again: the record gets the file k1 became.
+    second_name = doc.attachment.name
+    # A stale form (browser back button) sends k1 again: k1 was used, and the record no longer
+    # holds the file k1 became (another record could hold that name by now), so it is refused.
     doc = Document.objects.get(pk=doc.pk)
-    doc.attachment = data(k1, user)
-    doc.save()
-    assert assert_points_at_existing_file(doc) == first_name
-    # If that file is gone too, the old key is refused instead of pointing at nothing.
+    with pytest.raises(ValidationError) as exc:
+        doc.attachment = data(k1, user)
+    assert exc.value.error_dict["attachment"][0].code == "invalid_key"
+    doc = Document.objects.get(pk=doc.pk)
+    assert assert_points_at_existing_file(doc) == second_name != first_name
+    # If that file is gone too, the old key is refused as well.
     default_storage.delete(first_name)
     doc = Document.objects.get(pk=doc.pk)
     with pytest.raises(ValidationError) as exc:

@@ -11,6 +11,7 @@ __all__ = [
     "AsyncUploadsImproperlyInstalled",
     "UploadPermissionDenied",
     "UploadRejected",
+    "UploadReplaced",
 ]
 
 
@@ -40,6 +41,15 @@ class UploadRejected(AsyncUploadError, ValidationError):
                 for field, msgs in message.items()
             }
         super().__init__(message, code=code, params=params)
+
+
+class UploadReplaced(AsyncUploadError, OSError):
+    """The object at a temporary key is no longer the one that was verified: it is not moved.
+
+    Raised by a storage's ``copy_file`` / ``move_file`` given a ``version`` the source no longer has.
+    """
+
+    code = "upload_replaced"
 
 
 def _as_list(messages: Any) -> list[Any]:

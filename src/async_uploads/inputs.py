@@ -201,6 +201,10 @@ class AsyncFileInputData:
         if temp_file.object_pk is not None:
             if pk is None or temp_file.object_pk != str(pk):
                 raise reject("This upload has already been saved to another record; upload the file again.")
+            # A key is accepted once. This record took it before: it is only the same submission
+            # again (a double submit, the same form sent twice, a second save) while the record
+            # still holds the key or the permanent name it was moved to.
+            self.__dict__["_resolved"] = (field, self.key, _resolve_claimed(field, temp_file, pk, reject))
             return temp_file
         if instance is not None:
             if temp_file.instance_pk is None and pk is not None:
@@ -226,8 +230,40 @@ class AsyncFileInputData:
         if verified is not None and verified.width and verified.height and (self.width is None or self.height is None):
             # Dimensions from the image header spare the full download ImageField would make.
             self.width, self.height = verified.width, verified.height
+        # The claim stores it: the move copies only the object that was checked here.
+        temp_file.verified_version = getattr(verified, "version", None)
         self.__dict__["_verified"] = (field, temp_file.key, temp_file)
         return temp_file
+
+
+def _resolve_claimed(field: AsyncFileMixin, temp_file: AsyncTempFile, pk: Any, reject: Any) -> str | None:
+    """Decide what a key this record already took stands for now.
+
+    Returns the permanent name to store when the object was moved there for this record, or
+    ``None`` when the move has not finished (the record still holds the key, and the move,
+    bound to the verified version, finishes it). Raises ``reject(...)`` when the record has
+    moved on (cleared, replaced): the key was used, and whatever is at it now was never checked.
+    """
+    from async_uploads.moves import name_held_by_another
+
+    storage = field.storage
+    target = temp_file.moved_to_location
+    row = field.model._base_manager.filter(pk=pk).values(field.attname).first()
+    current = row[field.attname] if row else None
+    if current == temp_file.key:
+        if storage.exists(temp_file.key):
+            return None
+        if target and storage.exists(target) and not name_held_by_another(field, target, str(pk), temp_file.pk):
+            return target  # a backend without copy moved it; the record is pointed there next
+        raise reject("This upload no longer exists; upload the file again.")
+    if target and current == target:
+        if storage.exists(target) and not name_held_by_another(field, target, str(pk), temp_file.pk):
+            return target
+        raise reject("This upload no longer exists; upload the file again.")
+    raise reject(
+        "This upload has already been used, and the record no longer holds its file; "
+        "request a new upload URL and upload the file again."
+    )
 
 
 class RawFileInput:

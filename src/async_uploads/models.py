@@ -99,6 +99,9 @@ class AsyncTempFile(models.Model):
     moved_to_location = models.TextField(blank=True)
     #: Traceback of a failed move; such rows are kept until a retry succeeds.
     error = models.TextField(null=True, blank=True)  # noqa: DJ001 (seed: None means no error)
+    #: The version of the object that was verified (``AsyncUploadStorage.object_version``), set with
+    #: the claim; the move copies only that version. ``None``: the storage cannot tell versions apart.
+    verified_version = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (None: not bound)
 
     class Meta:
         verbose_name = "async temporary file"
@@ -214,16 +217,14 @@ def _accept_input(field: AsyncFileMixin, instance: models.Model, value: AsyncFil
     if temp_file is None:
         return value.key
     if temp_file.object_pk is not None:
-        # This record took the key before (a double submit, a form sent again): where is the file now?
-        storage = field.storage
-        if temp_file.moved_to_location and storage.exists(temp_file.moved_to_location):
-            if not storage.exists(temp_file.key) or getattr(existing, "name", existing) == temp_file.moved_to_location:
-                pending.pop(field.name, None)
-                return temp_file.moved_to_location
-        elif not storage.exists(temp_file.key):
-            raise UploadRejected(
-                {field.name: ["This upload no longer exists; upload the file again."]}, code="invalid_key"
-            )
+        # This record took the key before (a double submit, a form sent again): validate_key found
+        # where the file is now (the permanent name this record holds), or that its move is unfinished.
+        resolved = value.__dict__.get("_resolved")
+        if resolved is None or resolved[0] is not field or resolved[1] != temp_file.key:  # pragma: no cover
+            raise UploadRejected({field.name: ["This upload has already been used."]}, code="invalid_key")
+        if resolved[2] is not None:
+            pending.pop(field.name, None)
+            return resolved[2]
     pending[field.name] = temp_file
     previous = instance.__dict__.setdefault(PREVIOUS_VALUES_ATTR, {})
     previous.setdefault(field.name, getattr(existing, "name", existing) or "")

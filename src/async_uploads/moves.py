@@ -6,7 +6,9 @@ The order of steps is what keeps data safe:
    record its permanent name (``AsyncTempFile.object_pk`` / ``moved_to_location``). A key taken
    by another record fails the save (and, inside ``atomic()``, marks the transaction for
    rollback). A rollback undoes the claim: the upload is untouched and can be submitted again.
-2. After commit: copy the object to its permanent name, point the record at the copy with a
+2. After commit: copy the object to its permanent name (only the version verified when the key
+   was accepted, ``AsyncTempFile.verified_version``: another object at the key is refused, the
+   record given back its previous file and the object deleted), point the record at the copy with a
    conditional ``UPDATE`` (only where it still holds the temporary key), then delete the
    temporary object. At every step the record points at an object that exists.
 
@@ -36,7 +38,7 @@ from django.db.models import Case, Value, When
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
-from async_uploads.exceptions import UploadRejected
+from async_uploads.exceptions import UploadRejected, UploadReplaced
 from async_uploads.models import (
     PENDING_MOVES_ATTR,
     PREVIOUS_VALUES_ATTR,
@@ -49,7 +51,14 @@ from async_uploads.names import fit_name, safe_basename
 if TYPE_CHECKING:
     from async_uploads.storage.base import AsyncUploadStorage
 
-__all__ = ["claim_for_holder", "claim_temporary_files", "complete_move", "find_referencing_records", "permanent_name"]
+__all__ = [
+    "claim_for_holder",
+    "claim_temporary_files",
+    "complete_move",
+    "find_referencing_records",
+    "name_held_by_another",
+    "permanent_name",
+]
 
 logger = logging.getLogger("async_uploads")
 
@@ -136,6 +145,10 @@ def _claim(moves: list[_Move], pk: str, using: str) -> list[_Move]:
                 *[When(pk=m.temp_file.pk, then=Value(m.target)) for m in moves],
                 output_field=models.TextField(),
             ),
+            verified_version=Case(
+                *[When(pk=m.temp_file.pk, then=Value(m.temp_file.verified_version)) for m in moves],
+                output_field=models.CharField(),
+            ),
         )
         if any(m.temp_file.object_pk is None for m in moves)
         else 0
@@ -146,15 +159,19 @@ def _claim(moves: list[_Move], pk: str, using: str) -> list[_Move]:
             m.temp_file.moved_to_location = m.target
         return []
     current = {
-        row_id: (owner, target)
-        for row_id, owner, target in rows.filter(pk__in=ids).values_list("pk", "object_pk", "moved_to_location")
+        row_id: (owner, target, version)
+        for row_id, owner, target, version in rows.filter(pk__in=ids).values_list(
+            "pk", "object_pk", "moved_to_location", "verified_version"
+        )
     }
     lost = []
     for m in moves:
-        owner, target = current.get(m.temp_file.pk, (None, ""))
+        owner, target, version = current.get(m.temp_file.pk, (None, "", None))
         if m.temp_file.pk not in current or owner != pk:
             lost.append(m)
             continue
+        # The version the first claim stored is what this record's move may copy.
+        m.temp_file.verified_version = version
         if target:
             m.target = target
         else:
@@ -171,6 +188,15 @@ def _finish_moves(model: type[models.Model], instance: models.Model, pk: str, mo
             m.field.before_move_file(instance)
             _place(m, using)
             placed.append(m)
+        except UploadReplaced as e:
+            previous = (instance.__dict__.get(PREVIOUS_VALUES_ATTR) or {}).get(m.field.name, "")
+            restored = _refuse_replaced(model, m, pk, using, previous, e)
+            file = instance.__dict__.get(m.field.attname)
+            if restored is not None and getattr(file, "name", file) == m.key:
+                if isinstance(file, FieldFile):
+                    file.name = restored or None
+                else:
+                    instance.__dict__[m.field.attname] = restored or None
         except Exception:
             _record_failure(m, pk, using, _log_failure(m, pk))
     if not placed:
@@ -199,13 +225,15 @@ def _place(m: _Move, using: str) -> None:
     planned = m.target
     for _ in range(5):
         try:
+            # Bound to the verified version: an object put at the key after verification is refused.
+            version = m.temp_file.verified_version
             if storage.supports_copy():
-                storage.copy_file(m.key, m.target)
+                storage.copy_bound(storage.copy_file, m.key, m.target, version)
                 m.created, m.source_left = True, True
             else:
                 if storage.exists(m.target):  # move_file of a custom backend may overwrite: never let it
                     raise FileExistsError(m.target)
-                storage.move_file(m.key, m.target)
+                storage.copy_bound(storage.move_file, m.key, m.target, version)
                 m.created, m.source_left = True, False
             break
         except (FileExistsError, FileNotFoundError) as e:
@@ -235,15 +263,55 @@ def _same(storage: AsyncUploadStorage, a: str, b: str) -> bool:
 
 
 def _held_by_another(m: _Move, name: str, using: str) -> bool:
-    """Return whether another record, or another claim, owns the object at ``name``.
+    return name_held_by_another(m.field, name, m.temp_file.object_pk, m.temp_file.pk, using)
 
-    Only asked when a name turns out to be taken (a rare path): the file column has no index.
+
+def name_held_by_another(
+    field: AsyncFileMixin, name: str, record_pk: str | None, temp_file_pk: int, using: str = "default"
+) -> bool:
+    """Return whether a record other than ``record_pk``, or a claim other than ``temp_file_pk``, owns ``name``.
+
+    Only asked on rare paths (a name turns out to be taken, a key is submitted again): the file
+    column has no index.
     """
-    records = m.field.model._base_manager.using(using).filter(**{m.field.attname: name})
-    if records.exclude(pk=m.temp_file.object_pk).exists():
+    records = field.model._base_manager.using(using).filter(**{field.attname: name})
+    if records.exclude(pk=record_pk).exists():
         return True
     claims = AsyncTempFile.objects.using(using).filter(moved_to_location=name, object_pk__isnull=False)
-    return claims.exclude(pk=m.temp_file.pk).exists()
+    return claims.exclude(pk=temp_file_pk).exists()
+
+
+def _refuse_replaced(
+    model: type[models.Model], m: _Move, pk: str, using: str, previous: str, error: UploadReplaced
+) -> str | None:
+    """The object at the key is not the one verified: never point the record at it.
+
+    Where the record still holds the key, give it back its previous file (when that still exists
+    and nobody else holds it) or nothing; delete the replaced object; record why on the row.
+    Returns what the record holds now (``None``: it no longer held the key, nothing was changed).
+    """
+    storage = m.field.storage
+    restore = ""
+    try:
+        others = model._base_manager.using(using).filter(**{m.field.attname: previous}).exclude(pk=pk)
+        if previous and storage.exists(previous) and not others.exists():
+            restore = previous
+    except Exception:
+        logger.exception("Checking the previous file %r of %s(pk=%s) failed.", previous, model.__name__, pk)
+    manager = model._base_manager.using(using)
+    changed = manager.filter(pk=pk, **{m.field.attname: m.key}).update(**{m.field.attname: restore})
+    try:
+        if storage.exists(m.key):
+            storage.delete(m.key)
+    except Exception:
+        logger.exception("Deleting the replaced upload %r failed; cleanup_async_temp_files will retry.", m.key)
+    message = (
+        f"upload_replaced: {error} The object at the key is not the one verified when the form was "
+        f"submitted, so it was not moved: the record was given back {restore!r} and the object deleted."
+    )
+    logger.error("%s(pk=%s), AsyncTempFile(pk=%s): %s", model.__name__, pk, m.temp_file.pk, message)
+    _record_failure(m, pk, using, message)
+    return restore if changed else None
 
 
 def _point_record_at_moves(model: type[models.Model], pk: str, moved: list[_Move], using: str) -> dict[str, str | None]:
@@ -381,8 +449,9 @@ def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
     Used by ``retry_async_file_moves`` and ``cleanup_async_temp_files``. Results:
     ``"moved"`` (the record now holds the permanent name), ``"done"`` (it already did),
     ``"orphan"`` (no record holds the key: the temporary object was deleted),
-    ``"unclaimed"`` (no record took the key yet: nothing to do). A move that cannot be done
-    raises; the row keeps its ``error``.
+    ``"unclaimed"`` (no record took the key yet: nothing to do), ``"refused"`` (the object at the
+    key is not the verified one: the record was cleared, the object deleted, the row's ``error``
+    says so). A move that cannot be done raises; the row keeps its ``error``.
     """
     if temp_file.object_pk is None:
         return "unclaimed"
@@ -397,7 +466,11 @@ def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
         if not target:
             target = permanent_name(field, manager.get(pk=temp_file.object_pk), temp_file.original_filename)
         m = _Move(field, temp_file, temp_file.key, target)
-        _place(m, using)
+        try:
+            _place(m, using)
+        except UploadReplaced as e:
+            _refuse_replaced(field.model, m, temp_file.object_pk, using, "", e)
+            return "refused"
         holds = _point_record_at_moves(field.model, temp_file.object_pk, [m], using)
         _tidy([m], holds)
         if holds.get(field.attname) != m.target:

@@ -11,10 +11,11 @@ from django.core.files.storage import Storage
 from django.utils.deconstruct import deconstructible
 
 from async_uploads.conf import app_settings
-from async_uploads.exceptions import AsyncUploadError, AsyncUploadsImproperlyInstalled
+from async_uploads.exceptions import AsyncUploadError, AsyncUploadsImproperlyInstalled, UploadReplaced
 from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
 
 try:
+    from azure.core import MatchConditions
     from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
     from azure.storage.blob import BlobPrefix, BlobSasPermissions, CorsRule, generate_blob_sas
     from storages.backends.azure_storage import AzureStorage
@@ -155,22 +156,43 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
                 return b""
             raise
 
-    def copy_file(self, from_key: str, to_key: str) -> None:
+    def object_version(self, key: str) -> str | None:
+        """Return the blob's ETag (``None`` when there is no blob at ``key``)."""
+        try:
+            return str(self.client.get_blob_client(self.blob_name(key)).get_blob_properties().etag)
+        except ResourceNotFoundError:
+            return None
+
+    def copy_file(self, from_key: str, to_key: str, *, version: str | None = None) -> None:
         """Copy ``from_key`` to ``to_key`` inside Azure and wait for the copy; never overwrite.
 
         Raise :class:`FileExistsError` when ``to_key`` exists and :class:`AzureCopyError` when
         the copy fails, is aborted, or is still pending after :attr:`copy_timeout` seconds (the
         pending copy is aborted and the partial target removed; the source is never touched).
+        With a ``version`` (an ETag) the copy carries ``x-ms-source-if-match``: Azure copies only
+        that blob, and another one raises :class:`~async_uploads.exceptions.UploadReplaced`.
         """
         source = self.client.get_blob_client(self.blob_name(from_key))
         target = self.client.get_blob_client(self.blob_name(to_key))
         token, _ = self._sas(source.blob_name, BlobSasPermissions(read=True), 3600)
+        condition: dict[str, Any] = {}
+        if version is not None:
+            condition = {"source_etag": version, "source_match_condition": MatchConditions.IfNotModified}
         try:
-            copy = target.start_copy_from_url(f"{source.url}?{token}", if_none_match="*")
+            copy = target.start_copy_from_url(f"{source.url}?{token}", if_none_match="*", **condition)
         except ResourceExistsError as e:
             raise FileExistsError(f"{to_key!r} already exists in container {self.azure_container!r}.") from e
         except HttpResponseError as e:
+            if e.status_code == 404:
+                # The source is gone (an earlier run of the same move deleted it): say so as the other backends do.
+                raise FileNotFoundError(f"{from_key!r} does not exist in container {self.azure_container!r}.") from e
             if e.status_code in (409, 412):
+                # Both conditions can answer 412: which one failed?
+                if version is not None and (
+                    getattr(e, "error_code", None) == "SourceConditionNotMet"
+                    or self.object_version(from_key) != version
+                ):
+                    raise UploadReplaced(f"{from_key!r} was replaced after it was verified; it is not copied.") from e
                 raise FileExistsError(f"{to_key!r} already exists in container {self.azure_container!r}.") from e
             raise
         status = copy.get("copy_status")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import inspect
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
@@ -14,7 +15,7 @@ from django.utils.crypto import get_random_string
 from django.utils.module_loading import import_string
 
 from async_uploads import image_headers, restrictions, sniffing
-from async_uploads.exceptions import UploadRejected
+from async_uploads.exceptions import UploadRejected, UploadReplaced
 from async_uploads.names import MAX_NAME_BYTES, fit_name, is_clean_key, safe_basename
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ __all__ = [
     "VerifiedUpload",
     "fit_name",
     "safe_basename",
+    "takes_version",
 ]
 
 
@@ -61,6 +63,21 @@ class VerifiedUpload:
     #: Dimensions read from the image header (image fields only).
     width: int | None = None
     height: int | None = None
+    #: The version of the object that was checked (:meth:`AsyncUploadStorage.object_version`):
+    #: the move copies the object only while it still has this version. ``None``: not bound.
+    version: str | None = None
+
+
+def takes_version(method: Any) -> bool:
+    """Return whether a storage's ``copy_file`` / ``move_file`` takes the keyword ``version``.
+
+    Custom storages written against the first release take only ``from_key`` and ``to_key``.
+    """
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins and the like
+        return False
+    return "version" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 class AsyncUploadStorage(Storage):
@@ -88,24 +105,54 @@ class AsyncUploadStorage(Storage):
         """Return a URL the object at ``key`` can be downloaded from (a signed URL)."""
         raise NotImplementedError("subclasses of AsyncUploadStorage must provide a generate_download_url() method")
 
-    def move_file(self, from_key: str, to_key: str) -> None:
+    def move_file(self, from_key: str, to_key: str, *, version: str | None = None) -> None:
         """Move the object at ``from_key`` to ``to_key``.
 
-        The default copies with :meth:`copy_file` and then deletes ``from_key``.
+        The default copies with :meth:`copy_file` and then deletes ``from_key``. ``version`` is as
+        for :meth:`copy_file`.
         """
         if not self.supports_copy():
             raise NotImplementedError(
                 "subclasses of AsyncUploadStorage must provide a move_file() or a copy_file() method"
             )
-        self.copy_file(from_key, to_key)
+        self.copy_bound(self.copy_file, from_key, to_key, version)
         self.delete(from_key)
 
-    def copy_file(self, from_key: str, to_key: str) -> None:
+    def copy_file(self, from_key: str, to_key: str, *, version: str | None = None) -> None:
         """Copy the object at ``from_key`` to ``to_key`` without removing the source.
 
-        Must not overwrite an existing ``to_key``: raise :class:`FileExistsError` instead.
+        Must not overwrite an existing ``to_key``: raise :class:`FileExistsError` instead. With a
+        ``version`` (what :meth:`object_version` answered when the upload was verified), copy only
+        while ``from_key`` still has it, and raise :class:`~async_uploads.exceptions.UploadReplaced`
+        (leaving ``to_key`` absent) when it has not. Overrides may leave ``version`` out: the save
+        flow then compares :meth:`object_version` just before the copy instead.
         """
         raise NotImplementedError("subclasses of AsyncUploadStorage must provide a copy_file() method")
+
+    def object_version(self, key: str) -> str | None:
+        """Return a string that changes whenever the object at ``key`` is replaced or rewritten.
+
+        :meth:`verify_upload` records it before reading the object, and the move copies only that
+        version (see :meth:`copy_file`). ``None`` (the default, and for a missing object): this
+        backend cannot tell versions apart, so the copy is not bound.
+        """
+        return None
+
+    def copy_bound(self, method: Any, from_key: str, to_key: str, version: str | None) -> None:
+        """Call ``method`` (this storage's ``copy_file`` or ``move_file``) bound to ``version``.
+
+        An override that does not take ``version`` gets a check of :meth:`object_version` just
+        before the call (a narrower window, not a conditional copy).
+        """
+        if version is None:
+            method(from_key, to_key)
+        elif takes_version(method):
+            method(from_key, to_key, version=version)
+        else:
+            current = self.object_version(from_key)
+            if current is not None and current != version:
+                raise UploadReplaced(f"{from_key!r} was replaced after it was verified; it is not moved.")
+            method(from_key, to_key)
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
         """Return at most ``length`` bytes of the object at ``key`` from offset ``start``.
@@ -176,6 +223,9 @@ class AsyncUploadStorage(Storage):
                 "Nothing has been uploaded to this key; upload the file before submitting the form.",
                 code="invalid_key",
             )
+        # The version is read before anything else: whatever is checked below is that version or a
+        # later one, and a later one fails the version-bound copy.
+        version = self.object_version(key)
         size = self.size(key)
         limit = field.max_size_bytes
         if limit is not None and size > limit:
@@ -185,7 +235,7 @@ class AsyncUploadStorage(Storage):
             )
         is_image = isinstance(field, ImageField)
         if not field.file_restrictions and not is_image:
-            return VerifiedUpload(size=size)
+            return VerifiedUpload(size=size, version=version)
         head = self.read_range(key, 0, sniffing.HEAD_BYTES) if size else b""
         found = sniffing.sniff(head)
         if not restrictions.content_allowed(field.file_restrictions, name, found):
@@ -197,7 +247,7 @@ class AsyncUploadStorage(Storage):
                 code="invalid_file_type",
             )
         if not is_image:
-            return VerifiedUpload(size=size, sniffed=found)
+            return VerifiedUpload(size=size, sniffed=found, version=version)
         header = image_headers.read_image_header(head, lambda start, length: self.read_range(key, start, length))
         if header is None and found.kind == "magic" and found.mime and found.mime.startswith("image/"):
             # Another image format (TIFF, ICO, …): let Pillow look at the same bounded prefix.
@@ -227,7 +277,7 @@ class AsyncUploadStorage(Storage):
                     "submit the image's real width and height, or none.",
                     code="invalid_image",
                 )
-        return VerifiedUpload(size=size, sniffed=found, width=header.width, height=header.height)
+        return VerifiedUpload(size=size, sniffed=found, width=header.width, height=header.height, version=version)
 
     def is_same_object(self, key: str, other: str) -> bool:
         """Return whether ``other`` holds exactly the object at ``key`` (a copy of it).

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
 from async_uploads.conf import app_settings
+from async_uploads.exceptions import UploadReplaced
 from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
 
 if TYPE_CHECKING:
@@ -27,6 +28,10 @@ __all__ = ["DOWNLOAD_SALT", "UPLOAD_SALT", "FileSystemAsyncUploadStorage"]
 #: Salts keep upload and download tokens apart: neither can stand in for the other.
 UPLOAD_SALT = "async_uploads.filesystem.upload"
 DOWNLOAD_SALT = "async_uploads.filesystem.download"
+
+
+def _version(st: os.stat_result) -> str:
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def _registry(kwargs: dict[str, Any]) -> AsyncFieldRegistry:
@@ -92,8 +97,23 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         token = signing.Signer(salt=DOWNLOAD_SALT).sign_object(payload)
         return reverse(f"{_registry(kwargs).url_namespace}:filesystem-download") + "?" + urlencode({"token": token})
 
-    def copy_file(self, from_key: str, to_key: str) -> None:
-        """Copy ``from_key`` to ``to_key`` (a hard link where possible); never overwrite."""
+    def object_version(self, key: str) -> str | None:
+        """Return device, inode, size and modification time (ns) of the file (``None``: no file).
+
+        The upload view writes each upload to a new file and renames it into place, so a new
+        upload is a new inode; a rewrite in place changes the size or the modification time.
+        """
+        try:
+            return _version(os.stat(self.path(key)))
+        except FileNotFoundError:
+            return None
+
+    def copy_file(self, from_key: str, to_key: str, *, version: str | None = None) -> None:
+        """Copy ``from_key`` to ``to_key`` (a hard link where possible); never overwrite.
+
+        With a ``version`` (see :meth:`object_version`) the linked (or opened) file must still have
+        it, else the new name is removed again and ``UploadReplaced`` raised.
+        """
         source = self.path(from_key)
         target = self.path(to_key)
         directory = os.path.dirname(target)
@@ -107,13 +127,23 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
             os.makedirs(directory, exist_ok=True)
         try:
             os.link(source, target)
+            # The link names one inode: if that is still the verified file, the new name holds it.
+            if version is not None and _version(os.stat(target)) != version:
+                os.remove(target)
+                raise UploadReplaced(f"{from_key!r} was replaced after it was verified; it is not copied.")
         except FileExistsError:
+            raise
+        except UploadReplaced:
             raise
         except OSError as e:
             if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
                 raise
-            with open(source, "rb") as src, open(target, "xb") as dst:
-                shutil.copyfileobj(src, dst, 1024 * 1024)
+            with open(source, "rb") as src:
+                # The open file is one inode whatever happens to the name meanwhile.
+                if version is not None and _version(os.fstat(src.fileno())) != version:
+                    raise UploadReplaced(f"{from_key!r} was replaced after it was verified; it is not copied.") from e
+                with open(target, "xb") as dst:
+                    shutil.copyfileobj(src, dst, 1024 * 1024)
         if self.file_permissions_mode is not None:
             os.chmod(target, self.file_permissions_mode)
 

@@ -57,8 +57,12 @@ class InMemoryAsyncUploadStorage(InMemoryStorage, AsyncUploadStorage):
             self.delete(stored)
             raise FileExistsError(f"{key!r} has already been uploaded.")
 
-    def copy_file(self, from_key: str, to_key: str) -> None:
-        """Copy ``from_key`` to ``to_key``; never overwrite."""
+    def copy_file(self, from_key: str, to_key: str, *, version: str | None = None) -> None:
+        """Copy ``from_key`` to ``to_key``; never overwrite.
+
+        This storage tells no versions apart (``object_version`` answers ``None``), so ``version``
+        is always ``None`` here.
+        """
         if self.exists(to_key):
             raise FileExistsError(to_key)
         with self.open(from_key, "rb") as source:

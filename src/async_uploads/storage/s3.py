@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
 from async_uploads.conf import app_settings
-from async_uploads.exceptions import AsyncUploadsImproperlyInstalled
+from async_uploads.exceptions import AsyncUploadsImproperlyInstalled, UploadReplaced
 from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
 
 try:
@@ -168,17 +168,34 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
         finally:
             body.close()
 
-    def copy_file(self, from_key: str, to_key: str) -> None:
-        """Copy ``from_key`` to ``to_key`` inside S3 (multipart above the threshold); never overwrite."""
+    def object_version(self, key: str) -> str | None:
+        """Return the object's ETag (``None`` when there is no object at ``key``)."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket_name, Key=self.object_key(key))
+        except ClientError as e:
+            if _status(e) == 404:
+                return None
+            raise
+        return head.get("ETag")
+
+    def copy_file(self, from_key: str, to_key: str, *, version: str | None = None) -> None:
+        """Copy ``from_key`` to ``to_key`` inside S3 (multipart above the threshold); never overwrite.
+
+        With a ``version`` (an ETag), the copy carries ``x-amz-copy-source-if-match`` (every part of
+        a multipart copy too), so S3 copies only that object; another one raises ``UploadReplaced``.
+        """
         source = self.object_key(from_key)
         target = self.object_key(to_key)
         if self.exists(to_key):
             raise FileExistsError(f"{to_key!r} already exists in bucket {self.bucket_name!r}; it is not overwritten.")
         head = self.client.head_object(Bucket=self.bucket_name, Key=source)
+        if version is not None and head.get("ETag") != version:
+            raise UploadReplaced(f"{from_key!r} was replaced after it was verified; it is not copied.")
         copy_source = {"Bucket": self.bucket_name, "Key": source}
         extra: dict[str, Any] = {}
         if self.default_acl:
             extra["ACL"] = self.default_acl
+        condition = {"CopySourceIfMatch": version} if version is not None else {}
         # exists() above answers for now; If-None-Match makes S3 itself refuse to replace an object
         # that appeared meanwhile (another record's move to the same name), so a race cannot
         # overwrite a file another record points at.
@@ -190,18 +207,29 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
                     CopySource=copy_source,
                     MetadataDirective="COPY",
                     IfNoneMatch="*",
+                    **condition,
                     **extra,
                 )
                 return
-            self._multipart_copy(copy_source, target, head, extra)
+            self._multipart_copy(copy_source, target, head, extra, condition)
         except ClientError as e:
             if _status(e) in (409, 412):
+                # Both conditions answer 412: which one failed?
+                if version is not None and self.object_version(from_key) != version:
+                    raise UploadReplaced(f"{from_key!r} was replaced during the copy; it is not copied.") from e
                 raise FileExistsError(
                     f"{to_key!r} appeared in bucket {self.bucket_name!r} during the copy; it is not overwritten."
                 ) from e
             raise
 
-    def _multipart_copy(self, copy_source: dict[str, str], target: str, head: dict[str, Any], extra: dict) -> None:
+    def _multipart_copy(
+        self,
+        copy_source: dict[str, str],
+        target: str,
+        head: dict[str, Any],
+        extra: dict,
+        condition: dict[str, str] | None = None,
+    ) -> None:
         for name in ("ContentType", "ContentDisposition", "ContentEncoding", "ContentLanguage", "CacheControl"):
             if head.get(name):
                 extra[name] = head[name]
@@ -222,6 +250,7 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
                     PartNumber=number,
                     CopySource=copy_source,
                     CopySourceRange=f"bytes={start}-{end}",
+                    **(condition or {}),
                 )
                 parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
             self.client.complete_multipart_upload(

@@ -26,7 +26,7 @@ class Command(BaseCommand):
         "finish moves a crash interrupted (a record still holds the temporary key), and drop the "
         "records. Records with a move error are kept for retry_async_file_moves. Then delete "
         "objects under the temporary prefix that have no record (interrupted uploads) from days "
-        "older than --age."
+        "older than --age, and objects uploaded again to keys a record already took and moved on from."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -67,12 +67,14 @@ class Command(BaseCommand):
                 if outcome != "abandoned":  # abandoned rows are gone already
                     temp_file.delete()
         swept = self._sweep(cutoff.date() - timedelta(days=1))
+        consumed = self._drop_reuploads(cutoff.date() - timedelta(days=1))
         if not quiet:
             self.stdout.write(
                 f"Removed {counts['abandoned']} abandoned uploads and {counts['finished']} finished records; "
                 f"completed {counts['completed']} interrupted moves; {counts['failed']} failed; "
                 f"kept {kept_with_error} records with move errors (see retry_async_file_moves); "
-                f"swept {swept} unrecorded temporary objects."
+                f"swept {swept} unrecorded temporary objects; "
+                f"deleted {consumed} objects uploaded again to keys already used."
             )
 
     def _clean(self, temp_file: AsyncTempFile, holder: str | None) -> str:
@@ -112,6 +114,36 @@ class Command(BaseCommand):
                         self.stderr.write(f"Could not delete {name}: {e}")
         return swept
 
+    def _drop_reuploads(self, since: date) -> int:
+        """Delete objects in recent day folders (from ``since`` on) at keys a record took and moved on from.
+
+        A key is accepted once, but an S3 presigned POST can be sent again, and an Azure create-only
+        SAS can create the blob again once the move deleted it. Such bytes are never moved; they are
+        deleted here instead of waiting for their row to age out. Older day folders are handled
+        above (the row's move is completed, or the sweep finds no row).
+        """
+        deleted = 0
+        for storage in _async_storages():
+            try:
+                names = _temporary_objects(storage, since=since)
+            except Exception as e:
+                self.stderr.write(f"Could not list the temporary objects of {type(storage).__name__}: {e}")
+                continue
+            for name in names:
+                temp_file = AsyncTempFile.get_by_key(name)
+                if temp_file is None or temp_file.object_pk is None or temp_file.error is not None:
+                    continue  # not uploaded yet, waiting for its save, or waiting for a retry
+                try:
+                    if temp_file.get_field().storage is not storage:
+                        continue
+                    if find_referencing_records([temp_file]):
+                        continue  # the record still holds the key: its move has not finished
+                    storage.delete(name)
+                    deleted += 1
+                except Exception as e:
+                    self.stderr.write(f"Could not delete {name}: {e}")
+        return deleted
+
 
 def _async_storages() -> list[AsyncUploadStorage]:
     storages: list[AsyncUploadStorage] = []
@@ -123,8 +155,8 @@ def _async_storages() -> list[AsyncUploadStorage]:
     return storages
 
 
-def _temporary_objects(storage: AsyncUploadStorage, before: date) -> list[str]:
-    """List objects in ``prefix/YYYY/MM/DD/`` folders dated before ``before``."""
+def _temporary_objects(storage: AsyncUploadStorage, before: date | None = None, since: date | None = None) -> list[str]:
+    """List objects in ``prefix/YYYY/MM/DD/`` folders dated before ``before`` (or from ``since`` on)."""
     prefix = storage.temporary_key_prefix
     found: list[str] = []
 
@@ -141,7 +173,7 @@ def _temporary_objects(storage: AsyncUploadStorage, before: date) -> list[str]:
                     folder_date = date(int(year), int(month), int(day))
                 except ValueError:
                     continue
-                if folder_date < before:
+                if (before is None or folder_date < before) and (since is None or folder_date >= since):
                     folder = f"{prefix}/{year}/{month}/{day}"
                     try:
                         found.extend(f"{folder}/{name}" for name in storage.listdir(folder)[1])
