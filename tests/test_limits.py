@@ -21,6 +21,7 @@ from async_uploads.models import AsyncTempFile
 from tests.conftest import PNG_1x1, field_id, request_for
 from tests.graphql_client import ISSUE, issue, single_message, upload_key
 from tests.test_browser_widget import admin_page  # noqa: F401 (a fixture)
+from tests.test_example_project import run_probe
 from tests.testapp.models import Document, PublicNote
 
 URL = "async_uploads:generate-upload-url"
@@ -367,6 +368,97 @@ def test_issue_operation_variables_count_too(settings, gql):
     limits(settings, MAX_UPLOAD_URLS_PER_REQUEST=1)
     result = gql.execute(ISSUE, {"input": {"field": EXTRA, "filename": "a.bin", "size": 1}})
     assert result.data["generateUploadUrl"]["__typename"] == "IssuedUpload"
+
+
+# --------------------------------------------------------------------------------------------
+# Query cost: the example project's schema refuses costly documents before resolving anything
+# --------------------------------------------------------------------------------------------
+
+LIMITER_PROBE = r"""
+import json, sys, types, django
+django.setup()
+from asgiref.sync import async_to_sync
+from django.core.management import call_command
+from django.test import AsyncClient, Client, override_settings
+from django.urls import path
+from django.contrib.auth import get_user_model
+from strawberry.django.views import AsyncGraphQLView
+from async_uploads.storage.filesystem import FileSystemAsyncUploadStorage
+from example import urls as example_urls
+from example.models import Document
+from example.schema import schema
+
+call_command("migrate", verbosity=0)
+call_command("ensure_demo_user", stdout=open("/dev/null", "w"))
+for i in range(5):
+    Document.objects.create(title=f"d{i}", attachment=f"documents/{i}/d.txt")
+
+signed = []
+original = FileSystemAsyncUploadStorage.generate_download_url
+def counting(self, *args, **kwargs):
+    signed.append(args[0])
+    return original(self, *args, **kwargs)
+FileSystemAsyncUploadStorage.generate_download_url = counting
+
+# The example's URLconf, plus the same schema behind the async view.
+probe_urls = types.ModuleType("probe_urls")
+probe_urls.urlpatterns = [*example_urls.urlpatterns, path("graphql-async/", AsyncGraphQLView.as_view(schema=schema))]
+sys.modules["probe_urls"] = probe_urls
+
+def post(mode, query):
+    body = json.dumps({"query": query})
+    if mode == "sync":
+        client = Client()
+        client.force_login(get_user_model().objects.get(username="demo"))
+        response = client.post("/graphql/", body, content_type="application/json")
+    else:
+        signed_in = Client()
+        signed_in.force_login(get_user_model().objects.get(username="demo"))
+        client = AsyncClient()
+        client.cookies = signed_in.cookies
+        response = async_to_sync(client.post)("/graphql-async/", body, content_type="application/json")
+    return response.status_code, response.json()
+
+def aliases(n):
+    return "{ documents { attachment { " + " ".join(f"u{i}: downloadUrl" for i in range(n)) + " } } }"
+
+report = {}
+with override_settings(ROOT_URLCONF="probe_urls"):
+    for mode in ("sync", "async"):
+        out = {}
+        for name, query in {
+            "aliases_1000": aliases(1000),
+            "aliases_25": aliases(25),
+            "tokens": "{ documents { attachment { " + "downloadUrl " * 2500 + "} } }",
+            "fine": "{ documents { attachment { a: downloadUrl b: downloadUrl(expiresIn: 60) } } }",
+        }.items():
+            before = len(signed)
+            status, body = post(mode, query)
+            out[name] = {"status": status, "errors": [e["message"] for e in body.get("errors") or []],
+                         "has_data": bool(body.get("data")), "signed": len(signed) - before}
+        report[mode] = out
+print(json.dumps(report))
+"""
+
+
+def test_example_schema_refuses_costly_documents_before_resolving(tmp_path):
+    """1000 aliases of downloadUrl over a list of records: refused, and no URL was signed."""
+    report = run_probe(LIMITER_PROBE, tmp_path)
+    for mode in ("sync", "async"):
+        out = report[mode]
+        # 1000 aliases take more than 2000 tokens: the parser stops before validation.
+        assert out["aliases_1000"]["signed"] == 0, out
+        assert not out["aliases_1000"]["has_data"]
+        assert any("more than 2000 tokens" in e for e in out["aliases_1000"]["errors"]), out
+        # Few tokens, too many aliases: the validation rule refuses it.
+        assert out["aliases_25"]["signed"] == 0
+        assert not out["aliases_25"]["has_data"]
+        assert out["aliases_25"]["errors"] == ["25 aliases found. Allowed: 20"], out
+        # Repeated fields without aliases: the token limit.
+        assert out["tokens"]["signed"] == 0
+        assert any("more than 2000 tokens" in e for e in out["tokens"]["errors"]), out
+        # A reasonable document still works: 2 URLs for each of the 5 records.
+        assert out["fine"] == {"status": 200, "errors": [], "has_data": True, "signed": 10}, out
 
 
 def test_a_max_size_over_the_byte_quota_warns(settings):
