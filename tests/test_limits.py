@@ -207,6 +207,44 @@ def test_rest_quota_check_is_one_indexed_query(alice, user):
         assert "asynctemp_user_pending_idx" in plan, plan
 
 
+# Real threads need a database server: the SQLite test database is in memory.
+server_db = pytest.mark.skipif(
+    "connection.vendor == 'sqlite'", reason="threaded races need PostgreSQL or MariaDB (make test runs them there)"
+)
+
+
+@server_db
+@pytest.mark.django_db(transaction=True)
+def test_parallel_requests_of_one_user_do_not_overshoot_the_quota(settings, user):
+    import threading
+
+    from django.test import Client
+
+    limits(settings, MAX_PENDING_UPLOADS=3)
+    clients = []
+    for _ in range(8):
+        c = Client()
+        c.force_login(user)
+        clients.append(c)
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def run(client) -> None:
+        try:
+            barrier.wait()
+            statuses.append(post_json(client, {"field_id": REST_EXTRA, "filename": "p.bin", "size": 1}).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(statuses) == [200] * 3 + [429] * 5
+    assert AsyncTempFile.objects.count() == 3
+
+
 # --------------------------------------------------------------------------------------------
 # Quotas through GraphQL (sync and async views)
 # --------------------------------------------------------------------------------------------
