@@ -317,8 +317,10 @@ def test_size_far_over_max_size_beyond_int32(gql):
 
 
 @pytest.fixture
-def note_without_max_size(monkeypatch):
+def note_without_max_size(monkeypatch, settings):
     """PublicNote.file has the default max_size (100 MB); these tests need a field with no limit."""
+    # The sizes these tests declare are over the default byte quota (1 GiB) too: switch it off.
+    settings.ASYNC_UPLOADS = {"MAX_PENDING_BYTES": None}
     field = PublicNote._meta.get_field("file")
     assert field.max_size_bytes == 100 * 1024 * 1024
     monkeypatch.setattr(field, "max_size", None)
@@ -481,7 +483,8 @@ def test_empty_batch(gql):
 
 
 def test_batch_of_the_largest_size(gql):
-    items = [{"field": EXTRA, "filename": f"f{i}.bin"} for i in range(50)]
+    # Declared sizes: 50 undeclared uploads to EXTRA (max_size 100 MB) would be over the byte quota.
+    items = [{"field": EXTRA, "filename": f"f{i}.bin", "size": 10} for i in range(50)]
     result = gql.execute(BATCH, {"input": items})
     assert result.errors is None, result.body
     answers = result.data["generateUploadUrls"]

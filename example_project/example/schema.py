@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 import strawberry_django
 from strawberry import auto
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry_django import mutations
 from strawberry_django.optimizer import DjangoOptimizerExtension
 from strawberry_django.permissions import HasPerm
@@ -92,4 +93,13 @@ class Mutation:
     )
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[DjangoOptimizerExtension])
+# Refuse costly documents before any resolver runs (docs/graphql.md, "Limiting query cost"): every
+# alias of downloadUrl signs a URL per record, so a few hundred of them cost seconds. Factories, not
+# instances, so each request gets its own extension objects.
+LIMITERS = [
+    lambda: MaxTokensLimiter(max_token_count=2000),
+    lambda: MaxAliasesLimiter(max_alias_count=20),
+    lambda: QueryDepthLimiter(max_depth=10),
+]
+
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[DjangoOptimizerExtension, *LIMITERS])

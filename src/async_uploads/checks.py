@@ -9,7 +9,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import NoReverseMatch, reverse
 
-from async_uploads.conf import app_settings
+from async_uploads.conf import DEFAULTS, app_settings
 
 __all__ = ["check_registries", "check_settings"]
 
@@ -30,6 +30,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     f"ASYNC_UPLOADS[{name!r}] must be a positive number of seconds, got {value!r}.",
                     hint="Use e.g. 3600 (one hour).",
                     id="async_uploads.E011",
+                )
+            )
+    for name in ("MAX_PENDING_UPLOADS", "MAX_PENDING_BYTES", "MAX_UPLOAD_URLS_PER_REQUEST"):
+        value = getattr(app_settings, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            errors.append(
+                checks.Error(
+                    f"ASYNC_UPLOADS[{name!r}] must be a positive whole number or None (no limit), got {value!r}.",
+                    hint=f"Leave it out for the default ({DEFAULTS[name]!r}), or set None to switch the limit off.",  # type: ignore[literal-required]
+                    id="async_uploads.E014",
                 )
             )
     for name in ("RESOLVE_PERM_NAME", "CHECK_PERMISSION"):
@@ -61,13 +71,28 @@ def check_registries(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     anonymous: list[AsyncFileMixin] = []
     from django.apps import apps
 
+    messages: list[checks.CheckMessage] = []
+    try:
+        max_bytes = app_settings.MAX_PENDING_BYTES
+    except ImproperlyConfigured:  # reported by check_settings
+        max_bytes = None
     for model in apps.get_models():
         for field in model._meta.concrete_fields:
             if isinstance(field, AsyncFileMixin):
                 registries[id(field.async_field_registry)] = field.async_field_registry
                 if field._perm_create is None or field._perm_update is None:
                     anonymous.append(field)
-    messages: list[checks.CheckMessage] = []
+                limit = field.max_size_bytes if isinstance(field.max_size, int | float) else None
+                if isinstance(max_bytes, int) and limit is not None and limit > max_bytes:
+                    messages.append(
+                        checks.Warning(
+                            f"max_size allows {limit} bytes, more than ASYNC_UPLOADS['MAX_PENDING_BYTES'] "
+                            f"({max_bytes}): a file of that size is refused with quota_exceeded.",
+                            hint="Raise MAX_PENDING_BYTES to at least the largest max_size, or lower max_size.",
+                            obj=field,
+                            id="async_uploads.W022",
+                        )
+                    )
     for registry in registries.values():
         try:
             reverse(f"{registry.url_namespace}:generate-upload-url")

@@ -30,6 +30,17 @@ class AsyncUploadsSettings(TypedDict, total=False):
     #: show inline when the field's ``download_params`` ask for it. A download of any other active
     #: type is always an attachment (and ``nosniff`` on the filesystem backend). Default ``[]``.
     INLINE_ACTIVE_CONTENT_TYPES: list[str]
+    #: Most uploads one uploader (the user, or the session of an anonymous client) may hold
+    #: issued but not yet saved to a record; ``None``: no limit. Default 100.
+    MAX_PENDING_UPLOADS: int | None
+    #: Most bytes those uploads may add up to, by declared size (an upload without one counts
+    #: as its field's ``max_size``, or as this whole limit when the field has none); ``None``: no
+    #: limit. Default 1 GiB.
+    MAX_PENDING_BYTES: int | None
+    #: Most upload URLs one HTTP request may ask for, across every ``generateUploadUrl`` and
+    #: ``generateUploadUrls`` field (aliases included) of a GraphQL request; also the largest
+    #: ``generateUploadUrls`` batch. ``None``: no limit. Default 50.
+    MAX_UPLOAD_URLS_PER_REQUEST: int | None
 
 
 DEFAULTS: AsyncUploadsSettings = {
@@ -38,6 +49,9 @@ DEFAULTS: AsyncUploadsSettings = {
     "RESOLVE_PERM_NAME": "async_uploads.permissions.default_resolve_perm_name",
     "CHECK_PERMISSION": "async_uploads.permissions.default_check_permission",
     "INLINE_ACTIVE_CONTENT_TYPES": [],
+    "MAX_PENDING_UPLOADS": 100,
+    "MAX_PENDING_BYTES": 1024**3,
+    "MAX_UPLOAD_URLS_PER_REQUEST": 50,
 }
 
 _CALLABLE_KEYS = {"RESOLVE_PERM_NAME", "CHECK_PERMISSION"}

@@ -30,7 +30,8 @@ class UploadRejected(AsyncUploadError, ValidationError):
     """An upload (or a request for an upload URL) breaks a rule of the field.
 
     Its ``code`` (on each message) is one of ``invalid_file_type``, ``file_too_large``,
-    ``invalid_input``, ``invalid_key``, ``invalid_image``, ``not_found``.
+    ``invalid_input``, ``invalid_key``, ``invalid_image``, ``not_found``, ``quota_exceeded``
+    (the uploader holds too many unsaved uploads: ``MAX_PENDING_UPLOADS`` / ``MAX_PENDING_BYTES``).
     """
 
     def __init__(self, message: Any, code: str | None = "invalid_input", params: dict | None = None):

@@ -105,6 +105,12 @@ class AsyncTempFile(models.Model):
 
     class Meta:
         verbose_name = "async temporary file"
+        indexes = [
+            # The upload quotas count an uploader's unsaved rows (object_pk IS NULL) on every
+            # request for an upload URL: one index for users, one for anonymous sessions.
+            models.Index(fields=["user", "object_pk"], name="asynctemp_user_pending_idx"),
+            models.Index(fields=["session_key", "object_pk"], name="asynctemp_session_pending_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.key

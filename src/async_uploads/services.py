@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import SuspiciousFileOperation, ValidationError
-from django.db import models
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist, SuspiciousFileOperation, ValidationError
+from django.db import connections, models, router, transaction
+from django.db.models import Count, Q, Sum
 
+from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
 from async_uploads.models import AsyncTempFile
 from async_uploads.names import is_text
@@ -20,12 +24,22 @@ if TYPE_CHECKING:
     from async_uploads.registry import AsyncFieldRegistry
     from async_uploads.storage.base import GenerateUploadUrlResponse
 
-__all__ = ["IssuedUpload", "get_field_or_reject", "get_instance_or_reject", "issue_upload", "resolve_download_url"]
+__all__ = [
+    "IssuedUpload",
+    "PendingUploads",
+    "get_field_or_reject",
+    "get_instance_or_reject",
+    "issue_upload",
+    "pending_uploads",
+    "resolve_download_url",
+]
 
 #: Longest filename accepted from a client.
 MAX_FILENAME_LENGTH = 1000
 #: Largest declared size that fits the database column (a signed 64-bit integer).
 MAX_DECLARED_SIZE = 2**63 - 1
+# Requests for upload URLs seen so far on one HTTP request (all GraphQL fields and aliases of it).
+_REQUEST_COUNTER_ATTR = "_async_uploads_upload_url_requests"
 
 
 @dataclass
@@ -138,10 +152,15 @@ def issue_upload(
     ``content_md5`` (optional, base64 MD5 of the file) is bound into the upload target where the
     backend supports it (S3, Azure), so storage refuses a body that does not match.
 
+    The uploader (the user, or the session of an anonymous client) may hold at most
+    ``MAX_PENDING_UPLOADS`` uploads, of ``MAX_PENDING_BYTES`` together, not yet saved to a
+    record; one HTTP request may ask for at most ``MAX_UPLOAD_URLS_PER_REQUEST`` URLs.
+
     Raises ``UploadRejected`` (codes ``invalid_input``, ``not_found``, ``invalid_file_type``,
-    ``file_too_large``) or ``UploadPermissionDenied`` (``permission_denied``); nothing is
-    recorded when it raises.
+    ``file_too_large``, ``quota_exceeded``) or ``UploadPermissionDenied`` (``permission_denied``);
+    nothing is recorded when it raises.
     """
+    _count_request(request)
     field = get_field_or_reject(registry, field_id)
     if not isinstance(filename, str) or not filename.strip():
         raise UploadRejected({"filename": ["This field is required."]}, code="invalid_input")
@@ -191,25 +210,180 @@ def issue_upload(
         key = field.storage.generate_temporary_path(filename, max_length=field.max_length)
     except SuspiciousFileOperation as e:
         raise UploadRejected({"filename": [str(e)]}, code="invalid_input") from e
-    # Sign first and record after: a storage that fails to sign leaves no key behind.
-    # content_md5 is passed only when given, so storages written before it existed keep working.
-    extra = {"content_md5": md5} if md5 else {}
-    upload = field.storage.generate_upload_url(
-        key,
-        registry.generate_id(field),
-        registry=registry,
-        fields=dict(fields or {}),
-        content_type=content_type or None,
-        size=declared_size,
-        max_size=limit,
-        **extra,
-    )
-    temp_file = AsyncTempFile.create_for_field(
-        field, filename, request=request, instance=obj, size=declared_size, content_type=content_type or "", key=key
-    )
+    # Everything the transaction below needs is read first: on SQLite its first statement must be
+    # the INSERT, which takes the database's write lock and so orders parallel requests.
+    ContentType.objects.get_for_model(field.model, for_concrete_model=False)
+    session = getattr(request, "session", None) if user is None or not user.is_authenticated else None
+    if session is not None and session.session_key is None:
+        session.save()  # outside the transaction: a refusal must not roll back the new session
+    using = router.db_for_write(AsyncTempFile)
+    with transaction.atomic(using=using):
+        _lock_uploader(request, using)
+        temp_file = AsyncTempFile.create_for_field(
+            field,
+            filename,
+            request=request,
+            instance=obj,
+            size=declared_size,
+            content_type=content_type or "",
+            key=key,
+        )
+        # Counted with the new row: a refusal raises, and the transaction takes the row back.
+        _check_quota(request, field, declared_size, using)
+        # Signed last: a refused request signs nothing, and a storage that fails to sign leaves
+        # no key behind (the exception rolls the row back).
+        # content_md5 is passed only when given, so storages written before it existed keep working.
+        extra = {"content_md5": md5} if md5 else {}
+        upload = field.storage.generate_upload_url(
+            key,
+            registry.generate_id(field),
+            registry=registry,
+            fields=dict(fields or {}),
+            content_type=content_type or None,
+            size=declared_size,
+            max_size=limit,
+            **extra,
+        )
     if isinstance(upload, str):  # a custom storage that returns only a URL, as the seed allowed
         upload = {"url": upload, "fields": {}}
     return IssuedUpload(temp_file=temp_file, upload=upload)
+
+
+def _count_request(request: HttpRequest) -> None:
+    """Count a request for an upload URL on ``request``; refuse it beyond ``MAX_UPLOAD_URLS_PER_REQUEST``.
+
+    Refused requests count too: the bound is on the work one HTTP request can cause, however many
+    GraphQL fields or aliases it spreads it over.
+    """
+    bound = app_settings.MAX_UPLOAD_URLS_PER_REQUEST
+    seen = getattr(request, _REQUEST_COUNTER_ATTR, 0)
+    if bound is not None and seen >= bound:
+        raise UploadRejected(
+            f"At most {bound} upload URLs can be requested in one request (all generateUploadUrl and "
+            "generateUploadUrls fields and aliases together); ask for the others in another request.",
+            code="invalid_input",
+        )
+    setattr(request, _REQUEST_COUNTER_ATTR, seen + 1)
+
+
+def _uploader_filter(request: HttpRequest) -> Q | None:
+    """Return the filter of ``request``'s uploader's rows (``None``: a client with no session yet)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return Q(user_id=user.pk)
+    session = getattr(request, "session", None)
+    session_key = session.session_key if session is not None else None
+    if not session_key:
+        return None
+    return Q(user__isnull=True, session_key=session_key)
+
+
+def _lock_uploader(request: HttpRequest, using: str) -> None:
+    """Serialise requests for upload URLs of one uploader, where the database can do it cheaply.
+
+    On PostgreSQL and MariaDB/MySQL the user's row (for an anonymous client: its database-backed
+    session's row) is locked until the transaction ends, so a parallel request counts this one's
+    upload. SQLite has no row locks; there the INSERT that follows takes the database's write lock,
+    which orders parallel requests as well.
+    """
+    if not connections[using].features.has_select_for_update:
+        return
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        model: type[models.Model] = get_user_model()  # request.user is a lazy object: not type(user)
+        lookup: dict[str, Any] = {"pk": user.pk}
+    else:
+        session = getattr(request, "session", None)
+        get_model = getattr(session, "get_model_class", None)  # database-backed session engines
+        if session is None or get_model is None or not session.session_key:
+            return
+        model = get_model()
+        lookup = {"session_key": session.session_key}
+    if router.db_for_write(model) != using:
+        return  # a lock in another database would not order this transaction
+    list(model._default_manager.using(using).select_for_update().filter(**lookup).values_list("pk", flat=True))
+
+
+@dataclass
+class PendingUploads:
+    """What an uploader holds: uploads issued but not yet saved to a record."""
+
+    count: int
+    #: Declared sizes added up; an upload without one counts as its field's ``max_size``, or as
+    #: ``MAX_PENDING_BYTES`` when the field has none (an unbounded upload could fill it alone).
+    bytes: int
+
+
+def pending_uploads(request: HttpRequest, *, using: str | None = None) -> PendingUploads:
+    """Return the uploads ``request``'s uploader holds that no record has taken yet (one query).
+
+    Rows a record claimed (``object_pk`` set, also when its move failed) and rows the cleanup
+    deleted do not count.
+    """
+    uploader = _uploader_filter(request)
+    if uploader is None:
+        return PendingUploads(0, 0)
+    rows = (
+        AsyncTempFile.objects.using(using or router.db_for_read(AsyncTempFile))
+        .filter(uploader, object_pk__isnull=True)
+        .values("content_type_id", "field_name")
+        .annotate(
+            n=Count("pk"), declared=Sum("declared_size"), undeclared=Count("pk", filter=Q(declared_size__isnull=True))
+        )
+        .order_by()
+    )
+    count = total = 0
+    for row in rows:
+        count += row["n"]
+        total += row["declared"] or 0
+        if row["undeclared"]:
+            total += row["undeclared"] * _undeclared_size(row["content_type_id"], row["field_name"])
+    return PendingUploads(count, total)
+
+
+def _undeclared_size(content_type_id: int, field_name: str) -> int:
+    """Return the bytes an upload without a declared size counts for."""
+    model = ContentType.objects.get_for_id(content_type_id).model_class()
+    try:
+        field = model._meta.get_field(field_name) if model is not None else None
+    except FieldDoesNotExist:
+        field = None
+    if field is None:
+        return 0  # the field is gone: its uploads can no longer be saved, the cleanup removes them
+    limit = getattr(field, "max_size_bytes", None)
+    return limit if limit is not None else (app_settings.MAX_PENDING_BYTES or 0)
+
+
+def _check_quota(request: HttpRequest, field: AsyncFileMixin, declared_size: int | None, using: str) -> None:
+    """Raise ``UploadRejected`` (``quota_exceeded``) when the uploader, this upload included, is over a quota."""
+    max_count, max_bytes = app_settings.MAX_PENDING_UPLOADS, app_settings.MAX_PENDING_BYTES
+    if max_count is None and max_bytes is None:
+        return
+    pending = pending_uploads(request, using=using)
+    free = (
+        "Save the forms that use your earlier uploads, or wait until unsaved uploads are removed by the "
+        "periodic cleanup, then try again."
+    )
+    if max_count is not None and pending.count > max_count:
+        raise UploadRejected(
+            f"You have {pending.count - 1} uploads that are not saved to a record yet, and at most {max_count} "
+            f"are allowed. {free}",
+            code="quota_exceeded",
+        )
+    if max_bytes is not None and pending.bytes > max_bytes:
+        if declared_size is not None:
+            this = f"This upload ({declared_size} bytes)"
+        elif field.max_size_bytes is not None:
+            this = (
+                f"This upload (counted as {field.max_size_bytes} bytes, the field's max_size, as no size was declared)"
+            )
+        else:
+            this = "This upload (of undeclared size to a field without max_size, so counted as the whole limit)"
+        raise UploadRejected(
+            f"{this} would bring your uploads not saved to a record yet to {pending.bytes} bytes, and at most "
+            f"{max_bytes} bytes are allowed. {free}",
+            code="quota_exceeded",
+        )
 
 
 def resolve_download_url(

@@ -12,6 +12,7 @@ from graphql import GraphQLError
 from strawberry_django.fields.types import OperationInfo, OperationMessage
 from strawberry_django.resolvers import django_resolver
 
+from async_uploads.conf import app_settings
 from async_uploads.graphql.types import FileSize, UploadTarget, request_of
 from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
 from async_uploads.services import issue_upload
@@ -30,7 +31,8 @@ __all__ = [
     "operation_info",
 ]
 
-#: Most upload URLs one ``generateUploadUrls`` call may ask for.
+#: Most upload URLs one ``generateUploadUrls`` call may ask for when
+#: ``ASYNC_UPLOADS["MAX_UPLOAD_URLS_PER_REQUEST"]`` is ``None`` (otherwise that setting is the limit).
 MAX_BATCH_SIZE = 50
 
 # The service names its inputs as the REST view does; GraphQL clients know them by these names.
@@ -221,20 +223,27 @@ def generate_upload_urls(
     *,
     name: str | None = None,
     description: str | None = None,
-    max_batch_size: int = MAX_BATCH_SIZE,
+    max_batch_size: int | None = None,
 ) -> StrawberryField:
     """Return the ``generateUploadUrls`` mutation field: several upload URLs in one round trip.
 
-    Each item is answered on its own, in order: an ``IssuedUpload`` or an ``OperationInfo``.
-    More than ``max_batch_size`` items is an error for the whole call (``invalid_input``).
+    Each item is answered on its own, in order: an ``IssuedUpload`` or an ``OperationInfo``
+    (``quota_exceeded`` for the items beyond the uploader's quota, ``invalid_input`` for those
+    beyond ``MAX_UPLOAD_URLS_PER_REQUEST``, counted over every field and alias of the request).
+    More than ``max_batch_size`` items (default: ``ASYNC_UPLOADS["MAX_UPLOAD_URLS_PER_REQUEST"]``,
+    or :data:`MAX_BATCH_SIZE` when that is ``None``) is an error for the whole call (``invalid_input``).
     """
     input_type = _input_type(registry)
 
     @django_resolver(qs_hook=None)
     def resolve(info: Info, input: Any) -> Any:
-        if len(input) > max_batch_size:
+        # Read at call time, so a changed setting (override_settings) applies.
+        limit = max_batch_size
+        if limit is None:
+            limit = app_settings.MAX_UPLOAD_URLS_PER_REQUEST or MAX_BATCH_SIZE
+        if len(input) > limit:
             raise GraphQLError(
-                f"At most {max_batch_size} upload URLs can be requested at once, got {len(input)}.",
+                f"At most {limit} upload URLs can be requested at once, got {len(input)}.",
                 extensions={"code": "invalid_input"},
             )
         return [_issue(info, registry, item) for item in input]

@@ -21,6 +21,7 @@ _STATUS = {
     "file_too_large": 413,
     "not_found": 404,
     "permission_denied": 403,
+    "quota_exceeded": 429,
 }
 
 
@@ -76,7 +77,8 @@ class GenerateUploadUrlView(RegistryView):
     (base64 MD5 of the file, checked by S3 and Azure on upload).
     camelCase names (``fieldId``) are accepted too. Answers
     ``{"key": ..., "uploadUrl": {"url", "method", "provider", "fields", "headers", "fileFieldName", "expiresAt"}}``,
-    or a JSON error ``{"code", "message", "errors"}`` with status 400, 403, 404 or 413.
+    or a JSON error ``{"code", "message", "errors"}`` with status 400, 403, 404, 413 or 429
+    (``quota_exceeded``: the uploader holds too many unsaved uploads).
     """
 
     http_method_names = ["post", "options"]
