@@ -139,7 +139,7 @@ def test_copy_of_failed_move_is_cleaned_after_record_deleted(uploader, user, mon
     def down(*a, **k):
         raise OperationalError("database went away")
 
-    monkeypatch.setattr(moves, "_point_record_at_moves", down)
+    monkeypatch.setattr(moves, "point_record_at_moves", down)
     doc = Document(title="x")
     doc.attachment = data(key, user, "r.pdf")
     doc.save()

@@ -64,7 +64,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
 @checks.register(checks.Tags.urls)
 def check_registries(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from async_uploads.models import AsyncFileMixin
+    from async_uploads.fields import AsyncFileMixin
     from async_uploads.registry import AsyncFieldRegistry
 
     registries: dict[int, AsyncFieldRegistry] = {}

@@ -11,8 +11,9 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.urls import NoReverseMatch, reverse
 from django.utils.deconstruct import deconstructible
 
+from async_uploads.fields import AsyncFileMixin
 from async_uploads.inputs import AsyncFileInputData
-from async_uploads.models import AsyncFileMixin, AsyncTempFile
+from async_uploads.models import AsyncTempFile
 from async_uploads.names import safe_basename
 from async_uploads.registry import AsyncFieldRegistry
 from async_uploads.storage.base import AsyncUploadStorage

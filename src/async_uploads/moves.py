@@ -31,40 +31,42 @@ import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Case, Value, When
 from django.db.models.fields.files import FieldFile
+from django.db.models.signals import class_prepared, post_save
 from django.utils import timezone
 
+from async_uploads.acceptance import PENDING_MOVES_ATTR, PREVIOUS_VALUES_ATTR, name_held_by_another
 from async_uploads.exceptions import UploadRejected, UploadReplaced
-from async_uploads.models import (
-    PENDING_MOVES_ATTR,
-    PREVIOUS_VALUES_ATTR,
-    AsyncFileMixin,
-    AsyncTempFile,
-    async_fields_of,
-)
+from async_uploads.fields import AsyncFileMixin, async_fields_of
+from async_uploads.models import AsyncTempFile
 from async_uploads.names import fit_name, safe_basename
 
 if TYPE_CHECKING:
     from async_uploads.storage.base import AsyncUploadStorage
 
 __all__ = [
-    "claim_for_holder",
+    "Move",
     "claim_temporary_files",
-    "complete_move",
-    "find_referencing_records",
-    "name_held_by_another",
+    "connect_models",
+    "held_by_another",
     "permanent_name",
+    "place",
+    "point_record_at_moves",
+    "refuse_replaced",
+    "same_object",
+    "tidy",
 ]
 
 logger = logging.getLogger("async_uploads")
 
 
 @dataclass
-class _Move:
+class Move:
     field: AsyncFileMixin
     temp_file: AsyncTempFile
     key: str
@@ -102,7 +104,7 @@ def claim_temporary_files(
         return
     pending: dict[str, AsyncTempFile] = instance.__dict__.get(PENDING_MOVES_ATTR) or {}
     pk = str(instance.pk)
-    moves: list[_Move] = []
+    moves: list[Move] = []
     for field in async_fields_of(sender):
         if update_fields is not None and field.attname not in update_fields:
             continue
@@ -118,7 +120,7 @@ def claim_temporary_files(
         field.before_process_file(instance)
         target = temp_file.moved_to_location if temp_file.object_pk == pk else ""
         moves.append(
-            _Move(field, temp_file, key, target or permanent_name(field, instance, temp_file.original_filename))
+            Move(field, temp_file, key, target or permanent_name(field, instance, temp_file.original_filename))
         )
     if not moves:
         return
@@ -129,7 +131,7 @@ def claim_temporary_files(
     transaction.on_commit(lambda: _finish_moves(sender, instance, pk, moves, using), using=using, robust=True)
 
 
-def _claim(moves: list[_Move], pk: str, using: str) -> list[_Move]:
+def _claim(moves: list[Move], pk: str, using: str) -> list[Move]:
     """Claim every key for record ``pk``; return the moves whose key is gone or taken by another record.
 
     One conditional UPDATE claims free keys. A key this record claimed before (a double submit,
@@ -180,17 +182,17 @@ def _claim(moves: list[_Move], pk: str, using: str) -> list[_Move]:
     return lost
 
 
-def _finish_moves(model: type[models.Model], instance: models.Model, pk: str, moves: list[_Move], using: str) -> None:
+def _finish_moves(model: type[models.Model], instance: models.Model, pk: str, moves: list[Move], using: str) -> None:
     """After commit: put each object at its permanent name, point the record there, drop the originals."""
-    placed: list[_Move] = []
+    placed: list[Move] = []
     for m in moves:
         try:
             m.field.before_move_file(instance)
-            _place(m, using)
+            place(m, using)
             placed.append(m)
         except UploadReplaced as e:
             previous = (instance.__dict__.get(PREVIOUS_VALUES_ATTR) or {}).get(m.field.name, "")
-            restored = _refuse_replaced(model, m, pk, using, previous, e)
+            restored = refuse_replaced(model, m, pk, using, previous, e)
             file = instance.__dict__.get(m.field.attname)
             if restored is not None and getattr(file, "name", file) == m.key:
                 if isinstance(file, FieldFile):
@@ -202,7 +204,7 @@ def _finish_moves(model: type[models.Model], instance: models.Model, pk: str, mo
     if not placed:
         return
     try:
-        holds = _point_record_at_moves(model, pk, placed, using)
+        holds = point_record_at_moves(model, pk, placed, using)
     except Exception:
         # The copies stay where the rows say (moved_to_location): a retry adopts them.
         for m in placed:
@@ -216,10 +218,10 @@ def _finish_moves(model: type[models.Model], instance: models.Model, pk: str, mo
                     file.name = m.target
                 else:
                     instance.__dict__[m.field.attname] = m.target
-    _tidy(placed, holds)
+    tidy(placed, holds)
 
 
-def _place(m: _Move, using: str) -> None:
+def place(m: Move, using: str) -> None:
     """Put the object at ``m.key`` under ``m.target`` (or a free variant), idempotently."""
     storage: AsyncUploadStorage = m.field.storage
     planned = m.target
@@ -238,13 +240,13 @@ def _place(m: _Move, using: str) -> None:
             break
         except (FileExistsError, FileNotFoundError) as e:
             if not storage.exists(m.key):
-                if storage.exists(planned) and not _held_by_another(m, planned, using):
+                if storage.exists(planned) and not held_by_another(m, planned, using):
                     m.target, m.created, m.source_left = planned, False, False  # moved by an earlier run
                     break
                 raise FileNotFoundError(m.key) from e
             if isinstance(e, FileNotFoundError):
                 raise
-            if _same(storage, m.key, m.target) and not _held_by_another(m, m.target, using):
+            if same_object(storage, m.key, m.target) and not held_by_another(m, m.target, using):
                 m.created, m.source_left = False, True  # a copy an earlier run made
                 break
             m.target = storage.get_available_name(m.target, max_length=m.field.max_length)
@@ -255,34 +257,19 @@ def _place(m: _Move, using: str) -> None:
         m.temp_file.moved_to_location = m.target
 
 
-def _same(storage: AsyncUploadStorage, a: str, b: str) -> bool:
+def same_object(storage: AsyncUploadStorage, a: str, b: str) -> bool:
     try:
         return storage.is_same_object(a, b)
     except OSError:
         return False
 
 
-def _held_by_another(m: _Move, name: str, using: str) -> bool:
+def held_by_another(m: Move, name: str, using: str) -> bool:
     return name_held_by_another(m.field, name, m.temp_file.object_pk, m.temp_file.pk, using)
 
 
-def name_held_by_another(
-    field: AsyncFileMixin, name: str, record_pk: str | None, temp_file_pk: int, using: str = "default"
-) -> bool:
-    """Return whether a record other than ``record_pk``, or a claim other than ``temp_file_pk``, owns ``name``.
-
-    Only asked on rare paths (a name turns out to be taken, a key is submitted again): the file
-    column has no index.
-    """
-    records = field.model._base_manager.using(using).filter(**{field.attname: name})
-    if records.exclude(pk=record_pk).exists():
-        return True
-    claims = AsyncTempFile.objects.using(using).filter(moved_to_location=name, object_pk__isnull=False)
-    return claims.exclude(pk=temp_file_pk).exists()
-
-
-def _refuse_replaced(
-    model: type[models.Model], m: _Move, pk: str, using: str, previous: str, error: UploadReplaced
+def refuse_replaced(
+    model: type[models.Model], m: Move, pk: str, using: str, previous: str, error: UploadReplaced
 ) -> str | None:
     """The object at the key is not the one verified: never point the record at it.
 
@@ -314,7 +301,7 @@ def _refuse_replaced(
     return restore if changed else None
 
 
-def _point_record_at_moves(model: type[models.Model], pk: str, moved: list[_Move], using: str) -> dict[str, str | None]:
+def point_record_at_moves(model: type[models.Model], pk: str, moved: list[Move], using: str) -> dict[str, str | None]:
     """Point the record's columns at their permanent names where they still hold the temporary keys.
 
     Returns what each column holds afterwards (``None`` when the record is gone).
@@ -330,7 +317,7 @@ def _point_record_at_moves(model: type[models.Model], pk: str, moved: list[_Move
     return manager.filter(pk=pk).values(*[m.field.attname for m in moved]).first() or {}
 
 
-def _tidy(placed: list[_Move], holds: dict[str, str | None]) -> None:
+def tidy(placed: list[Move], holds: dict[str, str | None]) -> None:
     """Delete what nobody needs any more: moved originals, and copies no record took."""
     for m in placed:
         if holds.get(m.field.attname) == m.target:
@@ -361,7 +348,7 @@ def _lookup_assigned_key(field: AsyncFileMixin, key: str, using: str) -> AsyncTe
 
 
 def _reject_lost_claims(
-    sender: type[models.Model], instance: models.Model, moves: list[_Move], lost: list[_Move], using: str
+    sender: type[models.Model], instance: models.Model, moves: list[Move], lost: list[Move], using: str
 ) -> None:
     message = "This upload has just been saved to another record or removed; upload the file again."
     errors = {m.field.name: [ValidationError(message, code="invalid_key")] for m in lost}
@@ -385,7 +372,7 @@ def _reject_lost_claims(
     raise UploadRejected(errors, code="invalid_key")
 
 
-def _log_failure(m: _Move, pk: str) -> str:
+def _log_failure(m: Move, pk: str) -> str:
     logger.error(
         "Moving %r of %s(pk=%s) to its permanent name failed; the record keeps its temporary key. "
         "Run 'manage.py retry_async_file_moves' once the cause is fixed. See AsyncTempFile(pk=%s).",
@@ -398,7 +385,7 @@ def _log_failure(m: _Move, pk: str) -> str:
     return traceback.format_exc()
 
 
-def _record_failure(m: _Move, pk: str, using: str, error: str) -> None:
+def _record_failure(m: Move, pk: str, using: str, error: str) -> None:
     try:
         AsyncTempFile.objects.using(using).filter(pk=m.temp_file.pk).update(error=error)
         m.temp_file.error = error
@@ -406,90 +393,20 @@ def _record_failure(m: _Move, pk: str, using: str, error: str) -> None:
         logger.exception("Recording the failed move of AsyncTempFile(pk=%s) failed too.", m.temp_file.pk)
 
 
-def find_referencing_records(temp_files: list[AsyncTempFile], using: str = "default") -> dict[int, str]:
-    """Return ``{temp_file.pk: record pk}`` for keys that a record of their field holds.
-
-    One query per field and batch of 500 keys (the file column has no index: keep batches few).
-    """
-    by_field: dict[tuple[int, str], list[AsyncTempFile]] = {}
-    for temp_file in temp_files:
-        by_field.setdefault((temp_file.content_type_id, temp_file.field_name), []).append(temp_file)
-    found: dict[int, str] = {}
-    for group in by_field.values():
-        field = group[0].get_field()
-        keys = {t.key: t for t in group}
-        names = list(keys)
-        for start in range(0, len(names), 500):
-            rows = (
-                field.model._base_manager.using(using)
-                .filter(**{f"{field.attname}__in": names[start : start + 500]})
-                .values_list("pk", field.attname)
-            )
-            for record_pk, key in rows:
-                if key in keys:  # exact match, whatever the collation
-                    found[keys[key].pk] = str(record_pk)
-    return found
-
-
-def claim_for_holder(temp_file: AsyncTempFile, record_pk: str, using: str = "default") -> bool:
-    """Claim an unclaimed key for the record that holds it anyway; return whether it worked."""
-    claimed = (
-        AsyncTempFile.objects.using(using)
-        .filter(pk=temp_file.pk, object_pk__isnull=True)
-        .update(object_pk=record_pk, claimed_at=timezone.now())
+def _connect_model(sender: type[models.Model], **kwargs: Any) -> None:
+    # Per-model receivers: models without async fields never see a handler of ours.
+    if sender._meta.abstract or sender.__module__ == "__fake__" or not async_fields_of(sender):
+        return
+    post_save.connect(
+        claim_temporary_files, sender=sender, weak=False, dispatch_uid=f"async_uploads:{sender._meta.label}"
     )
-    if claimed:
-        temp_file.object_pk = record_pk
-    return bool(claimed)
 
 
-def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
-    """Bring a claimed temporary file to its end state; return what was done.
+def connect_models() -> None:
+    """Run the save flow for every model with async file fields: those loaded now and any defined later.
 
-    Used by ``retry_async_file_moves`` and ``cleanup_async_temp_files``. Results:
-    ``"moved"`` (the record now holds the permanent name), ``"done"`` (it already did),
-    ``"orphan"`` (no record holds the key: the temporary object was deleted),
-    ``"unclaimed"`` (no record took the key yet: nothing to do), ``"refused"`` (the object at the
-    key is not the verified one: the record was cleared, the object deleted, the row's ``error``
-    says so). A move that cannot be done raises; the row keeps its ``error``.
+    Called once by the app's ``ready()``.
     """
-    if temp_file.object_pk is None:
-        return "unclaimed"
-    field = temp_file.get_field()
-    storage = field.storage
-    manager = field.model._base_manager.using(using)
-    rows = AsyncTempFile.objects.using(using).filter(pk=temp_file.pk)
-    row = manager.filter(pk=temp_file.object_pk).values(field.attname).first()
-    current = row[field.attname] if row else None
-    if current == temp_file.key:
-        target = temp_file.moved_to_location
-        if not target:
-            target = permanent_name(field, manager.get(pk=temp_file.object_pk), temp_file.original_filename)
-        m = _Move(field, temp_file, temp_file.key, target)
-        try:
-            _place(m, using)
-        except UploadReplaced as e:
-            _refuse_replaced(field.model, m, temp_file.object_pk, using, "", e)
-            return "refused"
-        holds = _point_record_at_moves(field.model, temp_file.object_pk, [m], using)
-        _tidy([m], holds)
-        if holds.get(field.attname) != m.target:
-            if storage.exists(temp_file.key):
-                storage.delete(temp_file.key)
-            rows.update(error=None)
-            return "orphan"
-        rows.update(error=None)
-        temp_file.error = None
-        return "moved"
-    target = temp_file.moved_to_location
-    done = current is not None and current == target
-    if not done and target and storage.exists(temp_file.key) and storage.exists(target):
-        # A copy an interrupted run made for a record that no longer wants it: nobody else may hold it.
-        m = _Move(field, temp_file, temp_file.key, target)
-        if _same(storage, temp_file.key, target) and not _held_by_another(m, target, using):
-            storage.delete(target)
-    if storage.exists(temp_file.key):
-        storage.delete(temp_file.key)
-    rows.update(error=None)
-    temp_file.error = None
-    return "done" if done else "orphan"
+    for model in apps.get_models():
+        _connect_model(model)
+    class_prepared.connect(_connect_model, dispatch_uid="async_uploads:connect_model")

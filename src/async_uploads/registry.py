@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 if TYPE_CHECKING:
     from django.urls import URLPattern
 
-    from async_uploads.models import AsyncFileMixin
+    from async_uploads.fields import AsyncFileMixin
     from async_uploads.storage.base import AsyncUploadStorage
 
 __all__ = ["AsyncFieldRegistry", "default_async_field_registry"]

@@ -13,7 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, models, router, transaction
 from django.urls import NoReverseMatch
 from django.utils.translation import gettext_lazy as _
 
-from async_uploads import models as async_models
+from async_uploads import fields as async_fields
 from async_uploads.exceptions import AsyncUploadsImproperlyInstalled, UploadRejected
 from async_uploads.inputs import AsyncFileInputData
 
@@ -84,7 +84,7 @@ class AsyncFileField(serializers.ModelField):
     }
 
     def __init__(self, model_field: models.Field[Any, Any], **kwargs: Any) -> None:
-        if not isinstance(model_field, async_models.AsyncFileMixin):
+        if not isinstance(model_field, async_fields.AsyncFileMixin):
             raise TypeError(
                 f"{type(self).__name__} needs model_field=<an async_uploads AsyncFileField or AsyncImageField>, "
                 f"got {model_field!r}."
@@ -96,9 +96,9 @@ class AsyncFileField(serializers.ModelField):
         self._nested_pk: Any = None
 
     @property
-    def async_field(self) -> async_models.AsyncFileMixin:
+    def async_field(self) -> async_fields.AsyncFileMixin:
         """Return the model field, typed as the async field it is."""
-        return cast(async_models.AsyncFileMixin, self.model_field)
+        return cast(async_fields.AsyncFileMixin, self.model_field)
 
     # ------------------------------------------------------------------ input
 
@@ -239,8 +239,8 @@ class AsyncImageField(AsyncFileField):
 
 #: The async model fields mapped to their serializer fields, for ``serializer_field_mapping``.
 ASYNC_FIELD_MAPPING: dict[type[models.Field[Any, Any]], type[serializers.Field[Any, Any, Any, Any]]] = {
-    async_models.AsyncFileField: AsyncFileField,
-    async_models.AsyncImageField: AsyncImageField,
+    async_fields.AsyncFileField: AsyncFileField,
+    async_fields.AsyncImageField: AsyncImageField,
 }
 
 

@@ -20,7 +20,7 @@ from async_uploads.permissions import check_permission
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from async_uploads.models import AsyncFileMixin
+    from async_uploads.fields import AsyncFileMixin
     from async_uploads.registry import AsyncFieldRegistry
     from async_uploads.storage.base import GenerateUploadUrlResponse
 

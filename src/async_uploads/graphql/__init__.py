@@ -17,6 +17,7 @@ except ImportError as e:  # pragma: no cover - exercised in a subprocess test
 
 from strawberry_django.fields.types import field_type_map, input_field_type_map
 
+from async_uploads.fields import AsyncFileField, AsyncImageField
 from async_uploads.graphql.types import (
     AsyncFile,
     AsyncFileInput,
@@ -36,7 +37,6 @@ from async_uploads.graphql.upload_url import (
     generate_upload_urls,
     operation_info,
 )
-from async_uploads.models import AsyncFileField, AsyncImageField
 
 __all__ = [
     "MAX_BATCH_SIZE",

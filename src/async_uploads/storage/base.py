@@ -21,7 +21,7 @@ from async_uploads.names import MAX_NAME_BYTES, fit_name, is_clean_key, safe_bas
 if TYPE_CHECKING:
     from django.urls import URLPattern
 
-    from async_uploads.models import AsyncFileMixin
+    from async_uploads.fields import AsyncFileMixin
     from async_uploads.registry import AsyncFieldRegistry
 
 __all__ = [

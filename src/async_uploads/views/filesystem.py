@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 
-from async_uploads.models import AsyncFileMixin, AsyncTempFile
+from async_uploads.fields import AsyncFileMixin
+from async_uploads.models import AsyncTempFile
 from async_uploads.names import is_clean_key, safe_basename
 from async_uploads.storage.filesystem import DOWNLOAD_SALT, UPLOAD_SALT, FileSystemAsyncUploadStorage
 from async_uploads.views import RegistryView, json_error

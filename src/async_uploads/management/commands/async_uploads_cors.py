@@ -8,7 +8,7 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from async_uploads.models import AsyncFileMixin
+from async_uploads.fields import AsyncFileMixin
 from async_uploads.storage.base import AsyncUploadStorage
 
 

@@ -11,8 +11,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from async_uploads.models import AsyncFileMixin, AsyncTempFile
-from async_uploads.moves import claim_for_holder, complete_move, find_referencing_records
+from async_uploads.fields import AsyncFileMixin
+from async_uploads.models import AsyncTempFile
+from async_uploads.recovery import claim_for_holder, complete_move, find_referencing_records
 from async_uploads.storage.base import AsyncUploadStorage
 
 logger = logging.getLogger("async_uploads")

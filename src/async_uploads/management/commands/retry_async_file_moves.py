@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from async_uploads.models import AsyncTempFile
-from async_uploads.moves import complete_move
+from async_uploads.recovery import complete_move
 
 
 class Command(BaseCommand):

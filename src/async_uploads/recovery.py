@@ -1,0 +1,113 @@
+"""Finishing moves that a failure or a crash left unfinished: what the maintenance commands use.
+
+``retry_async_file_moves`` and ``cleanup_async_temp_files`` call these; they reuse the save
+flow's idempotent steps (:mod:`async_uploads.moves`), so a run adopts what an earlier one did.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from async_uploads.exceptions import UploadReplaced
+from async_uploads.models import AsyncTempFile
+from async_uploads.moves import (
+    Move,
+    held_by_another,
+    permanent_name,
+    place,
+    point_record_at_moves,
+    refuse_replaced,
+    same_object,
+    tidy,
+)
+
+__all__ = ["claim_for_holder", "complete_move", "find_referencing_records"]
+
+
+def find_referencing_records(temp_files: list[AsyncTempFile], using: str = "default") -> dict[int, str]:
+    """Return ``{temp_file.pk: record pk}`` for keys that a record of their field holds.
+
+    One query per field and batch of 500 keys (the file column has no index: keep batches few).
+    """
+    by_field: dict[tuple[int, str], list[AsyncTempFile]] = {}
+    for temp_file in temp_files:
+        by_field.setdefault((temp_file.content_type_id, temp_file.field_name), []).append(temp_file)
+    found: dict[int, str] = {}
+    for group in by_field.values():
+        field = group[0].get_field()
+        keys = {t.key: t for t in group}
+        names = list(keys)
+        for start in range(0, len(names), 500):
+            rows = (
+                field.model._base_manager.using(using)
+                .filter(**{f"{field.attname}__in": names[start : start + 500]})
+                .values_list("pk", field.attname)
+            )
+            for record_pk, key in rows:
+                if key in keys:  # exact match, whatever the collation
+                    found[keys[key].pk] = str(record_pk)
+    return found
+
+
+def claim_for_holder(temp_file: AsyncTempFile, record_pk: str, using: str = "default") -> bool:
+    """Claim an unclaimed key for the record that holds it anyway; return whether it worked."""
+    claimed = (
+        AsyncTempFile.objects.using(using)
+        .filter(pk=temp_file.pk, object_pk__isnull=True)
+        .update(object_pk=record_pk, claimed_at=timezone.now())
+    )
+    if claimed:
+        temp_file.object_pk = record_pk
+    return bool(claimed)
+
+
+def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
+    """Bring a claimed temporary file to its end state; return what was done.
+
+    Used by ``retry_async_file_moves`` and ``cleanup_async_temp_files``. Results:
+    ``"moved"`` (the record now holds the permanent name), ``"done"`` (it already did),
+    ``"orphan"`` (no record holds the key: the temporary object was deleted),
+    ``"unclaimed"`` (no record took the key yet: nothing to do), ``"refused"`` (the object at the
+    key is not the verified one: the record was cleared, the object deleted, the row's ``error``
+    says so). A move that cannot be done raises; the row keeps its ``error``.
+    """
+    if temp_file.object_pk is None:
+        return "unclaimed"
+    field = temp_file.get_field()
+    storage = field.storage
+    manager = field.model._base_manager.using(using)
+    rows = AsyncTempFile.objects.using(using).filter(pk=temp_file.pk)
+    row = manager.filter(pk=temp_file.object_pk).values(field.attname).first()
+    current = row[field.attname] if row else None
+    if current == temp_file.key:
+        target = temp_file.moved_to_location
+        if not target:
+            target = permanent_name(field, manager.get(pk=temp_file.object_pk), temp_file.original_filename)
+        m = Move(field, temp_file, temp_file.key, target)
+        try:
+            place(m, using)
+        except UploadReplaced as e:
+            refuse_replaced(field.model, m, temp_file.object_pk, using, "", e)
+            return "refused"
+        holds = point_record_at_moves(field.model, temp_file.object_pk, [m], using)
+        tidy([m], holds)
+        if holds.get(field.attname) != m.target:
+            if storage.exists(temp_file.key):
+                storage.delete(temp_file.key)
+            rows.update(error=None)
+            return "orphan"
+        rows.update(error=None)
+        temp_file.error = None
+        return "moved"
+    target = temp_file.moved_to_location
+    done = current is not None and current == target
+    if not done and target and storage.exists(temp_file.key) and storage.exists(target):
+        # A copy an interrupted run made for a record that no longer wants it: nobody else may hold it.
+        m = Move(field, temp_file, temp_file.key, target)
+        if same_object(storage, temp_file.key, target) and not held_by_another(m, target, using):
+            storage.delete(target)
+    if storage.exists(temp_file.key):
+        storage.delete(temp_file.key)
+    rows.update(error=None)
+    temp_file.error = None
+    return "done" if done else "orphan"
