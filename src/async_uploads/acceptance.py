@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps
 from django.core.exceptions import ValidationError
 
+from async_uploads.codes import ErrorCode
 from async_uploads.exceptions import UploadRejected
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def accept_input(field: AsyncFileMixin, instance: models.Model, value: AsyncFile
         # where the file is now (the permanent name this record holds), or that its move is unfinished.
         resolved = value.__dict__.get("_resolved")
         if resolved is None or resolved[0] is not field or resolved[1] != temp_file.key:  # pragma: no cover
-            raise UploadRejected({field.name: ["This upload has already been used."]}, code="invalid_key")
+            raise UploadRejected({field.name: ["This upload has already been used."]}, code=ErrorCode.INVALID_KEY)
         if resolved[2] is not None:
             pending.pop(field.name, None)
             return resolved[2]
@@ -110,7 +111,7 @@ def validate_key(
 ) -> AsyncTempFile | None:
     """Check that ``field`` may take ``value``'s key; see :meth:`AsyncFileInputData.validate_key`."""
 
-    def reject(message: str, code: str = "invalid_key") -> ValidationError:
+    def reject(message: str, code: str = ErrorCode.INVALID_KEY) -> ValidationError:
         logger.warning(
             "Rejected key %r for %s: %s",
             value.key,
@@ -121,7 +122,7 @@ def validate_key(
         return UploadRejected({field.name: [ValidationError(message, code=code)]}, code=code)
 
     if value.error:
-        raise reject(f"The upload failed in the browser: {value.error}", code="invalid_input")
+        raise reject(f"The upload failed in the browser: {value.error}", code=ErrorCode.INVALID_INPUT)
     existing_key = getattr(existing_value, "name", existing_value) or None
     if existing_key is not None and value.key == existing_key:
         return None
@@ -177,7 +178,7 @@ def validate_key(
     try:
         verified = field.storage.verify_upload(temp_file.key, field=field, **extra)
     except UploadRejected as e:
-        raise reject(e.messages[0], code=e.error_list[0].code or "invalid_key") from e
+        raise reject(e.messages[0], code=e.error_list[0].code or ErrorCode.INVALID_KEY) from e
     except Exception as e:
         # The storage could not be asked (a network error, a refused request): the key cannot
         # be accepted unchecked, and the client gets a field error, not a server error.

@@ -13,7 +13,7 @@ import enum
 
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["ErrorCode", "codes_table"]
+__all__ = ["ErrorCode", "codes_table", "status_of"]
 
 
 class ErrorCode(enum.StrEnum):
@@ -27,8 +27,9 @@ class ErrorCode(enum.StrEnum):
     default_message: str
     #: When a client gets this code, for the docs' table.
     meaning: str
-    #: Where it can come from: ``"api"`` (every surface: REST, forms, DRF, GraphQL) or ``"upload"``
-    #: (only the filesystem backend's own upload and download URLs).
+    #: Where it can come from: ``"api"`` (every surface: REST, forms, DRF, GraphQL), ``"upload"``
+    #: (only the filesystem backend's own upload and download URLs) or ``"move"`` (recorded on the
+    #: ``AsyncTempFile`` row by the move after commit; no client request gets it).
     surface: str
 
     def __new__(cls, value: str, status: int, default_message: str, meaning: str, surface: str = "api") -> ErrorCode:
@@ -61,7 +62,8 @@ class ErrorCode(enum.StrEnum):
         _("This type of file is not accepted."),
         "the filename or content type fits no entry of the field's `file_restrictions`, or the uploaded "
         "object's first bytes are of a type it does not accept; active content (HTML, SVG, scripts, "
-        "executables) only fits an entry that names its type exactly",
+        "executables) only fits an entry that names its type exactly. The filesystem upload URL answers "
+        "it with 415: there the body itself is refused",
     )
     INVALID_IMAGE = (
         "invalid_image",
@@ -90,15 +92,16 @@ class ErrorCode(enum.StrEnum):
         _("The request is malformed."),
         "malformed input: a missing or over-long filename, an unknown field id, a bad record id, "
         "`width`/`height` out of range, a failed browser upload reported in the value, a body that is not "
-        "valid JSON or UTF-8",
+        "valid JSON; also more upload URLs in one request than `MAX_UPLOAD_URLS_PER_REQUEST` (send the "
+        "rest in another request)",
     )
     QUOTA_EXCEEDED = (
         "quota_exceeded",
         429,
         _("Too many unsaved uploads."),
         "the uploader holds too many issued but unsaved uploads, or too many bytes of them "
-        "(`MAX_PENDING_UPLOADS`, `MAX_PENDING_BYTES`), or one request asked for more upload URLs than "
-        "`MAX_UPLOAD_URLS_PER_REQUEST`",
+        "(`MAX_PENDING_UPLOADS`, `MAX_PENDING_BYTES`); saving them, or the cleanup of abandoned ones, "
+        "frees the quota",
     )
     INVALID_SIGNATURE = (
         "invalid_signature",
@@ -128,12 +131,28 @@ class ErrorCode(enum.StrEnum):
         "a filesystem upload URL was used a second time (they are single-use)",
         "upload",
     )
+    UPLOAD_REPLACED = (
+        "upload_replaced",
+        409,
+        _("The upload was replaced after it was checked; it was not moved."),
+        "the object at a temporary key is no longer the version verified when the key was accepted: the "
+        "move refuses it (`UploadReplaced`), the record keeps its previous file, and the row's `error` "
+        "starts with this code",
+        "move",
+    )
+
+
+def status_of(code: str) -> int:
+    """Return the HTTP status of ``code``; 400 for a code that is not ours (Django's ``blank``...)."""
+    member = ErrorCode._value2member_map_.get(str(code))
+    return member.status if isinstance(member, ErrorCode) else 400
 
 
 def codes_table() -> str:
     """Return the Markdown table of every code: its status and when a client gets it."""
     lines = ["| code | HTTP status | where | when |", "|---|---:|---|---|"]
+    places = {"api": "every API", "upload": "filesystem upload/download URLs", "move": "moves (`AsyncTempFile.error`)"}
     for code in ErrorCode:
-        where = "every API" if code.surface == "api" else "filesystem upload/download URLs"
+        where = places[code.surface]
         lines.append(f"| `{code.value}` | {code.status} | {where} | {code.meaning} |")
     return "\n".join(lines) + "\n"

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 
+from async_uploads.codes import ErrorCode
+
 __all__ = [
     "AsyncUploadError",
     "AsyncUploadsImproperlyInstalled",
@@ -23,7 +25,7 @@ class AsyncUploadError(Exception):
 
 
 class UploadPermissionDenied(AsyncUploadError, PermissionDenied):
-    code = "permission_denied"
+    code = ErrorCode.PERMISSION_DENIED
 
 
 class UploadRejected(AsyncUploadError, ValidationError):
@@ -34,7 +36,7 @@ class UploadRejected(AsyncUploadError, ValidationError):
     (the uploader holds too many unsaved uploads: ``MAX_PENDING_UPLOADS`` / ``MAX_PENDING_BYTES``).
     """
 
-    def __init__(self, message: Any, code: str | None = "invalid_input", params: dict | None = None):
+    def __init__(self, message: Any, code: str | None = ErrorCode.INVALID_INPUT, params: dict | None = None):
         if isinstance(message, dict):
             # Django drops ``code`` for a dict of messages: give it to each plain message instead.
             message = {
@@ -50,7 +52,7 @@ class UploadReplaced(AsyncUploadError, OSError):
     Raised by a storage's ``copy_file`` / ``move_file`` given a ``version`` the source no longer has.
     """
 
-    code = "upload_replaced"
+    code = ErrorCode.UPLOAD_REPLACED
 
 
 def _as_list(messages: Any) -> list[Any]:

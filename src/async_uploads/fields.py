@@ -25,6 +25,7 @@ from async_uploads.acceptance import (
     accept_input,
     refusal_errors,
 )
+from async_uploads.codes import ErrorCode
 from async_uploads.exceptions import UploadRejected
 from async_uploads.inputs import AsyncFileInputData, RawFileInput
 from async_uploads.names import is_text
@@ -298,7 +299,7 @@ class AsyncFileMixin:
         refused = model_instance.__dict__.get(REFUSED_VALUES_ATTR)
         if refused and self.name in refused:
             errors = refused[self.name]
-            raise UploadRejected({self.name: errors}, code=errors[0].code or "invalid_key")
+            raise UploadRejected({self.name: errors}, code=errors[0].code or ErrorCode.INVALID_KEY)
         return super().pre_save(model_instance, add)  # type: ignore[misc]
 
     def before_process_file(self, instance: models.Model) -> None:

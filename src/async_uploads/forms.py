@@ -11,6 +11,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.urls import NoReverseMatch, reverse
 from django.utils.deconstruct import deconstructible
 
+from async_uploads.codes import ErrorCode
 from async_uploads.fields import AsyncFileMixin
 from async_uploads.inputs import AsyncFileInputData
 from async_uploads.models import AsyncTempFile
@@ -134,9 +135,11 @@ class AsyncFileInputDataValidator:
 
     def __call__(self, value: Any) -> None:
         if not isinstance(value, AsyncFileInputData):
-            raise ValidationError("Bad input for a file field.", code="invalid_input")
+            raise ValidationError("Bad input for a file field.", code=ErrorCode.INVALID_INPUT)
         if value.error:
-            raise ValidationError("The upload failed: %(error)s", code="invalid_input", params={"error": value.error})
+            raise ValidationError(
+                "The upload failed: %(error)s", code=ErrorCode.INVALID_INPUT, params={"error": value.error}
+            )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, AsyncFileInputDataValidator)
@@ -195,7 +198,7 @@ class AsyncFileFormMixin:
                     ValidationError(
                         "Save as new cannot share the original record's file with the copy: "
                         "upload the file again, or remove it.",
-                        code="invalid_key",
+                        code=ErrorCode.INVALID_KEY,
                     ),
                 )
                 continue

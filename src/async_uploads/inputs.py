@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 
 from async_uploads.acceptance import PENDING_DIMENSIONS_ATTR, validate_key
+from async_uploads.codes import ErrorCode
 from async_uploads.exceptions import UploadRejected
 from async_uploads.image_headers import MAX_IMAGE_DIMENSION, dimension_error
 from async_uploads.names import is_text
@@ -32,17 +33,19 @@ def _dimension(name: str, value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input")
+        raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code=ErrorCode.INVALID_INPUT)
     try:
         number = int(value)
     except (TypeError, ValueError, OverflowError) as e:
-        raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input") from e
+        raise UploadRejected(
+            f"{name} must be a whole number of pixels, got {value!r}.", code=ErrorCode.INVALID_INPUT
+        ) from e
     if isinstance(value, float) and value != number:
-        raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code="invalid_input")
+        raise UploadRejected(f"{name} must be a whole number of pixels, got {value!r}.", code=ErrorCode.INVALID_INPUT)
     error = dimension_error(number, None)
     if error is not None:
         raise UploadRejected(
-            f"{name} must be between 1 and {MAX_IMAGE_DIMENSION} pixels, got {number}.", code="invalid_input"
+            f"{name} must be between 1 and {MAX_IMAGE_DIMENSION} pixels, got {number}.", code=ErrorCode.INVALID_INPUT
         )
     return number
 
@@ -85,25 +88,28 @@ class AsyncFileInputData:
         """
         if not isinstance(values, dict):
             raise UploadRejected(
-                f"A file value must be an object with a 'key', got {type(values).__name__}.", code="invalid_input"
+                f"A file value must be an object with a 'key', got {type(values).__name__}.",
+                code=ErrorCode.INVALID_INPUT,
             )
         unknown = [k for k in values if k not in _VALID_KEYS and k not in _IGNORED_KEYS]
         if unknown:
-            raise UploadRejected(f"Invalid input keys received: {', '.join(map(str, unknown))}.", code="invalid_input")
+            raise UploadRejected(
+                f"Invalid input keys received: {', '.join(map(str, unknown))}.", code=ErrorCode.INVALID_INPUT
+            )
         key = values.get("key")
         if not isinstance(key, str) or not key or not is_text(key):
-            raise UploadRejected("A file value needs a non-empty string 'key'.", code="invalid_input")
+            raise UploadRejected("A file value needs a non-empty string 'key'.", code=ErrorCode.INVALID_INPUT)
         name = values.get("name") or ""
         if not isinstance(name, str) or not is_text(name):
-            raise UploadRejected("A file's 'name' must be a string.", code="invalid_input")
+            raise UploadRejected("A file's 'name' must be a string.", code=ErrorCode.INVALID_INPUT)
         error = values.get("error")
         if error is not None and not isinstance(error, str):
-            raise UploadRejected("A file's 'error' must be a string.", code="invalid_input")
+            raise UploadRejected("A file's 'error' must be a string.", code=ErrorCode.INVALID_INPUT)
         width = _dimension("width", values.get("width"))
         height = _dimension("height", values.get("height"))
         out_of_bounds = dimension_error(width, height)
         if out_of_bounds is not None:
-            raise UploadRejected(out_of_bounds, code="invalid_input")
+            raise UploadRejected(out_of_bounds, code=ErrorCode.INVALID_INPUT)
         return cls(
             key=key,
             name=name,
@@ -175,5 +181,5 @@ class RawFileInput:
             self._parsed = AsyncFileInputData.create_from_user_input(self.values, request=self.request)
             return self._parsed
         except UploadRejected as e:
-            code = e.error_list[0].code or "invalid_input"
+            code = e.error_list[0].code or ErrorCode.INVALID_INPUT
             raise UploadRejected({field.name: [ValidationError(e.messages[0], code=code)]}, code=code) from e

@@ -41,6 +41,7 @@ from django.db.models.signals import class_prepared, post_save
 from django.utils import timezone
 
 from async_uploads.acceptance import PENDING_MOVES_ATTR, PREVIOUS_VALUES_ATTR, name_held_by_another
+from async_uploads.codes import ErrorCode
 from async_uploads.exceptions import UploadRejected, UploadReplaced
 from async_uploads.fields import AsyncFileMixin, async_fields_of
 from async_uploads.models import AsyncTempFile
@@ -293,7 +294,7 @@ def refuse_replaced(
     except Exception:
         logger.exception("Deleting the replaced upload %r failed; cleanup_async_temp_files will retry.", m.key)
     message = (
-        f"upload_replaced: {error} The object at the key is not the one verified when the form was "
+        f"{ErrorCode.UPLOAD_REPLACED}: {error} The object at the key is not the one verified when the form was "
         f"submitted, so it was not moved: the record was given back {restore!r} and the object deleted."
     )
     logger.error("%s(pk=%s), AsyncTempFile(pk=%s): %s", model.__name__, pk, m.temp_file.pk, message)
@@ -351,7 +352,7 @@ def _reject_lost_claims(
     sender: type[models.Model], instance: models.Model, moves: list[Move], lost: list[Move], using: str
 ) -> None:
     message = "This upload has just been saved to another record or removed; upload the file again."
-    errors = {m.field.name: [ValidationError(message, code="invalid_key")] for m in lost}
+    errors = {m.field.name: [ValidationError(message, code=ErrorCode.INVALID_KEY)] for m in lost}
     connection = transaction.get_connection(using)
     if connection.in_atomic_block:
         # Nothing of this save may commit, even if the caller catches the error.
@@ -369,7 +370,7 @@ def _reject_lost_claims(
             transaction.on_commit(
                 lambda: _finish_moves(sender, instance, str(instance.pk), kept, using), using=using, robust=True
             )
-    raise UploadRejected(errors, code="invalid_key")
+    raise UploadRejected(errors, code=ErrorCode.INVALID_KEY)
 
 
 def _log_failure(m: Move, pk: str) -> str:

@@ -14,6 +14,7 @@ from django.urls import NoReverseMatch
 from django.utils.translation import gettext_lazy as _
 
 from async_uploads import fields as async_fields
+from async_uploads.codes import ErrorCode
 from async_uploads.exceptions import AsyncUploadsImproperlyInstalled, UploadRejected
 from async_uploads.inputs import AsyncFileInputData
 
@@ -34,7 +35,7 @@ else:
 __all__ = ["ASYNC_FIELD_MAPPING", "AsyncFileField", "AsyncFileSerializerMixin", "AsyncImageField"]
 
 #: Codes of the core's refusals, reported unchanged as the codes of DRF field errors.
-CORE_CODES = ("invalid_input", "invalid_key", "file_too_large", "invalid_file_type", "invalid_image")
+CORE_CODES = tuple(code.value for code in ErrorCode if code.surface == "api")
 
 NO_REQUEST_MESSAGE = _(
     "Cannot tell who uploaded this file: create the serializer with the request in its context "
@@ -74,11 +75,7 @@ class AsyncFileField(serializers.ModelField):
     """
 
     default_error_messages = {
-        "invalid_input": "{error}",
-        "invalid_key": "{error}",
-        "file_too_large": "{error}",
-        "invalid_file_type": "{error}",
-        "invalid_image": "{error}",
+        **dict.fromkeys(CORE_CODES, "{error}"),
         "blank": _("This field may not be blank."),
         "max_length": _("Ensure this file's key has no more than {max_length} characters."),
     }
@@ -156,7 +153,7 @@ class AsyncFileField(serializers.ModelField):
         record = self._record()
         existing = getattr(record, field.attname)
         if request is None and value.key != existing.name and field.storage.is_temporary_path(value.key):
-            self.fail("invalid_key", error=NO_REQUEST_MESSAGE)
+            self.fail(ErrorCode.INVALID_KEY, error=NO_REQUEST_MESSAGE)
         try:
             value.validate_key(field, existing, instance=record)
         except DjangoValidationError as e:
@@ -202,7 +199,7 @@ class AsyncFileField(serializers.ModelField):
 
     def _fail_with(self, error: DjangoValidationError) -> NoReturn:
         first = _errors_of(error)[0]
-        code = first.code if first.code in CORE_CODES else "invalid_key"
+        code = first.code if first.code in CORE_CODES else ErrorCode.INVALID_KEY
         self.fail(cast(str, code), error=" ".join(first.messages))
 
     # ------------------------------------------------------------------ output

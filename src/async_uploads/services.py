@@ -11,6 +11,7 @@ from django.core.exceptions import FieldDoesNotExist, SuspiciousFileOperation, V
 from django.db import connections, models, router, transaction
 from django.db.models import Count, Q, Sum
 
+from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
 from async_uploads.models import AsyncTempFile
@@ -55,10 +56,10 @@ class IssuedUpload:
 def get_field_or_reject(registry: AsyncFieldRegistry, field_id: Any) -> AsyncFileMixin:
     """Return the field registered as ``field_id``, or raise ``UploadRejected`` (``invalid_input``)."""
     if not field_id or not isinstance(field_id, str):
-        raise UploadRejected({"field_id": ["This field is required."]}, code="invalid_input")
+        raise UploadRejected({"field_id": ["This field is required."]}, code=ErrorCode.INVALID_INPUT)
     field = registry.get_field(field_id)
     if field is None:
-        raise UploadRejected({"field_id": [f"Unknown field id {field_id!r}."]}, code="invalid_input")
+        raise UploadRejected({"field_id": [f"Unknown field id {field_id!r}."]}, code=ErrorCode.INVALID_INPUT)
     return field
 
 
@@ -76,7 +77,7 @@ def get_instance_or_reject(
         return None
     pk_field = field.model._meta.pk
     if pk_field is None:  # pragma: no cover - every concrete model has one
-        raise UploadRejected({"instance_id": ["This model has no primary key."]}, code="invalid_input")
+        raise UploadRejected({"instance_id": ["This model has no primary key."]}, code=ErrorCode.INVALID_INPUT)
     try:
         if not isinstance(instance_id, str | int) or isinstance(instance_id, bool):
             raise ValidationError("bad type")
@@ -85,17 +86,19 @@ def get_instance_or_reject(
     except (ValidationError, TypeError, ValueError, OverflowError) as e:
         raise UploadRejected(
             {"instance_id": [f"{instance_id!r} is not a valid id for {field.model._meta.verbose_name}."]},
-            code="invalid_input",
+            code=ErrorCode.INVALID_INPUT,
         ) from e
     try:
         obj = next(iter(field.model._default_manager.filter(pk=pk)[:1]), None)
     except (ValueError, TypeError, OverflowError) as e:  # e.g. an integer too large for the column
-        raise UploadRejected({"instance_id": [f"{instance_id!r} is not a valid id."]}, code="invalid_input") from e
+        raise UploadRejected(
+            {"instance_id": [f"{instance_id!r} is not a valid id."]}, code=ErrorCode.INVALID_INPUT
+        ) from e
     if obj is None:
         if perm is not None and not check_permission(user, perm, None):
             raise UploadPermissionDenied("You do not have permission to use this record.")
         raise UploadRejected(
-            {"instance_id": [f"No {field.model._meta.verbose_name} with id {instance_id!r}."]}, code="not_found"
+            {"instance_id": [f"No {field.model._meta.verbose_name} with id {instance_id!r}."]}, code=ErrorCode.NOT_FOUND
         )
     return obj
 
@@ -104,15 +107,17 @@ def _parse_size(size: Any) -> int | None:
     if size is None or size == "":
         return None
     if isinstance(size, bool):
-        raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code="invalid_input")
+        raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code=ErrorCode.INVALID_INPUT)
     try:
         value = int(size)
     except (TypeError, ValueError, OverflowError) as e:
-        raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code="invalid_input") from e
+        raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code=ErrorCode.INVALID_INPUT) from e
     if value < 0 or (isinstance(size, float) and size != value):
-        raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code="invalid_input")
+        raise UploadRejected({"size": ["size must be a whole number of bytes."]}, code=ErrorCode.INVALID_INPUT)
     if value > MAX_DECLARED_SIZE:
-        raise UploadRejected({"size": [f"size must be at most {MAX_DECLARED_SIZE} bytes."]}, code="invalid_input")
+        raise UploadRejected(
+            {"size": [f"size must be at most {MAX_DECLARED_SIZE} bytes."]}, code=ErrorCode.INVALID_INPUT
+        )
     return value
 
 
@@ -130,7 +135,7 @@ def _parse_md5(value: Any) -> str | None:
     if not ok:
         raise UploadRejected(
             {"content_md5": ["content_md5 must be the base64 of the file's 16-byte MD5 digest (as in Content-MD5)."]},
-            code="invalid_input",
+            code=ErrorCode.INVALID_INPUT,
         )
     return str(value)
 
@@ -163,27 +168,29 @@ def issue_upload(
     _count_request(request)
     field = get_field_or_reject(registry, field_id)
     if not isinstance(filename, str) or not filename.strip():
-        raise UploadRejected({"filename": ["This field is required."]}, code="invalid_input")
+        raise UploadRejected({"filename": ["This field is required."]}, code=ErrorCode.INVALID_INPUT)
     if len(filename) > MAX_FILENAME_LENGTH or "\x00" in filename:
         raise UploadRejected(
             {"filename": [f"A filename must have at most {MAX_FILENAME_LENGTH} characters and no NUL."]},
-            code="invalid_input",
+            code=ErrorCode.INVALID_INPUT,
         )
     if not is_text(filename):
-        raise UploadRejected({"filename": ["The filename is not valid text."]}, code="invalid_input")
+        raise UploadRejected({"filename": ["The filename is not valid text."]}, code=ErrorCode.INVALID_INPUT)
     if content_type is not None and (
         not isinstance(content_type, str)
         or len(content_type) > 255
         or "\x00" in content_type
         or not is_text(content_type)
     ):
-        raise UploadRejected({"content_type": ["content_type must be a MIME type string."]}, code="invalid_input")
+        raise UploadRejected(
+            {"content_type": ["content_type must be a MIME type string."]}, code=ErrorCode.INVALID_INPUT
+        )
     declared_size = _parse_size(size)
     md5 = _parse_md5(content_md5)
     if fields is not None and (
         not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
     ):
-        raise UploadRejected({"params": ["params must be an object of string values."]}, code="invalid_input")
+        raise UploadRejected({"params": ["params must be an object of string values."]}, code=ErrorCode.INVALID_INPUT)
     user = getattr(request, "user", None)
     obj = get_instance_or_reject(field, instance_id, user=user, perm=field.perm_update)
     perm = field.perm_update if obj is not None else field.perm_create
@@ -198,18 +205,18 @@ def issue_upload(
         allowed = ", ".join(field.file_restrictions)
         raise UploadRejected(
             {"filename": [f"{filename!r} is not an accepted file type; accepted: {allowed}."]},
-            code="invalid_file_type",
+            code=ErrorCode.INVALID_FILE_TYPE,
         )
     limit = field.max_size_bytes
     if declared_size is not None and limit is not None and declared_size > limit:
         raise UploadRejected(
             {"size": [f"The file is {declared_size} bytes; this field accepts at most {limit} bytes."]},
-            code="file_too_large",
+            code=ErrorCode.FILE_TOO_LARGE,
         )
     try:
         key = field.storage.generate_temporary_path(filename, max_length=field.max_length)
     except SuspiciousFileOperation as e:
-        raise UploadRejected({"filename": [str(e)]}, code="invalid_input") from e
+        raise UploadRejected({"filename": [str(e)]}, code=ErrorCode.INVALID_INPUT) from e
     # Everything the transaction below needs is read first: on SQLite its first statement must be
     # the INSERT, which takes the database's write lock and so orders parallel requests.
     ContentType.objects.get_for_model(field.model, for_concrete_model=False)
@@ -261,7 +268,7 @@ def _count_request(request: HttpRequest) -> None:
         raise UploadRejected(
             f"At most {bound} upload URLs can be requested in one request (all generateUploadUrl and "
             "generateUploadUrls fields and aliases together); ask for the others in another request.",
-            code="invalid_input",
+            code=ErrorCode.INVALID_INPUT,
         )
     setattr(request, _REQUEST_COUNTER_ATTR, seen + 1)
 
@@ -368,7 +375,7 @@ def _check_quota(request: HttpRequest, field: AsyncFileMixin, declared_size: int
         raise UploadRejected(
             f"You have {pending.count - 1} uploads that are not saved to a record yet, and at most {max_count} "
             f"are allowed. {free}",
-            code="quota_exceeded",
+            code=ErrorCode.QUOTA_EXCEEDED,
         )
     if max_bytes is not None and pending.bytes > max_bytes:
         if declared_size is not None:
@@ -382,7 +389,7 @@ def _check_quota(request: HttpRequest, field: AsyncFileMixin, declared_size: int
         raise UploadRejected(
             f"{this} would bring your uploads not saved to a record yet to {pending.bytes} bytes, and at most "
             f"{max_bytes} bytes are allowed. {free}",
-            code="quota_exceeded",
+            code=ErrorCode.QUOTA_EXCEEDED,
         )
 
 
@@ -395,14 +402,14 @@ def resolve_download_url(
     """
     field = get_field_or_reject(registry, field_id)
     if instance_id is None or instance_id == "":
-        raise UploadRejected({"instance_id": ["This field is required."]}, code="invalid_input")
+        raise UploadRejected({"instance_id": ["This field is required."]}, code=ErrorCode.INVALID_INPUT)
     user = getattr(request, "user", None)
     obj = get_instance_or_reject(field, instance_id, user=user, perm=field.perm_detail)
     if not check_permission(user, field.perm_detail, obj):
         raise UploadPermissionDenied("You do not have permission to download this file.")
     value = getattr(obj, field.attname)
     if not value:
-        raise UploadRejected({"instance_id": [f"No file is set for {field.name}."]}, code="not_found")
+        raise UploadRejected({"instance_id": [f"No file is set for {field.name}."]}, code=ErrorCode.NOT_FOUND)
     return field.storage.generate_download_url(
         value.name, registry.generate_id(field), registry=registry, **{**field.download_params, **params}
     )

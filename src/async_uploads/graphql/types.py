@@ -18,6 +18,7 @@ from strawberry.types import Info  # strawberry reads resolver annotations at ru
 from strawberry_django.resolvers import django_resolver
 from strawberry_django.utils.requests import get_request
 
+from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
 from async_uploads.inputs import RawFileInput
 from async_uploads.permissions import check_permission
@@ -223,7 +224,7 @@ def _check_expiry(field: Any, expires_in: int | None) -> int | None:
         raise GraphQLError(
             f"expiresIn must be between 1 and {limit} seconds for this field (its download_params['expire'], "
             f"at most ASYNC_UPLOADS['DOWNLOAD_URL_EXPIRY']), got {expires_in}.",
-            extensions={"code": "invalid_input"},
+            extensions={"code": ErrorCode.INVALID_INPUT.value},
         )
     return expires_in
 

@@ -12,6 +12,7 @@ from graphql import GraphQLError
 from strawberry_django.fields.types import OperationInfo, OperationMessage
 from strawberry_django.resolvers import django_resolver
 
+from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
 from async_uploads.graphql.types import FileSize, UploadTarget, request_of
 from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
@@ -68,7 +69,9 @@ def operation_info(error: ValidationError | PermissionDenied) -> OperationInfo:
         message = str(error) or "You do not have permission to do this."
         return OperationInfo(
             messages=[
-                OperationMessage(kind=OperationMessage.Kind.PERMISSION, message=message, code="permission_denied")
+                OperationMessage(
+                    kind=OperationMessage.Kind.PERMISSION, message=message, code=ErrorCode.PERMISSION_DENIED
+                )
             ]
         )
     messages = []
@@ -80,14 +83,14 @@ def operation_info(error: ValidationError | PermissionDenied) -> OperationInfo:
                         kind=OperationMessage.Kind.VALIDATION,
                         message=_text(e),
                         field=_INPUT_NAMES.get(name, name),
-                        code=e.code or "invalid_input",
+                        code=e.code or ErrorCode.INVALID_INPUT,
                     )
                 )
     else:
         for e in error.error_list:
             messages.append(
                 OperationMessage(
-                    kind=OperationMessage.Kind.VALIDATION, message=_text(e), code=e.code or "invalid_input"
+                    kind=OperationMessage.Kind.VALIDATION, message=_text(e), code=e.code or ErrorCode.INVALID_INPUT
                 )
             )
     return OperationInfo(messages=messages)
@@ -244,7 +247,7 @@ def generate_upload_urls(
         if len(input) > limit:
             raise GraphQLError(
                 f"At most {limit} upload URLs can be requested at once, got {len(input)}.",
-                extensions={"code": "invalid_input"},
+                extensions={"code": ErrorCode.INVALID_INPUT.value},
             )
         return [_issue(info, registry, item) for item in input]
 

@@ -15,6 +15,7 @@ from django.utils.crypto import get_random_string
 from django.utils.module_loading import import_string
 
 from async_uploads import image_headers, restrictions, sniffing
+from async_uploads.codes import ErrorCode
 from async_uploads.exceptions import UploadRejected, UploadReplaced
 from async_uploads.names import MAX_NAME_BYTES, fit_name, is_clean_key, safe_basename
 
@@ -221,7 +222,7 @@ class AsyncUploadStorage(Storage):
         if not self.exists(key):
             raise UploadRejected(
                 "Nothing has been uploaded to this key; upload the file before submitting the form.",
-                code="invalid_key",
+                code=ErrorCode.INVALID_KEY,
             )
         # The version is read before anything else: whatever is checked below is that version or a
         # later one, and a later one fails the version-bound copy.
@@ -231,7 +232,7 @@ class AsyncUploadStorage(Storage):
         if limit is not None and size > limit:
             raise UploadRejected(
                 f"The uploaded file is {size} bytes; this field accepts at most {limit} bytes.",
-                code="file_too_large",
+                code=ErrorCode.FILE_TOO_LARGE,
             )
         is_image = isinstance(field, ImageField)
         if not field.file_restrictions and not is_image:
@@ -244,7 +245,7 @@ class AsyncUploadStorage(Storage):
             raise UploadRejected(
                 f"The uploaded content is {found}, which is not an accepted type for "
                 f"{name or 'this file'} (accepted: {allowed}); upload a file of an accepted type.",
-                code="invalid_file_type",
+                code=ErrorCode.INVALID_FILE_TYPE,
             )
         if not is_image:
             return VerifiedUpload(size=size, sniffed=found, version=version)
@@ -258,13 +259,13 @@ class AsyncUploadStorage(Storage):
             raise UploadRejected(
                 f"The uploaded content ({found}) is not an image whose dimensions can be read; "
                 "upload a PNG, JPEG, GIF, WebP or BMP image (or another format Pillow reads from its first 64 KiB).",
-                code="invalid_image",
+                code=ErrorCode.INVALID_IMAGE,
             )
         bounds = image_headers.dimension_error(header.width, header.height)
         if bounds is not None:
             raise UploadRejected(
                 f"The image header claims {header.width}x{header.height} pixels: {bounds} Upload a smaller image.",
-                code="invalid_image",
+                code=ErrorCode.INVALID_IMAGE,
             )
         sent = (width, height)
         if sent != (None, None):
@@ -275,7 +276,7 @@ class AsyncUploadStorage(Storage):
                 raise UploadRejected(
                     f"The image is {header.width}x{header.height} pixels but {width}x{height} was submitted; "
                     "submit the image's real width and height, or none.",
-                    code="invalid_image",
+                    code=ErrorCode.INVALID_IMAGE,
                 )
         return VerifiedUpload(size=size, sniffed=found, width=header.width, height=header.height, version=version)
 

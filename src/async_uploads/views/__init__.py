@@ -9,20 +9,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.views import View
 
+from async_uploads.codes import ErrorCode, status_of
 from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
 from async_uploads.services import issue_upload, resolve_download_url
 
 __all__ = ["DownloadRedirectView", "GenerateUploadUrlView", "error_response", "json_error"]
-
-_STATUS = {
-    "invalid_input": 400,
-    "invalid_key": 400,
-    "invalid_file_type": 400,
-    "file_too_large": 413,
-    "not_found": 404,
-    "permission_denied": 403,
-    "quota_exceeded": 429,
-}
 
 
 def _camel(name: str) -> str:
@@ -34,24 +25,31 @@ def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
-def json_error(status: int, code: str, message: str, errors: dict[str, list[str]] | None = None) -> JsonResponse:
-    """Return the JSON error body every view of this package uses: ``{"code", "message", "errors"}``."""
-    return JsonResponse({"code": code, "message": message, "errors": errors or {}}, status=status)
+def json_error(
+    code: str, message: str, errors: dict[str, list[str]] | None = None, *, status: int | None = None
+) -> JsonResponse:
+    """Return the JSON error body every view of this package uses: ``{"code", "message", "errors"}``.
+
+    The status is the code's own (:attr:`ErrorCode.status`) unless ``status`` says otherwise.
+    """
+    body = {"code": str(code), "message": message, "errors": errors or {}}
+    return JsonResponse(body, status=status or status_of(code))
 
 
 def error_response(error: ValidationError | PermissionDenied, status: int | None = None) -> JsonResponse:
     """Return the JSON error body the views use: ``{"code", "message", "errors": {field: [msg]}}``."""
+    code: str
     if isinstance(error, PermissionDenied):
-        code, message, errors = "permission_denied", str(error) or "Permission denied.", {}
+        code, message, errors = ErrorCode.PERMISSION_DENIED, str(error) or "Permission denied.", {}
     else:
         if hasattr(error, "error_dict"):
             errors = {_camel(k): [str(m) for m in v] for k, v in error.message_dict.items()}
             first = next(iter(error.error_dict.values()))[0]
-            code, message = first.code or "invalid_input", next(iter(errors.values()))[0]
+            code, message = first.code or ErrorCode.INVALID_INPUT, next(iter(errors.values()))[0]
         else:
             errors = {}
-            code, message = error.error_list[0].code or "invalid_input", error.messages[0]
-    return json_error(status or _STATUS.get(code, 400), code, message, errors)
+            code, message = error.error_list[0].code or ErrorCode.INVALID_INPUT, error.messages[0]
+    return json_error(code, message, errors, status=status)
 
 
 def _jsonable(upload: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +85,7 @@ class GenerateUploadUrlView(RegistryView):
         try:
             data = _read_params(request)
         except (ValueError, RecursionError):
-            return json_error(400, "invalid_input", "The body (or its params) is not valid JSON.")
+            return json_error(ErrorCode.INVALID_INPUT, "The body (or its params) is not valid JSON.")
         try:
             issued = issue_upload(
                 self.registry,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 
+from async_uploads.codes import ErrorCode
 from async_uploads.fields import AsyncFileMixin
 from async_uploads.models import AsyncTempFile
 from async_uploads.names import is_clean_key, safe_basename
@@ -34,18 +35,18 @@ MULTIPART_OVERHEAD = 64 * 1024
 def _read_token(request: HttpRequest, salt: str, purpose: str) -> dict[str, Any] | JsonResponse:
     token = request.GET.get("token")
     if not token:
-        return json_error(400, "invalid_input", "The URL has no token.")
+        return json_error(ErrorCode.INVALID_INPUT, "The URL has no token.")
     try:
         payload = signing.Signer(salt=salt).unsign_object(token)
     except signing.BadSignature:
-        return json_error(403, "invalid_signature", "The URL's signature is not valid.")
+        return json_error(ErrorCode.INVALID_SIGNATURE, "The URL's signature is not valid.")
     if not isinstance(payload, dict) or payload.get("p") != purpose:
-        return json_error(403, "invalid_signature", "The URL's signature is not valid.")
+        return json_error(ErrorCode.INVALID_SIGNATURE, "The URL's signature is not valid.")
     key, expires = payload.get("k"), payload.get("e")
     if not isinstance(key, str) or not is_clean_key(key) or not isinstance(expires, int):
-        return json_error(403, "invalid_signature", "The URL's signature is not valid.")
+        return json_error(ErrorCode.INVALID_SIGNATURE, "The URL's signature is not valid.")
     if timezone.now().timestamp() > expires:
-        return json_error(403, "url_expired", "The URL has expired; ask for a new one.")
+        return json_error(ErrorCode.URL_EXPIRED, "The URL has expired; ask for a new one.")
     return payload
 
 
@@ -61,7 +62,7 @@ class _StreamToDisk(FileUploadHandler):
         self.received = 0
         self._out: Any = None  # not named 'file': MultiPartParser closes handler.file
         self.path: str | None = None
-        self.error: tuple[int, str, str] | None = None
+        self.error: tuple[ErrorCode, str] | None = None
         self.done = False
 
     def new_file(self, field_name: str, file_name: str, content_type: str, *args: Any, **kwargs: Any) -> None:
@@ -73,9 +74,9 @@ class _StreamToDisk(FileUploadHandler):
             self.field.is_valid_filetype(original, content_type or None)
             and self.field.is_valid_filetype(file_name or original)
         ):
+            # 415, not the code's 400: the body itself is of a media type this URL refuses.
             self.error = (
-                415,
-                "invalid_file_type",
+                ErrorCode.INVALID_FILE_TYPE,
                 f"{file_name or original!r} ({content_type}) is not an accepted file type.",
             )
             raise StopUpload(connection_reset=False)
@@ -88,7 +89,10 @@ class _StreamToDisk(FileUploadHandler):
             return None
         self.received += len(raw_data)
         if self.limit is not None and self.received > self.limit:
-            self.error = (413, "file_too_large", f"The file is larger than this field's limit of {self.limit} bytes.")
+            self.error = (
+                ErrorCode.FILE_TOO_LARGE,
+                f"The file is larger than this field's limit of {self.limit} bytes.",
+            )
             self.discard()
             raise StopUpload(connection_reset=False)
         self._out.write(raw_data)
@@ -146,29 +150,29 @@ class FileSystemAsyncStorageUploadView(RegistryView):
         key = payload["k"]
         field = self.registry.get_field(payload.get("f", ""))
         if field is None or not isinstance(field.storage, FileSystemAsyncUploadStorage):
-            return json_error(400, "invalid_input", "The URL names no field of this registry.")
+            return json_error(ErrorCode.INVALID_INPUT, "The URL names no field of this registry.")
         storage: FileSystemAsyncUploadStorage = field.storage
         temp_file = AsyncTempFile.get_by_key(key)
         if temp_file is None or not temp_file.is_for_field(field):
-            return json_error(404, "not_found", "This upload key no longer exists; ask for a new upload URL.")
+            return json_error(ErrorCode.NOT_FOUND, "This upload key no longer exists; ask for a new upload URL.")
         if not (request.content_type or "").startswith("multipart/form-data"):
-            return json_error(400, "invalid_input", "Send the file as multipart/form-data in a part named 'file'.")
+            return json_error(ErrorCode.INVALID_INPUT, "Send the file as multipart/form-data in a part named 'file'.")
         limit = field.max_size_bytes
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return json_error(400, "invalid_input", "Invalid Content-Length.")
+            return json_error(ErrorCode.INVALID_INPUT, "Invalid Content-Length.")
         if length <= 0:
             # Under WSGI a body without Content-Length (chunked) reads as empty; say so instead of "no file".
-            return json_error(411, "length_required", "Send the upload with a Content-Length header.")
+            return json_error(ErrorCode.LENGTH_REQUIRED, "Send the upload with a Content-Length header.")
         if limit is not None and length > limit + MULTIPART_OVERHEAD:
-            return json_error(413, "file_too_large", f"The file is larger than this field's limit of {limit} bytes.")
+            return json_error(ErrorCode.FILE_TOO_LARGE, f"The file is larger than this field's limit of {limit} bytes.")
 
         # Single use: only the first request to claim the key may write it.
         if not AsyncTempFile.objects.filter(pk=temp_file.pk, uploaded_at__isnull=True).update(
             uploaded_at=timezone.now()
         ):
-            return json_error(409, "upload_url_used", "This upload URL has already been used; ask for a new one.")
+            return json_error(ErrorCode.UPLOAD_URL_USED, "This upload URL has already been used; ask for a new one.")
 
         destination = storage.path(key)
         handler = _StreamToDisk(request, field, temp_file, os.path.dirname(destination))
@@ -178,19 +182,18 @@ class FileSystemAsyncStorageUploadView(RegistryView):
                 received = request.FILES.get("file")
             except MultiPartParserError as e:
                 handler.discard()
-                return self._fail(temp_file, 400, "invalid_input", f"Malformed multipart body: {e}")
+                return self._fail(temp_file, ErrorCode.INVALID_INPUT, f"Malformed multipart body: {e}")
             if handler.error:
                 handler.discard()
                 return self._fail(temp_file, *handler.error)
             if received is None or handler.path is None:
                 handler.discard()
-                return self._fail(temp_file, 400, "invalid_input", "No file was sent in a part named 'file'.")
+                return self._fail(temp_file, ErrorCode.INVALID_INPUT, "No file was sent in a part named 'file'.")
             if temp_file.declared_size is not None and handler.received != temp_file.declared_size:
                 handler.discard()
                 return self._fail(
                     temp_file,
-                    400,
-                    "invalid_input",
+                    ErrorCode.INVALID_INPUT,
                     f"{handler.received} bytes arrived but {temp_file.declared_size} were declared.",
                 )
             if storage.file_permissions_mode is not None:
@@ -203,10 +206,11 @@ class FileSystemAsyncStorageUploadView(RegistryView):
             raise
         return JsonResponse({"key": key, "size": handler.received}, status=201)
 
-    def _fail(self, temp_file: AsyncTempFile, status: int, code: str, message: str) -> JsonResponse:
+    def _fail(self, temp_file: AsyncTempFile, code: ErrorCode, message: str) -> JsonResponse:
         # Nothing was stored, so the URL may be used again for a corrected upload.
         AsyncTempFile.objects.filter(pk=temp_file.pk).update(uploaded_at=None)
-        return json_error(status, code, message)
+        status = 415 if code is ErrorCode.INVALID_FILE_TYPE else None
+        return json_error(code, message, status=status)
 
 
 class FileSystemAsyncStorageDownloadView(RegistryView):
@@ -226,12 +230,12 @@ class FileSystemAsyncStorageDownloadView(RegistryView):
             return payload
         field = self.registry.get_field(payload.get("f", ""))
         if field is None or not isinstance(field.storage, FileSystemAsyncUploadStorage):
-            return json_error(400, "invalid_input", "The URL names no field of this registry.")
+            return json_error(ErrorCode.INVALID_INPUT, "The URL names no field of this registry.")
         key = payload["k"]
         try:
             handle = field.storage.open(key, "rb")
         except (FileNotFoundError, IsADirectoryError):
-            return json_error(404, "not_found", "The file no longer exists.")
+            return json_error(ErrorCode.NOT_FOUND, "The file no longer exists.")
         filename = payload.get("n") or safe_basename(key)
         inline = bool(payload.get("i"))
         if inline and field.storage.must_download_as_attachment(key, filename=payload.get("n")):
