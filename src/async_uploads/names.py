@@ -6,13 +6,23 @@ storage, field or record.
 
 from __future__ import annotations
 
+import datetime
 import os
 import posixpath
 
 from django.core.exceptions import SuspiciousFileOperation
+from django.utils.crypto import get_random_string
 from django.utils.text import get_valid_filename
 
-__all__ = ["MAX_NAME_BYTES", "fit_name", "is_clean_key", "is_text", "safe_basename"]
+__all__ = [
+    "MAX_NAME_BYTES",
+    "fit_name",
+    "is_clean_key",
+    "is_temporary_key",
+    "is_text",
+    "safe_basename",
+    "temporary_key",
+]
 
 #: Longest last path component, in UTF-8 bytes, this package produces. Filesystems allow 255;
 #: the margin leaves room for the suffix ``get_available_name`` adds on a clash.
@@ -59,3 +69,33 @@ def is_clean_key(key: str) -> bool:
     if key.startswith("/") or "//" in key:
         return False
     return posixpath.normpath(key) == key and ".." not in key.split("/")
+
+
+def temporary_key(filename: str, *, prefix: str, secret_length: int, max_length: int | None = None) -> str:
+    """Return a new unique temporary key for an upload of ``filename``: ``PREFIX/YYYY/MM/DD/SECRET-name``.
+
+    The name after the ``-`` is the safe last component of ``filename``, cut to fit
+    ``max_length`` but keeping its extension; when not even the prefix and the extension fit,
+    :class:`~django.core.exceptions.SuspiciousFileOperation` is raised.
+    """
+    filename = fit_name(safe_basename(filename), MAX_NAME_BYTES - secret_length - 1)
+    today = datetime.date.today().strftime("%Y/%m/%d")
+    secret = get_random_string(secret_length)
+    start = f"{prefix}/{today}/{secret}-"
+    if max_length:
+        file_root, file_ext = os.path.splitext(filename)
+        room = max_length - len(start) - len(file_ext)
+        if room < 0:
+            raise SuspiciousFileOperation(
+                f"A temporary key for {filename!r} needs at least {len(start) + len(file_ext)} "
+                f"characters but the field allows {max_length}; raise the field's max_length."
+            )
+        filename = f"{file_root[:room]}{file_ext}"
+    return f"{start}{filename}"
+
+
+def is_temporary_key(name: str | None, prefix: str) -> bool:
+    """Return whether ``name`` is a clean key under the temporary ``prefix``."""
+    if not name:
+        return False
+    return name.startswith(prefix + "/") and is_clean_key(name)

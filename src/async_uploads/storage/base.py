@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import datetime
 import inspect
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
-from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import Storage
 from django.urls import path
-from django.utils.crypto import get_random_string
 from django.utils.module_loading import import_string
 
 from async_uploads import image_headers, restrictions, sniffing
 from async_uploads.codes import ErrorCode
 from async_uploads.exceptions import UploadRejected, UploadReplaced
-from async_uploads.names import MAX_NAME_BYTES, fit_name, is_clean_key, safe_basename
+from async_uploads.names import MAX_NAME_BYTES, fit_name, is_temporary_key, safe_basename, temporary_key
 
 if TYPE_CHECKING:
     from django.urls import URLPattern
@@ -300,26 +297,16 @@ class AsyncUploadStorage(Storage):
         and the extension fit, :class:`~django.core.exceptions.SuspiciousFileOperation` is raised.
         Directory parts and unsafe characters of ``filename`` are dropped.
         """
-        filename = fit_name(safe_basename(filename), MAX_NAME_BYTES - self.temporary_key_secret_length - 1)
-        today = datetime.date.today().strftime("%Y/%m/%d")
-        secret = get_random_string(self.temporary_key_secret_length)
-        prefix = f"{self.temporary_key_prefix}/{today}/{secret}-"
-        if max_length:
-            file_root, file_ext = os.path.splitext(filename)
-            room = max_length - len(prefix) - len(file_ext)
-            if room < 0:
-                raise SuspiciousFileOperation(
-                    f"A temporary key for {filename!r} needs at least {len(prefix) + len(file_ext)} "
-                    f"characters but the field allows {max_length}; raise the field's max_length."
-                )
-            filename = f"{file_root[:room]}{file_ext}"
-        return f"{prefix}{filename}"
+        return temporary_key(
+            filename,
+            prefix=self.temporary_key_prefix,
+            secret_length=self.temporary_key_secret_length,
+            max_length=max_length,
+        )
 
     def is_temporary_path(self, filename: str | None) -> bool:
         """Return whether ``filename`` is a temporary key that still has to be moved."""
-        if not filename:
-            return False
-        return filename.startswith(self.temporary_key_prefix + "/") and is_clean_key(filename)
+        return is_temporary_key(filename, self.temporary_key_prefix)
 
     #: The views this backend serves, as ``(route, view class, URL name)``; the view class is named
     #: by dotted path, so the storage layer never imports the views and a project can swap one in a
