@@ -141,11 +141,14 @@ class AsyncFileInputData:
         A key is accepted when it is the field's current value (returns ``None``), or when it is a
         temporary key issued for this field, for this record (or for a new record when the key
         was requested without an instance id), to this value's request's user or session (or the
-        value is ``trusted``), that holds an uploaded object and has not been used by another
-        record (a key this record took before is accepted again). Anything else raises a
-        ``ValidationError`` on the field with code ``invalid_key`` (``file_too_large`` /
-        ``invalid_file_type`` / ``invalid_image`` when the uploaded object breaks the field's limits, see
+        value is ``trusted``), that holds an uploaded object which passes verification, and that
+        has not been used: a key this record took before stands only for the same submission
+        again, while the record still holds the key or the permanent name it was moved to.
+        Anything else raises a ``ValidationError`` on the field with code ``invalid_key``
+        (``file_too_large`` / ``invalid_file_type`` / ``invalid_image`` when the uploaded object
+        breaks the field's limits, see
         :meth:`~async_uploads.storage.base.AsyncUploadStorage.verify_upload`) and changes nothing.
+        The rules live in :func:`async_uploads.acceptance.validate_key`.
         """
         return validate_key(self, field, existing_value, instance=instance)
 
