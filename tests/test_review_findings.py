@@ -1,0 +1,178 @@
+"""Review findings: each test reproduces a defect over real HTTP / real storage (moto's S3 server,
+Azurite, the filesystem views). They fail on the reviewed code (cc798f2) and pass once it is fixed."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import uuid
+import zlib
+from typing import Any
+
+import pytest
+import requests
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from PIL import Image
+
+from async_uploads.inputs import AsyncFileInputData
+from async_uploads.models import AsyncTempFile
+from tests.cloudapp.models import AzureDoc, AzureImage, S3Doc, S3Image, azure_storage, cloud_registry, s3_storage
+from tests.conftest import request_for
+
+SCRIPT = b"<script>document.title='PWNED'</script>"
+
+
+def png_with_text(extra: bytes) -> bytes:
+    """A valid 3x2 PNG with ``extra`` in a tEXt chunk (any browser parsing it as HTML runs it)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (3, 2), (1, 2, 3)).save(buf, format="PNG")
+    data = buf.getvalue()
+    body = b"Comment\x00" + extra
+    chunk = struct.pack(">I", len(body)) + b"tEXt" + body + struct.pack(">I", zlib.crc32(b"tEXt" + body))
+    return data[:33] + chunk + data[33:]  # after the IHDR chunk (8 + 25 bytes)
+
+
+class Cloud:
+    """One cloud backend (moto's S3 server or Azurite) behind the cloud_registry's REST views."""
+
+    def __init__(self, name: str, doc: Any, image: Any, storage: Any, client: Any):
+        self.name, self.doc, self.image, self.storage, self.client = name, doc, image, storage, client
+
+    def field(self, model: Any) -> Any:
+        return model._meta.get_field("image" if model is self.image else "file")
+
+    def request_url(self, model: Any, filename: str, **extra: Any):
+        data = {"field_id": cloud_registry.generate_id(self.field(model)), "filename": filename, **extra}
+        return self.client.post(
+            reverse(f"{cloud_registry.url_namespace}:generate-upload-url"),
+            data=json.dumps(data),
+            content_type="application/json",
+        )
+
+    def send(self, issued: dict[str, Any], body: bytes, filename: str, content_type: str, **headers: str) -> int:
+        target = issued["uploadUrl"]
+        if target["provider"] == "s3":
+            r = requests.post(
+                target["url"], data=target["fields"], files={"file": (filename, body, content_type)}, timeout=30
+            )
+        else:
+            r = requests.put(target["url"], data=body, headers={**target["headers"], **headers}, timeout=30)
+        return r.status_code
+
+
+@pytest.fixture(params=["s3", "azure"])
+def cloud(request, user, client_for) -> Cloud:
+    client = client_for(user)
+    if request.param == "s3":
+        request.getfixturevalue("s3_server")
+        return Cloud("s3", S3Doc, S3Image, s3_storage, client)
+    request.getfixturevalue("azurite")
+    return Cloud("azure", AzureDoc, AzureImage, azure_storage, client)
+
+
+def unique(ext: str) -> str:
+    return f"{uuid.uuid4().hex[:10]}{ext}"
+
+
+# --------------------------------------------------------------------------- F1
+# A declared content type that is a comma-separated list ("image/png,text/html") passes the active-type
+# rule (mime_base keeps the whole string, which is no active type), is bound into the S3 policy /
+# sent as x-ms-blob-content-type, stored, and served as the object's Content-Type. Browsers take the
+# last type of such a list (Fetch "extract a MIME type"): the PNG is rendered as an HTML page, inline.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_f1_comma_list_content_type_serves_active_content_inline(cloud, user, monkeypatch):
+    field = cloud.field(cloud.image)
+    monkeypatch.setattr(field, "_download_params", {"as_attachment": False})  # image previews inline
+    filename = unique(".png")
+    ctype = "image/png,text/html"
+    response = cloud.request_url(cloud.image, filename, content_type=ctype)
+    if response.status_code == 400:
+        assert response.json()["code"] == "invalid_file_type"
+        return  # fixed at issue time
+    issued = response.json()
+    body = png_with_text(SCRIPT)
+    assert cloud.send(issued, body, filename, ctype) in (201, 204)
+    obj = cloud.image()
+    obj.image = AsyncFileInputData(issued["key"], filename, request=request_for(user))
+    obj.save()
+    obj.refresh_from_db()
+    url = cloud.storage.generate_download_url(obj.image.name, "x", as_attachment=False)
+    served = requests.get(url, timeout=10)
+    assert served.status_code == 200
+    disposition = served.headers.get("Content-Disposition", "")
+    # Served as a list whose last member is text/html: it must be an attachment.
+    assert "text/html" not in served.headers["Content-Type"] or disposition.startswith("attachment"), (
+        served.headers["Content-Type"],
+        disposition,
+    )
+
+
+# A declared type that is no active type but makes browsers sniff ("unknown/unknown",
+# "application/unknown", "*/*") passes an extension rule (".txt" binds no type), is stored and served;
+# the body opens with "<b " (an HTML tag the WHATWG sniffer knows, not in sniffing._HTML_STARTS), so
+# verification reads it as text/plain and must_download_as_attachment sees nothing active: Chromium
+# sniffs the response as text/html and runs the script, inline.
+SNIFFED_HTML = b"<b onmouseover=alert(1)>hello</b>" + SCRIPT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_f1b_sniffable_declared_type_serves_html_inline(cloud, user, monkeypatch):
+    field = cloud.field(cloud.doc)
+    monkeypatch.setattr(field, "_download_params", {"as_attachment": False})
+    filename = unique(".txt")
+    ctype = "unknown/unknown"
+    response = cloud.request_url(cloud.doc, filename, content_type=ctype)
+    assert response.status_code == 200, response.content  # accepted: ".txt" binds no type
+    issued = response.json()
+    assert cloud.send(issued, SNIFFED_HTML, filename, ctype) in (201, 204)
+    obj = cloud.doc()
+    try:
+        obj.file = AsyncFileInputData(issued["key"], filename, request=request_for(user))
+    except ValidationError:
+        return  # fixed at verification: the content is HTML
+    obj.save()
+    obj.refresh_from_db()
+    served = requests.get(cloud.storage.generate_download_url(obj.file.name, "x", as_attachment=False), timeout=10)
+    assert served.status_code == 200 and served.content == SNIFFED_HTML
+    # Chromium renders this response as text/html (a sniffable type, a body its sniffer calls HTML).
+    assert served.headers.get("Content-Disposition", "").startswith("attachment"), (
+        served.headers["Content-Type"],
+        served.headers.get("Content-Disposition"),
+    )
+
+
+def test_f1_chromium_renders_such_responses_as_html(browser):
+    """The browser half of F1 / F1b, against a plain server sending the headers moto / Azurite sent."""
+    import http.server
+    import threading
+
+    bodies = {"/comma": ("image/png,text/html", png_with_text(SCRIPT)), "/sniff": ("unknown/unknown", SNIFFED_HTML)}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            ctype, body = bodies.get(self.path, ("text/plain", b""))
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Disposition", 'inline; filename="x.png"')
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        for path in bodies:
+            page.goto(f"http://127.0.0.1:{server.server_port}{path}")
+            # This is a fact about the browser, which the package must assume: it passes today.
+            assert page.evaluate("document.contentType") == "text/html"
+            assert page.title() == "PWNED"
+        page.close()
+    finally:
+        server.shutdown()
