@@ -176,3 +176,32 @@ def test_f1_chromium_renders_such_responses_as_html(browser):
         page.close()
     finally:
         server.shutdown()
+
+
+# --------------------------------------------------------------------------- F2
+# The declared size is enforced by the filesystem upload view (400 "bytes arrived but ... declared")
+# and, on real S3, by the policy's content-length-range [size, size]; verify_upload never compares
+# the object with it. Azure SAS cannot bind a length, and moto enforces no policy: a client declares
+# size=10 (so MAX_PENDING_BYTES counts 10 bytes), uploads ~900 KB, and the key is accepted.
+
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_f2_declared_size_is_not_verified_so_byte_quota_is_bypassed(cloud, user, settings):
+    settings.ASYNC_UPLOADS = {"MAX_PENDING_BYTES": 1000}
+    big = PDF + b"x" * (900 * 1024)  # under the field's max_size (1 MB), far over the quota
+    keys = []
+    for _ in range(3):
+        filename = unique(".pdf")
+        response = cloud.request_url(cloud.doc, filename, content_type="application/pdf", size=10)
+        assert response.status_code == 200, response.content  # each counts as 10 bytes
+        issued = response.json()
+        assert cloud.send(issued, big, filename, "application/pdf") in (201, 204)
+        keys.append((issued["key"], filename))
+    stored = sum(cloud.storage.size(k) for k, _ in keys)
+    assert stored > 2_700_000  # the uploader parked ~2.7 MB against a 1000-byte quota
+    key, filename = keys[0]
+    obj = cloud.doc()
+    with pytest.raises(ValidationError):  # 921 KB arrived where 10 bytes were declared
+        obj.file = AsyncFileInputData(key, filename, request=request_for(user))
