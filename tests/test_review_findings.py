@@ -205,3 +205,45 @@ def test_f2_declared_size_is_not_verified_so_byte_quota_is_bypassed(cloud, user,
     obj = cloud.doc()
     with pytest.raises(ValidationError):  # 921 KB arrived where 10 bytes were declared
         obj.file = AsyncFileInputData(key, filename, request=request_for(user))
+
+
+# --------------------------------------------------------------------------- F3
+# "The codes are one enum; every surface and the docs' table derive from it": nothing imports
+# async_uploads.codes. The REST views keep their own status table (views/__init__.py _STATUS), the
+# filesystem upload view its own statuses, the DRF fields their own codes and messages. They disagree
+# with the enum and the table written from it (docs/errors.md).
+
+
+@pytest.mark.django_db(transaction=True)
+def test_f3_per_request_bound_code_is_not_the_one_the_error_table_names(settings, gql):
+    from async_uploads.codes import ErrorCode
+    from tests.test_limits import aliased_request, answers_in_order
+
+    settings.ASYNC_UPLOADS = {"MAX_UPLOAD_URLS_PER_REQUEST": 1}
+    answers = answers_in_order(gql.execute(aliased_request(batches=0, batch_size=0, singles=2)).data)
+    code = answers[1]["messages"][0]["code"]
+    # docs/errors.md (from the enum): quota_exceeded is the code for "one request asked for more
+    # upload URLs than MAX_UPLOAD_URLS_PER_REQUEST"; the code answers invalid_input.
+    assert "MAX_UPLOAD_URLS_PER_REQUEST" in ErrorCode(code).meaning, code
+
+
+@pytest.mark.django_db(transaction=True)
+def test_f3_filesystem_upload_view_status_is_not_the_enums(user, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from async_uploads.codes import ErrorCode
+    from tests.cloudapp.models import FsDoc
+
+    client = client_for(user)
+    field = FsDoc._meta.get_field("file")
+    issued = client.post(
+        reverse(f"{cloud_registry.url_namespace}:generate-upload-url"),
+        data=json.dumps({"field_id": cloud_registry.generate_id(field), "filename": "a.pdf"}),
+        content_type="application/json",
+    ).json()
+    response = client.post(
+        issued["uploadUrl"]["url"], {"file": SimpleUploadedFile("a.exe", b"MZ\x90\x00", "application/x-msdownload")}
+    )
+    assert response.json()["code"] == "invalid_file_type"
+    # docs/errors.md: "the filesystem backend's upload and download URLs answer ... with the code's HTTP status"
+    assert response.status_code == ErrorCode.INVALID_FILE_TYPE.status, response.status_code
