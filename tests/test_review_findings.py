@@ -247,3 +247,35 @@ def test_f3_filesystem_upload_view_status_is_not_the_enums(user, client_for):
     assert response.json()["code"] == "invalid_file_type"
     # docs/errors.md: "the filesystem backend's upload and download URLs answer ... with the code's HTTP status"
     assert response.status_code == ErrorCode.INVALID_FILE_TYPE.status, response.status_code
+
+
+# --------------------------------------------------------------------------- F4
+# A key accepted through the descriptor (verified, version recorded on the in-memory row) but saved
+# without post_save (bulk_create; likewise a crash between the INSERT and the claim in autocommit)
+# is later claimed by cleanup_async_temp_files through recovery.claim_for_holder, which stores no
+# verified_version: complete_move then copies whatever is at the key, unbound. On S3 the presigned
+# POST is reusable for UPLOAD_URL_EXPIRY, so the uploader replaces the verified PDF with HTML, and
+# the cleanup moves the HTML into the record.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_f4_cleanup_moves_an_unverified_replacement_for_a_bulk_created_record(s3_server, user, client_for):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    cloud = Cloud("s3", S3Doc, S3Image, s3_storage, client_for(user))
+    filename = unique(".pdf")
+    issued = cloud.request_url(cloud.doc, filename).json()
+    assert cloud.send(issued, PDF, filename, "application/pdf") == 204
+    key = issued["key"]
+    doc = S3Doc(file=AsyncFileInputData(key, filename, request=request_for(user)))  # verified here
+    S3Doc.objects.bulk_create([doc])
+    evil = b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>"
+    assert cloud.send(issued, evil, filename, "text/html") == 204  # the same POST again
+    call_command("cleanup_async_temp_files", "--age", "0", stdout=StringIO(), stderr=StringIO())
+    record = S3Doc.objects.get()
+    name = record.file.name
+    assert not (name and s3_storage.exists(name) and s3_storage.open(name).read() == evil), (
+        f"the record now holds {name!r}: the HTML uploaded after verification, moved by the cleanup"
+    )
