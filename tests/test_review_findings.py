@@ -279,3 +279,39 @@ def test_f4_cleanup_moves_an_unverified_replacement_for_a_bulk_created_record(s3
     assert not (name and s3_storage.exists(name) and s3_storage.open(name).read() == evil), (
         f"the record now holds {name!r}: the HTML uploaded after verification, moved by the cleanup"
     )
+
+
+# --------------------------------------------------------------------------- F5
+# A double submission of one create form in autocommit (a plain view, no ATOMIC_REQUESTS): both
+# requests validate the unclaimed key, the first saves and claims it, the second's INSERT commits
+# before its claim loses. _reject_lost_claims (moves.py) then blanks the file and raises, but the
+# second record stays: the refusal wrote a row (a Document without its file).
+
+
+@pytest.mark.django_db(transaction=True)
+def test_f5_lost_claim_in_autocommit_leaves_the_refused_record(user, client_for):
+    from tests.cloudapp.models import FsDoc
+
+    client = client_for(user)
+    field = FsDoc._meta.get_field("file")
+    issued = client.post(
+        reverse(f"{cloud_registry.url_namespace}:generate-upload-url"),
+        data=json.dumps({"field_id": cloud_registry.generate_id(field), "filename": "a.pdf"}),
+        content_type="application/json",
+    ).json()
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    assert (
+        client.post(
+            issued["uploadUrl"]["url"], {"file": SimpleUploadedFile("a.pdf", PDF, "application/pdf")}
+        ).status_code
+        == 201
+    )
+    key = issued["key"]
+    first, second = FsDoc(), FsDoc()
+    first.file = AsyncFileInputData(key, "a.pdf", request=request_for(user))  # request 1 validates
+    second.file = AsyncFileInputData(key, "a.pdf", request=request_for(user))  # request 2 validates
+    first.save()
+    with pytest.raises(ValidationError):
+        second.save()  # the refusal
+    assert FsDoc.objects.count() == 1, list(FsDoc.objects.values_list("pk", "file"))
