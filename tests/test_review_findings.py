@@ -17,7 +17,6 @@ from django.urls import reverse
 from PIL import Image
 
 from async_uploads.inputs import AsyncFileInputData
-from async_uploads.models import AsyncTempFile
 from tests.cloudapp.models import AzureDoc, AzureImage, S3Doc, S3Image, azure_storage, cloud_registry, s3_storage
 from tests.conftest import request_for
 
@@ -153,7 +152,7 @@ def test_f1_chromium_renders_such_responses_as_html(browser):
     bodies = {"/comma": ("image/png,text/html", png_with_text(SCRIPT)), "/sniff": ("unknown/unknown", SNIFFED_HTML)}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             ctype, body = bodies.get(self.path, ("text/plain", b""))
             self.send_response(200)
             self.send_header("Content-Type", ctype)
