@@ -127,7 +127,7 @@ def claim_temporary_files(
         return
     lost = _claim(moves, pk, using)
     if lost:
-        _reject_lost_claims(sender, instance, moves, lost, using)
+        _reject_lost_claims(sender, instance, moves, lost, using, created=bool(kwargs.get("created")))
     # In autocommit mode this runs at once; in a transaction, when it commits (never on rollback).
     transaction.on_commit(lambda: _finish_moves(sender, instance, pk, moves, using), using=using, robust=True)
 
@@ -349,7 +349,13 @@ def _lookup_assigned_key(field: AsyncFileMixin, key: str, using: str) -> AsyncTe
 
 
 def _reject_lost_claims(
-    sender: type[models.Model], instance: models.Model, moves: list[Move], lost: list[Move], using: str
+    sender: type[models.Model],
+    instance: models.Model,
+    moves: list[Move],
+    lost: list[Move],
+    using: str,
+    *,
+    created: bool = False,
 ) -> None:
     message = "This upload has just been saved to another record or removed; upload the file again."
     errors = {m.field.name: [ValidationError(message, code=ErrorCode.INVALID_KEY)] for m in lost}
@@ -357,9 +363,23 @@ def _reject_lost_claims(
     if connection.in_atomic_block:
         # Nothing of this save may commit, even if the caller catches the error.
         transaction.set_rollback(True, using=using)
+    elif created:
+        # Autocommit, a new record: its row is already written. A refused save writes nothing, so
+        # the row goes again and the keys this save did claim are free for a corrected submission.
+        kept = [m for m in moves if m not in lost]
+        if kept:
+            AsyncTempFile.objects.using(using).filter(
+                pk__in=[m.temp_file.pk for m in kept], object_pk=str(instance.pk)
+            ).update(object_pk=None, claimed_at=None, moved_to_location="")
+            for m in kept:
+                m.temp_file.object_pk, m.temp_file.moved_to_location = None, ""
+        sender._base_manager.using(using).filter(pk=instance.pk).delete()
+        instance._state.adding = True
+        for m in lost:
+            instance.__dict__[m.field.attname] = None
     else:
-        # Autocommit: the row is already written. Give the lost fields back the value they had before
-        # (nothing, for a new record), so the record neither shares an object nor loses its old file.
+        # Autocommit, an existing record: the row is already written. Give the lost fields back the
+        # value they had before, so the record neither shares an object nor loses its old file.
         previous = instance.__dict__.get(PREVIOUS_VALUES_ATTR) or {}
         restore = {m.field.attname: previous.get(m.field.name, "") for m in lost}
         sender._base_manager.using(using).filter(pk=instance.pk).update(**restore)
