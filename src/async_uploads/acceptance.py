@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from async_uploads.fields import AsyncFileMixin
     from async_uploads.inputs import AsyncFileInputData
     from async_uploads.models import AsyncTempFile
+    from async_uploads.storage.base import VerifiedUpload
 
 __all__ = [
     "PENDING_DIMENSIONS_ATTR",
@@ -35,6 +36,7 @@ __all__ = [
     "name_held_by_another",
     "refusal_errors",
     "validate_key",
+    "verify_temp_file",
 ]
 
 logger = logging.getLogger("async_uploads")
@@ -172,11 +174,8 @@ def validate_key(
         raise reject("This upload could not be moved into place earlier; upload the file again.")
     if memo is not None and memo[0] is field and memo[1] == temp_file.key:
         return temp_file  # the object was checked moments ago: do not ask the storage twice
-    extra: dict[str, Any] = {}
-    if _takes_upload_details(field.storage.verify_upload):
-        extra = {"name": temp_file.original_filename, "width": value.width, "height": value.height}
     try:
-        verified = field.storage.verify_upload(temp_file.key, field=field, **extra)
+        verified = verify_temp_file(field, temp_file, width=value.width, height=value.height)
     except UploadRejected as e:
         raise reject(e.messages[0], code=e.error_list[0].code or ErrorCode.INVALID_KEY) from e
     except Exception as e:
@@ -191,6 +190,31 @@ def validate_key(
     temp_file.verified_version = getattr(verified, "version", None)
     value.__dict__["_verified"] = (field, temp_file.key, temp_file)
     return temp_file
+
+
+def verify_temp_file(
+    field: AsyncFileMixin, temp_file: AsyncTempFile, *, width: int | None = None, height: int | None = None
+) -> VerifiedUpload | None:
+    """Verify the object uploaded to ``temp_file``'s key for ``field``, as every acceptance must.
+
+    The storage's :meth:`~async_uploads.storage.base.AsyncUploadStorage.verify_upload` checks the
+    object against the field (size, type, image header, client-sent ``width`` / ``height``); the
+    size must also be the one declared when the upload URL was issued, since the quotas counted
+    that size (an S3 POST policy binds it, an Azure SAS cannot, and a custom backend may not).
+    Raises :class:`~async_uploads.exceptions.UploadRejected`; a storage error propagates.
+    """
+    extra: dict[str, Any] = {}
+    if _takes_upload_details(field.storage.verify_upload):
+        extra = {"name": temp_file.original_filename, "width": width, "height": height}
+    verified = field.storage.verify_upload(temp_file.key, field=field, **extra)
+    declared = temp_file.declared_size
+    if verified is not None and declared is not None and verified.size != declared:
+        raise UploadRejected(
+            f"The uploaded file is {verified.size} bytes, but {declared} bytes were declared when the "
+            "upload URL was issued; request a new upload URL with the file's real size.",
+            code=ErrorCode.INVALID_INPUT,
+        )
+    return verified
 
 
 def _takes_upload_details(verify: Any) -> bool:

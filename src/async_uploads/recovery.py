@@ -6,9 +6,12 @@ flow's idempotent steps (:mod:`async_uploads.moves`), so a run adopts what an ea
 
 from __future__ import annotations
 
+import logging
+
 from django.utils import timezone
 
-from async_uploads.exceptions import UploadReplaced
+from async_uploads.acceptance import verify_temp_file
+from async_uploads.exceptions import UploadRejected, UploadReplaced
 from async_uploads.models import AsyncTempFile
 from async_uploads.moves import (
     Move,
@@ -22,6 +25,8 @@ from async_uploads.moves import (
 )
 
 __all__ = ["claim_for_holder", "complete_move", "find_referencing_records"]
+
+logger = logging.getLogger("async_uploads")
 
 
 def find_referencing_records(temp_files: list[AsyncTempFile], using: str = "default") -> dict[int, str]:
@@ -49,16 +54,44 @@ def find_referencing_records(temp_files: list[AsyncTempFile], using: str = "defa
     return found
 
 
-def claim_for_holder(temp_file: AsyncTempFile, record_pk: str, using: str = "default") -> bool:
-    """Claim an unclaimed key for the record that holds it anyway; return whether it worked."""
+def claim_for_holder(temp_file: AsyncTempFile, record_pk: str, using: str = "default") -> str:
+    """Claim an unclaimed key for the record that holds it anyway, verifying its object first.
+
+    Such a record took the key without the save flow's claim (``bulk_create()``, ``update()``, a
+    crash between its INSERT and the claim), so nothing recorded which object was verified, and
+    the object may have been uploaded again since: it is verified now, like a new upload, and its
+    version is stored with the claim, so the move copies only that object. Returns ``"claimed"``,
+    ``"taken"`` (another run claimed it meanwhile) or ``"refused"`` (the object fails verification:
+    the record is emptied where it still holds the key, the object deleted, the row removed).
+    """
+    field = temp_file.get_field()
+    try:
+        verified = verify_temp_file(field, temp_file)
+    except UploadRejected as e:
+        manager = field.model._base_manager.using(using)
+        manager.filter(pk=record_pk, **{field.attname: temp_file.key}).update(**{field.attname: ""})
+        if field.storage.exists(temp_file.key):
+            field.storage.delete(temp_file.key)
+        AsyncTempFile.objects.using(using).filter(pk=temp_file.pk, object_pk__isnull=True).delete()
+        logger.error(
+            "%s(pk=%s) held the unclaimed key %r, whose object fails verification (%s): the record was "
+            "emptied and the object deleted.",
+            field.model.__name__,
+            record_pk,
+            temp_file.key,
+            " ".join(e.messages),
+        )
+        return "refused"
+    version = getattr(verified, "version", None)
     claimed = (
         AsyncTempFile.objects.using(using)
         .filter(pk=temp_file.pk, object_pk__isnull=True)
-        .update(object_pk=record_pk, claimed_at=timezone.now())
+        .update(object_pk=record_pk, claimed_at=timezone.now(), verified_version=version)
     )
-    if claimed:
-        temp_file.object_pk = record_pk
-    return bool(claimed)
+    if not claimed:
+        return "taken"
+    temp_file.object_pk, temp_file.verified_version = record_pk, version
+    return "claimed"
 
 
 def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:

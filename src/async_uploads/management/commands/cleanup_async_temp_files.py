@@ -45,7 +45,7 @@ class Command(BaseCommand):
             raise CommandError("--age is too large.") from e
         old = AsyncTempFile.objects.filter(created_at__lt=cutoff)
         kept_with_error = old.filter(error__isnull=False).count()
-        counts = {"abandoned": 0, "finished": 0, "completed": 0, "failed": 0}
+        counts = {"abandoned": 0, "finished": 0, "completed": 0, "refused": 0, "failed": 0}
         last_pk = 0
         while True:
             batch = list(
@@ -65,7 +65,7 @@ class Command(BaseCommand):
                     self.stderr.write(f"Could not clean up {temp_file.key}: {e}")
                     continue
                 counts[outcome] += 1
-                if outcome != "abandoned":  # abandoned rows are gone already
+                if outcome not in ("abandoned", "refused"):  # those rows are gone already
                     temp_file.delete()
         swept = self._sweep(cutoff.date() - timedelta(days=1))
         consumed = self._drop_reuploads(cutoff.date() - timedelta(days=1))
@@ -74,6 +74,7 @@ class Command(BaseCommand):
                 f"Removed {counts['abandoned']} abandoned uploads and {counts['finished']} finished records; "
                 f"completed {counts['completed']} interrupted moves; {counts['failed']} failed; "
                 f"kept {kept_with_error} records with move errors (see retry_async_file_moves); "
+                f"refused {counts['refused']} unclaimed keys whose object failed verification; "
                 f"swept {swept} unrecorded temporary objects; "
                 f"deleted {consumed} objects uploaded again to keys already used."
             )
@@ -92,8 +93,11 @@ class Command(BaseCommand):
                     if storage.exists(temp_file.key):
                         storage.delete(temp_file.key)
                 return "abandoned"
-            # A record holds the key but the process died before claiming it: finish the move.
-            if not claim_for_holder(temp_file, holder):
+            # A record holds the key but never claimed it (a crash, bulk_create): verify and finish the move.
+            claimed = claim_for_holder(temp_file, holder)
+            if claimed == "refused":
+                return "refused"
+            if claimed == "taken":
                 raise RuntimeError("the key was claimed while cleaning up; it is left for the next run")
         return "completed" if complete_move(temp_file) == "moved" else "finished"
 
