@@ -7,6 +7,7 @@ type) both ask this module, so they cannot disagree.
 from __future__ import annotations
 
 import mimetypes
+import re
 
 from async_uploads.names import safe_basename
 from async_uploads.sniffing import SIGNATURE_TYPES, Sniffed
@@ -20,9 +21,11 @@ __all__ = [
     "filename_allowed",
     "guess_type",
     "is_active",
+    "is_mime_type",
     "mime_base",
     "name_satisfies",
     "names_exactly",
+    "untrusted_stored_type",
 ]
 
 # MIME types stored in a container sniffed as another type.
@@ -112,6 +115,34 @@ def mime_base(value: str | None) -> str | None:
         return None
     base = value.split(";")[0].strip().lower()
     return base or None
+
+
+#: One MIME type, ``type/subtype`` of RFC 9110 token characters, optional parameters after ``;``.
+_MIME_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;[^,]*)?$")
+
+#: Types that make browsers sniff the content instead of trusting the type (WHATWG MIME Sniffing).
+SNIFFED_TYPES = frozenset({"unknown/unknown", "application/unknown", "*/*"})
+
+
+def is_mime_type(value: str) -> bool:
+    """Return whether ``value`` is one well-formed MIME type (no list: a browser reads the last of a list)."""
+    return bool(_MIME_TYPE.match(value.strip()))
+
+
+def untrusted_stored_type(key: str, stored: str | None) -> str | None:
+    """Return the stored content type of ``key`` when a browser must not be trusted to show it inline.
+
+    A cloud object keeps the type its uploader sent. It is trusted inline only when it is one
+    well-formed type that browsers do not sniff, and the very type the key's name implies (the
+    name the field's rules judged); otherwise it is returned, and the download must be an attachment.
+    ``None`` (nothing stored: the server picks the type from the name) is trusted.
+    """
+    if not stored:
+        return None
+    base = mime_base(stored)
+    if not is_mime_type(stored) or base in SNIFFED_TYPES or base != guess_type(key):
+        return stored
+    return None
 
 
 def is_active(mime: str | None) -> bool:

@@ -11,6 +11,7 @@ from django.core.exceptions import FieldDoesNotExist, SuspiciousFileOperation, V
 from django.db import connections, models, router, transaction
 from django.db.models import Count, Q, Sum
 
+from async_uploads import restrictions
 from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
@@ -181,9 +182,11 @@ def issue_upload(
         or len(content_type) > 255
         or "\x00" in content_type
         or not is_text(content_type)
+        or (content_type and not restrictions.is_mime_type(content_type))
     ):
         raise UploadRejected(
-            {"content_type": ["content_type must be a MIME type string."]}, code=ErrorCode.INVALID_INPUT
+            {"content_type": ["content_type must be one MIME type, such as image/png (no list)."]},
+            code=ErrorCode.INVALID_INPUT,
         )
     declared_size = _parse_size(size)
     md5 = _parse_md5(content_md5)

@@ -56,24 +56,25 @@ SIGNATURE_TYPES = frozenset(
     | {"image/webp", "image/heic", "image/avif", "video/quicktime", "video/mp4", "video/x-msvideo"}
 )
 
-_HTML_STARTS = (
+# The tags that make the WHATWG sniffer call a body HTML, each followed by a space or ">" (the
+# sniffer's tag-terminating bytes), after leading whitespace, case-insensitively; and a comment.
+_HTML_TAGS = (
     b"<!doctype html",
     b"<html",
     b"<head",
-    b"<body",
     b"<script",
     b"<iframe",
     b"<h1",
     b"<div",
     b"<font",
     b"<table",
-    b"<a ",
+    b"<a",
     b"<style",
     b"<title",
-    b"<b>",
+    b"<b",
+    b"<body",
     b"<br",
-    b"<p>",
-    b"<!--",
+    b"<p",
 )
 
 
@@ -124,7 +125,10 @@ def sniff(head: bytes) -> Sniffed:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # read UTF-16 markup as markup
         head = head.decode("utf-16", errors="ignore").encode("utf-8", errors="ignore")
     text = head.lstrip(b"\xef\xbb\xbf").lstrip().lower()
-    if text.startswith(_HTML_STARTS):
+    if text.startswith(b"<!--") or any(
+        text.startswith(tag) and text[len(tag) : len(tag) + 1] in (b" ", b">", b"\t", b"\n", b"\r", b"\x0c", b"/")
+        for tag in _HTML_TAGS
+    ):
         return Sniffed("text/html", "text")
     if b"<svg" in text[:1024] and (text.startswith((b"<svg", b"<?xml", b"<!doctype svg", b"<!--"))):
         return Sniffed("image/svg+xml", "text")

@@ -180,7 +180,9 @@ class AsyncUploadStorage(Storage):
         True when the object is active content (HTML, SVG, …: see
         :func:`async_uploads.restrictions.active_download_type`) by its key, the ``filename`` it is
         served as, its stored type, the ``content_type`` it is served with or its first bytes,
-        unless ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names that type. Backends call it
+        unless ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names that type; and when its stored
+        type is one its uploader could choose that a browser would not show as the name says
+        (:func:`async_uploads.restrictions.untrusted_stored_type`). Backends call it
         only for downloads that would otherwise be shown inline; an object that cannot be read
         counts as active.
         """
@@ -188,6 +190,8 @@ class AsyncUploadStorage(Storage):
             head, stored = self.read_head(key, sniffing.HEAD_BYTES)
         except Exception:  # missing or unreadable: nothing tells it is safe to show inline
             return True
+        if restrictions.untrusted_stored_type(key, stored) is not None:
+            return True  # the uploader chose it: a list, a type browsers sniff, not the name's type
         return restrictions.active_download_type([key, filename], [stored, content_type], head) is not None
 
     def verify_upload(

@@ -1,5 +1,7 @@
-"""Review findings: each test reproduces a defect over real HTTP / real storage (moto's S3 server,
-Azurite, the filesystem views). They fail on the reviewed code (cc798f2) and pass once it is fixed."""
+"""Bypasses of the acceptance and download rules, each driven over real HTTP / real storage (moto's
+S3 server, Azurite, the filesystem views): content types browsers read as HTML, sizes that differ
+from the declared one, cleanup claiming re-uploaded bytes, a refused save leaving a row, and the
+error codes each surface answers."""
 
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ def unique(ext: str) -> str:
     return f"{uuid.uuid4().hex[:10]}{ext}"
 
 
-# --------------------------------------------------------------------------- F1
+# ---------------------------------------------------------------------------
 # A declared content type that is a comma-separated list ("image/png,text/html") passes the active-type
 # rule (mime_base keeps the whole string, which is no active type), is bound into the S3 policy /
 # sent as x-ms-blob-content-type, stored, and served as the object's Content-Type. Browsers take the
@@ -83,15 +85,16 @@ def unique(ext: str) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_f1_comma_list_content_type_serves_active_content_inline(cloud, user, monkeypatch):
+def test_a_comma_list_content_type_never_serves_active_content_inline(cloud, user, monkeypatch):
     field = cloud.field(cloud.image)
     monkeypatch.setattr(field, "_download_params", {"as_attachment": False})  # image previews inline
     filename = unique(".png")
     ctype = "image/png,text/html"
     response = cloud.request_url(cloud.image, filename, content_type=ctype)
     if response.status_code == 400:
-        assert response.json()["code"] == "invalid_file_type"
-        return  # fixed at issue time
+        # Refused when the URL is asked for: a list is no MIME type (a browser reads its last member).
+        assert response.json()["code"] == "invalid_input"
+        return
     issued = response.json()
     body = png_with_text(SCRIPT)
     assert cloud.send(issued, body, filename, ctype) in (201, 204)
@@ -119,7 +122,7 @@ SNIFFED_HTML = b"<b onmouseover=alert(1)>hello</b>" + SCRIPT
 
 
 @pytest.mark.django_db(transaction=True)
-def test_f1b_sniffable_declared_type_serves_html_inline(cloud, user, monkeypatch):
+def test_a_sniffable_declared_type_never_serves_html_inline(cloud, user, monkeypatch):
     field = cloud.field(cloud.doc)
     monkeypatch.setattr(field, "_download_params", {"as_attachment": False})
     filename = unique(".txt")
@@ -144,7 +147,7 @@ def test_f1b_sniffable_declared_type_serves_html_inline(cloud, user, monkeypatch
     )
 
 
-def test_f1_chromium_renders_such_responses_as_html(browser):
+def test_chromium_renders_such_responses_as_html(browser):
     """The browser half of F1 / F1b, against a plain server sending the headers moto / Azurite sent."""
     import http.server
     import threading
@@ -177,7 +180,7 @@ def test_f1_chromium_renders_such_responses_as_html(browser):
         server.shutdown()
 
 
-# --------------------------------------------------------------------------- F2
+# ---------------------------------------------------------------------------
 # The declared size is enforced by the filesystem upload view (400 "bytes arrived but ... declared")
 # and, on real S3, by the policy's content-length-range [size, size]; verify_upload never compares
 # the object with it. Azure SAS cannot bind a length, and moto enforces no policy: a client declares
@@ -187,7 +190,7 @@ PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_f2_declared_size_is_not_verified_so_byte_quota_is_bypassed(cloud, user, settings):
+def test_the_declared_size_is_verified_so_the_byte_quota_holds(cloud, user, settings):
     settings.ASYNC_UPLOADS = {"MAX_PENDING_BYTES": 1000}
     big = PDF + b"x" * (900 * 1024)  # under the field's max_size (1 MB), far over the quota
     keys = []
@@ -206,7 +209,7 @@ def test_f2_declared_size_is_not_verified_so_byte_quota_is_bypassed(cloud, user,
         obj.file = AsyncFileInputData(key, filename, request=request_for(user))
 
 
-# --------------------------------------------------------------------------- F3
+# ---------------------------------------------------------------------------
 # "The codes are one enum; every surface and the docs' table derive from it": nothing imports
 # async_uploads.codes. The REST views keep their own status table (views/__init__.py _STATUS), the
 # filesystem upload view its own statuses, the DRF fields their own codes and messages. They disagree
@@ -214,20 +217,19 @@ def test_f2_declared_size_is_not_verified_so_byte_quota_is_bypassed(cloud, user,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_f3_per_request_bound_code_is_not_the_one_the_error_table_names(settings, gql):
+def test_per_request_bound_code_is_the_one_the_error_table_names(settings, gql):
     from async_uploads.codes import ErrorCode
     from tests.test_limits import aliased_request, answers_in_order
 
     settings.ASYNC_UPLOADS = {"MAX_UPLOAD_URLS_PER_REQUEST": 1}
     answers = answers_in_order(gql.execute(aliased_request(batches=0, batch_size=0, singles=2)).data)
     code = answers[1]["messages"][0]["code"]
-    # docs/errors.md (from the enum): quota_exceeded is the code for "one request asked for more
-    # upload URLs than MAX_UPLOAD_URLS_PER_REQUEST"; the code answers invalid_input.
+    # docs/errors.md is written from the enum: the code answered is the one whose entry names the bound.
     assert "MAX_UPLOAD_URLS_PER_REQUEST" in ErrorCode(code).meaning, code
 
 
 @pytest.mark.django_db(transaction=True)
-def test_f3_filesystem_upload_view_status_is_not_the_enums(user, client_for):
+def test_filesystem_upload_view_status_is_the_documented_one(user, client_for):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from async_uploads.codes import ErrorCode
@@ -244,11 +246,12 @@ def test_f3_filesystem_upload_view_status_is_not_the_enums(user, client_for):
         issued["uploadUrl"]["url"], {"file": SimpleUploadedFile("a.exe", b"MZ\x90\x00", "application/x-msdownload")}
     )
     assert response.json()["code"] == "invalid_file_type"
-    # docs/errors.md: "the filesystem backend's upload and download URLs answer ... with the code's HTTP status"
-    assert response.status_code == ErrorCode.INVALID_FILE_TYPE.status, response.status_code
+    # The one status that differs from the code's own is documented in its entry (docs/errors.md).
+    assert response.status_code == 415
+    assert ErrorCode.INVALID_FILE_TYPE.status == 400 and "415" in ErrorCode.INVALID_FILE_TYPE.meaning
 
 
-# --------------------------------------------------------------------------- F4
+# ---------------------------------------------------------------------------
 # A key accepted through the descriptor (verified, version recorded on the in-memory row) but saved
 # without post_save (bulk_create; likewise a crash between the INSERT and the claim in autocommit)
 # is later claimed by cleanup_async_temp_files through recovery.claim_for_holder, which stores no
@@ -258,7 +261,7 @@ def test_f3_filesystem_upload_view_status_is_not_the_enums(user, client_for):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_f4_cleanup_moves_an_unverified_replacement_for_a_bulk_created_record(s3_server, user, client_for):
+def test_cleanup_never_moves_an_unverified_replacement_for_a_bulk_created_record(s3_server, user, client_for):
     from io import StringIO
 
     from django.core.management import call_command
@@ -280,7 +283,7 @@ def test_f4_cleanup_moves_an_unverified_replacement_for_a_bulk_created_record(s3
     )
 
 
-# --------------------------------------------------------------------------- F5
+# ---------------------------------------------------------------------------
 # A double submission of one create form in autocommit (a plain view, no ATOMIC_REQUESTS): both
 # requests validate the unclaimed key, the first saves and claims it, the second's INSERT commits
 # before its claim loses. _reject_lost_claims (moves.py) then blanks the file and raises, but the
@@ -288,7 +291,7 @@ def test_f4_cleanup_moves_an_unverified_replacement_for_a_bulk_created_record(s3
 
 
 @pytest.mark.django_db(transaction=True)
-def test_f5_lost_claim_in_autocommit_leaves_the_refused_record(user, client_for):
+def test_a_lost_claim_in_autocommit_leaves_no_refused_record(user, client_for):
     from tests.cloudapp.models import FsDoc
 
     client = client_for(user)
