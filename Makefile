@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite lint format bench schema docs codegen-check clean
+.PHONY: install run test test-sqlite lint format bench schema docs check-links codegen-check clean
 
 install: $(STAMP)
 
@@ -45,6 +45,11 @@ schema: install
 ## Rewrite the generated parts of docs/ (the table of error codes in docs/errors.md, from async_uploads.codes)
 docs: install
 	$(PY) scripts/write_error_codes.py
+
+## Check that every relative link and #anchor of README.md, CONTRIBUTING.md, CHANGELOG.md and docs/*.md resolves
+## (standard library only; external links are listed, not fetched)
+check-links:
+	$(PYTHON) scripts/check_links.py
 
 ## Generate the TypeScript types from schema.graphql and type-check example_project/frontend (needs Node.js + npm)
 codegen-check:
