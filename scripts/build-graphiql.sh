@@ -23,7 +23,11 @@ FILES=(
   @graphiql/plugin-explorer/dist/style.css
 )
 
-lock_hash=$(sha256sum "$PROJECT/package-lock.json" | cut -d' ' -f1)
+if command -v sha256sum >/dev/null 2>&1; then
+  lock_hash=$(sha256sum "$PROJECT/package-lock.json" | cut -d' ' -f1)
+else  # macOS
+  lock_hash=$(shasum -a 256 "$PROJECT/package-lock.json" | cut -d' ' -f1)
+fi
 built() {
   [ "$(cat "$OUT/.built-from" 2>/dev/null)" = "$lock_hash" ]
 }
@@ -41,11 +45,13 @@ if ! command -v npm >/dev/null 2>&1; then
   exit 0
 fi
 
-# One build at a time (the tests start several examples at once).
-exec 9>"$PROJECT/.build.lock"
-flock 9
-if built; then
-  exit 0
+# One build at a time (the tests start several examples at once); flock is util-linux's.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$PROJECT/.build.lock"
+  flock 9
+  if built; then
+    exit 0
+  fi
 fi
 
 echo "Building GraphiQL's files for the example (npm ci in example_project/graphiql/)"
