@@ -20,3 +20,6 @@ if command -v npm >/dev/null 2>&1; then
 else
   echo "NOTE: npm not found (Debian: apt-get install nodejs npm); the Azure tests will be skipped." >&2
 fi
+# The example's GraphiQL page's files (example_project/graphiql/, pinned in its package-lock.json),
+# copied to example_project/example/static/graphiql/; without npm the page falls back to the CDN.
+bash scripts/build-graphiql.sh

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the example project (`make run`): migrate, the demo user, the storage, then runserver.
+# Start the example project (`make run`): GraphiQL's files, migrate, the demo user, the storage,
+# then runserver.
 #
 #   EXAMPLE_STORAGE=filesystem (default)  SQLite + files under example_project/media/
 #   EXAMPLE_STORAGE=s3                    S3 at AWS_S3_ENDPOINT_URL; unset: moto's server, started here
@@ -118,6 +119,10 @@ if [ -z "${DJANGO_SECRET_KEY:-}" ]; then
   export DJANGO_SECRET_KEY
 fi
 export DJANGO_DEBUG=${DJANGO_DEBUG:-1}
+
+# GraphiQL's files (React, GraphiQL, ...) from the npm packages, so /graphql/ works offline; a no-op
+# when they are up to date; without npm the page loads them from the CDN and says so.
+bash "$ROOT/scripts/build-graphiql.sh"
 
 cd "$ROOT/example_project"
 "$PY" manage.py migrate --noinput
