@@ -38,9 +38,20 @@ class DocumentType:
     attachment: auto = strawberry_django.field(field_name="file")
 
 
+@strawberry_django.type(models.Record)
+class RecordType:
+    """Section 9f: a file and an image on each record (width and height hinted for the optimizer)."""
+
+    id: auto
+    title: auto
+    attachment: auto
+    image: auto = strawberry_django.field(only=["image", "width", "height"])
+
+
 @strawberry.type
 class Query:
     documents: list[DocumentType] = strawberry_django.field(extensions=[IsAuthenticated()])
+    records: list[RecordType] = strawberry_django.field(extensions=[IsAuthenticated()])
 
 
 @strawberry.type
