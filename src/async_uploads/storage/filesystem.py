@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import errno
 import filecmp
+import hashlib
+import hmac
 import os
 import shutil
 from typing import TYPE_CHECKING, Any
@@ -12,12 +14,15 @@ from urllib.parse import urlencode
 
 from django.core import signing
 from django.core.files.storage import FileSystemStorage
+from django.core.signals import setting_changed
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
+from django.utils.encoding import force_bytes
 
 from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadReplaced
+from async_uploads.registry import cached_reverse
 from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
 
 if TYPE_CHECKING:
@@ -28,6 +33,48 @@ __all__ = ["DOWNLOAD_SALT", "UPLOAD_SALT", "FileSystemAsyncUploadStorage"]
 #: Salts keep upload and download tokens apart: neither can stand in for the other.
 UPLOAD_SALT = "async_uploads.filesystem.upload"
 DOWNLOAD_SALT = "async_uploads.filesystem.download"
+
+
+class _DownloadSigner(signing.Signer):
+    """``Signer(salt=DOWNLOAD_SALT)`` whose signatures skip re-deriving the HMAC key every time.
+
+    ``Signer.signature()`` hashes the salt and the secret into the HMAC key for every value
+    (``salted_hmac``); this one derives it once. Signatures are the same bytes, so the download
+    view checks them with a plain ``Signer``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(salt=DOWNLOAD_SALT)
+        self._derived = (
+            hashlib.sha256((self.salt + "signer").encode() + force_bytes(self.key)).digest()
+            if self.algorithm == "sha256"
+            else None
+        )
+
+    def signature(self, value: str | bytes, key: str | bytes | None = None) -> str:
+        if self._derived is None or (key and key != self.key):
+            return super().signature(value, key)
+        digest = hmac.digest(self._derived, force_bytes(value), "sha256")
+        return signing.b64_encode(digest).decode()
+
+
+#: The download signer, built from SECRET_KEY when first needed; dropped when a setting changes.
+_download_signer: list[_DownloadSigner] = []
+
+
+def _signer() -> _DownloadSigner:
+    if not _download_signer:
+        _download_signer.append(_DownloadSigner())
+    return _download_signer[0]
+
+
+def _forget_signer(**kwargs: Any) -> None:
+    # SECRET_KEY and SECRET_KEY_FALLBACKS are read when the signer is built; any change of
+    # settings (override_settings in tests) builds it again.
+    _download_signer.clear()
+
+
+setting_changed.connect(_forget_signer)
 
 
 def _version(st: os.stat_result) -> str:
@@ -94,8 +141,11 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
             payload["i"] = 1
         if kwargs.get("filename"):
             payload["n"] = str(kwargs["filename"])
-        token = signing.Signer(salt=DOWNLOAD_SALT).sign_object(payload)
-        return reverse(f"{_registry(kwargs).url_namespace}:filesystem-download") + "?" + urlencode({"token": token})
+        token = _signer().sign_object(payload)
+        base = cached_reverse(f"{_registry(kwargs).url_namespace}:filesystem-download")
+        # urlencode({"token": token}): a token is URL-safe base64 joined by ":", the only
+        # character quote_plus() changes in it.
+        return f"{base}?token={token.replace(':', '%3A')}"
 
     def object_version(self, key: str) -> str | None:
         """Return device, inode, size and modification time (ns) of the file (``None``: no file).
