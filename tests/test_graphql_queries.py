@@ -494,3 +494,35 @@ def test_url_follows_the_script_prefix_of_each_request(user):
     assert again[0] == plain[0]
     assert again[1].startswith("http://testserver/async-uploads/download-file-direct/?")
     assert doc.attachment.url.startswith("/async-uploads/")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"k": "documents/1/a.pdf", "f": "testapp.Document.attachment", "p": "d", "e": 1_900_000_000},
+        {"k": 'ünï/"q"\\\n\x01 .txt', "f": "x", "p": "d", "e": 2**40, "i": 1, "n": '名前 "x".pdf'},
+        {"k": "a", "e": True},  # not an int: signed through sign_object
+    ],
+)
+def test_download_tokens_are_what_django_signer_makes(payload):
+    from async_uploads.storage.filesystem import _signer
+
+    assert _signer().sign_flat(payload) == signing.Signer(salt=DOWNLOAD_SALT).sign_object(payload)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/async-uploads/download-file-direct/?token=abc%3Adef",
+        "/fichiers/ünï code/?a=b c&d=<e>",
+        "/a/./b?x",
+        "//elsewhere.example/x",
+        "https://bucket.example/k%20ey?X-Sig=1",
+        "relative/path",
+    ],
+)
+def test_absolute_urls_are_what_build_absolute_uri_makes(rf, url):
+    from async_uploads.graphql.types import _RequestState
+
+    request = rf.get("/graphql/", HTTP_HOST="files.example:8443", secure=True)
+    assert _RequestState(request).absolute(url) == request.build_absolute_uri(url)

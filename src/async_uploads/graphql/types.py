@@ -8,6 +8,7 @@ import enum
 import inspect
 import logging
 import posixpath
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NewType
 
@@ -257,6 +258,9 @@ setting_changed.connect(_settings_changed)
 
 _NO_PERM: Any = object()
 
+#: The characters iri_to_uri() leaves alone (quote()'s unreserved ones and its ``safe`` list).
+_URI_SAFE = re.compile(r"[A-Za-z0-9_.~\-/#%\[\]=:;$&()+,!?*@']*")
+
 
 class _SyncBatch:
     """Run the sync work (ORM, permission hooks, storage) of many async-resolved values in one hop.
@@ -339,8 +343,9 @@ class _RequestState:
                 if self.origin is None:
                     self.origin = self.request.build_absolute_uri("/")[:-1]
                 # build_absolute_uri() is iri_to_uri(scheme and host + url); iri_to_uri quotes
-                # character by character, so the two halves can be quoted apart.
-                return self.origin + iri_to_uri(url)
+                # character by character, so the two halves can be quoted apart, and it leaves
+                # a URL of URI characters as it is.
+                return self.origin + (url if _URI_SAFE.fullmatch(url) else iri_to_uri(url))
         return self.request.build_absolute_uri(url)
 
     def redirect_url(self, root: FieldFile) -> str:

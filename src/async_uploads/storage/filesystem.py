@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import os
 import shutil
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -22,7 +23,7 @@ from django.utils.encoding import force_bytes
 
 from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadReplaced
-from async_uploads.registry import cached_reverse
+from async_uploads.registry import cached_reverse, default_async_field_registry
 from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
 
 if TYPE_CHECKING:
@@ -57,6 +58,25 @@ class _DownloadSigner(signing.Signer):
         digest = hmac.digest(self._derived, force_bytes(value), "sha256")
         return signing.b64_encode(digest).decode()
 
+    def sign_flat(self, payload: dict[str, Any]) -> str:
+        """Return ``sign_object(payload)`` for a dict of strings and integers, without a JSON encoder.
+
+        ``json.dumps(payload, separators=(",", ":"))`` writes such a dict as this does: keys in
+        order, strings through ``encode_basestring_ascii`` and integers through ``int.__repr__``;
+        any other value falls back to ``sign_object``.
+        """
+        parts = []
+        for name, value in payload.items():
+            if isinstance(value, str):
+                encoded = encode_basestring_ascii(value)
+            elif type(value) is int:
+                encoded = int.__repr__(value)
+            else:
+                return self.sign_object(payload)
+            parts.append(f"{encode_basestring_ascii(name)}:{encoded}")
+        data = ("{" + ",".join(parts) + "}").encode("latin-1")
+        return self.sign(signing.b64_encode(data).decode())
+
 
 #: The download signer, built from SECRET_KEY when first needed; dropped when a setting changes.
 _download_signer: list[_DownloadSigner] = []
@@ -82,8 +102,6 @@ def _version(st: os.stat_result) -> str:
 
 
 def _registry(kwargs: dict[str, Any]) -> AsyncFieldRegistry:
-    from async_uploads.registry import default_async_field_registry
-
     return kwargs.get("registry") or default_async_field_registry
 
 
@@ -141,7 +159,7 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
             payload["i"] = 1
         if kwargs.get("filename"):
             payload["n"] = str(kwargs["filename"])
-        token = _signer().sign_object(payload)
+        token = _signer().sign_flat(payload)
         base = cached_reverse(f"{_registry(kwargs).url_namespace}:filesystem-download")
         # urlencode({"token": token}): a token is URL-safe base64 joined by ":", the only
         # character quote_plus() changes in it.
