@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -105,6 +106,11 @@ default_async_field_registry = AsyncFieldRegistry("default")
 _reversed: dict[tuple[Any, str, str | None, str], str] = {}
 _REVERSED_MAX = 512
 
+#: While set, ``cached_reverse()`` answers from and fills this dict: the GraphQL layer sets it to
+#: a memo of its request's state around the storage calls of that request, where the URLconf,
+#: the script prefix and the language cannot change from one value to the next.
+request_reversed: ContextVar[dict[str, str] | None] = ContextVar("async_uploads_request_reversed", default=None)
+
 
 def cached_reverse(viewname: str) -> str:
     """Return ``reverse(viewname)`` (a URL name without arguments), remembering it.
@@ -113,8 +119,18 @@ def cached_reverse(viewname: str) -> str:
     nothing but the URLconf's resolver (a new object after ``clear_url_caches()`` or another
     ``ROOT_URLCONF``), the script prefix and the active language (``i18n_patterns``), so they
     are the key: the cache is as fresh as Django's own resolver caches. It is also emptied on
-    ``setting_changed``.
+    ``setting_changed``. Inside one request, :data:`request_reversed` spares even the key.
     """
+    memo = request_reversed.get()
+    if memo is not None:
+        url = memo.get(viewname)
+        if url is None:
+            url = memo[viewname] = _reverse(viewname)
+        return url
+    return _reverse(viewname)
+
+
+def _reverse(viewname: str) -> str:
     key = (get_resolver(get_urlconf()), get_script_prefix(), get_language(), viewname)
     url = _reversed.get(key)
     if url is None:

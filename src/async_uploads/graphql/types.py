@@ -32,6 +32,7 @@ from async_uploads.conf import app_settings
 from async_uploads.fields import download_redirect_base, download_redirect_query
 from async_uploads.inputs import RawFileInput
 from async_uploads.permissions import default_check_permission
+from async_uploads.registry import request_reversed
 
 if TYPE_CHECKING:
     from django.db.models.fields.files import FieldFile
@@ -315,7 +316,8 @@ class _SyncBatch:
 class _RequestState:
     """What every file value of one GraphQL request shares, computed once per request.
 
-    The absolute URL prefixes (``reverse()`` and ``build_absolute_uri``), each field's resolved
+    The absolute URL prefixes (``reverse()`` and ``build_absolute_uri``; the storages' own
+    ``cached_reverse()`` calls answer from :attr:`reversed` meanwhile), each field's resolved
     ``perm_detail``, the viewer, and with the default ``CHECK_PERMISSION`` the viewer's global
     answer for a permission: the same for every record, so asked once. An object-level answer
     (a backend that grants ``perm`` on some records only) and any custom ``CHECK_PERMISSION`` are
@@ -327,6 +329,7 @@ class _RequestState:
         self.generation = _settings_generation[0]
         self.origin: str | None = None
         self.redirect_heads: dict[int, tuple[str, str]] = {}
+        self.reversed: dict[str, str] = {}
         self.perms: dict[int, Any] = {}
         self.granted: dict[str, bool] = {}
         self.checker = app_settings.CHECK_PERMISSION
@@ -408,12 +411,15 @@ def _signed_download_url(state: _RequestState, root: FieldFile, expires_in: int 
     params = field.download_params
     if expires_in is not None:
         params = {**params, "expire": expires_in}
+    memo = request_reversed.set(state.reversed)  # the storage's reverse() calls, once per request
     try:
         url = field.storage.generate_download_url(
             root.name, field.async_field_registry.generate_id(field), registry=field.async_field_registry, **params
         )
     except PermissionDenied:  # pragma: no cover - a storage may refuse to sign
         return None
+    finally:
+        request_reversed.reset(memo)
     return state.absolute(url)
 
 
