@@ -47,7 +47,7 @@ class _DownloadSigner(signing.Signer):
     def __init__(self) -> None:
         super().__init__(salt=DOWNLOAD_SALT)
         self._derived = (
-            hashlib.sha256((self.salt + "signer").encode() + force_bytes(self.key)).digest()
+            hashlib.sha256(force_bytes(self.salt) + b"signer" + force_bytes(self.key)).digest()
             if self.algorithm == "sha256"
             else None
         )
