@@ -214,16 +214,6 @@ def _unsettled(root: FieldFile) -> bool:
     return not root.__dict__.get("_async_uploads_settled") and field.storage.is_temporary_path(root.name)
 
 
-def _settled(root: FieldFile) -> Any:
-    """Return ``root`` with its permanent key (maybe as an awaitable): no query unless it holds a temporary key."""
-    return _settle_async(root) if _unsettled(root) else root
-
-
-def _field_id(root: FieldFile) -> str:
-    field = root.field
-    return field.async_field_registry.generate_id(field)  # type: ignore[attr-defined]
-
-
 def _check_expiry(field: Any, expires_in: int | None) -> int | None:
     # The field's own download_params["expire"] is its limit too: a client may shorten a URL's
     # life, never make it outlive what the field allows.
@@ -324,8 +314,8 @@ class _RequestState:
     still asked per record.
     """
 
-    def __init__(self, request: HttpRequest) -> None:
-        self.request = request
+    def __init__(self, request: HttpRequest | None) -> None:
+        self.request: Any = request
         self.generation = _settings_generation[0]
         self.origin: str | None = None
         self.redirect_heads: dict[int, tuple[str, str]] = {}
@@ -395,6 +385,8 @@ class _RequestState:
 
 def _state(info: Info) -> _RequestState:
     request = request_of(info)
+    if request is None:  # an operation run without an HTTP request: nothing to share
+        return _RequestState(request)
     state = request.__dict__.get(_STATE_ATTR)
     if state is None or state.generation != _settings_generation[0]:
         state = request.__dict__[_STATE_ATTR] = _RequestState(request)
