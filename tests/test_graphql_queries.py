@@ -526,3 +526,30 @@ def test_absolute_urls_are_what_build_absolute_uri_makes(rf, url):
 
     request = rf.get("/graphql/", HTTP_HOST="files.example:8443", secure=True)
     assert _RequestState(request).absolute(url) == request.build_absolute_uri(url)
+
+
+def test_the_async_view_signs_a_whole_list_in_a_constant_number_of_thread_hops(make_user, monkeypatch):
+    from asgiref.sync import SyncToAsync
+
+    from tests.graphql_client import GraphQLClient
+
+    gql = GraphQLClient("async", make_user("testapp.view_document"))
+    hops = 0
+    original = SyncToAsync.__call__
+
+    async def counted(self, *args, **kwargs):
+        nonlocal hops
+        hops += 1
+        return await original(self, *args, **kwargs)
+
+    def hops_for(n: int) -> int:
+        nonlocal hops
+        add_documents(n)
+        hops = 0
+        data = query(gql, DOCS_FILES)
+        assert len(data["documents"]) == n
+        assert all(d["attachment"]["downloadUrl"] for d in data["documents"])
+        return hops
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counted)
+    assert hops_for(2) == hops_for(12)
