@@ -313,6 +313,7 @@ class Env:
             self.om.Document,
             self.om.TwoFiles,
             self.om.Photo,
+            self.om.Record,
             self.rm.Document,
             self.rm.TwoFiles,
             self.rm.Photo,
@@ -966,6 +967,185 @@ def bench_graphql_list(env: Env, plan: Plan) -> list[ListResult]:
     return results
 
 
+#: Section 9f: a file and an image per record, both with every AsyncFile subfield.
+FILES_LIST_WITH = (
+    "{ records { id title attachment { key name url downloadUrl } image { key name url downloadUrl width height } } }"
+)
+FILES_LIST_WITHOUT = "{ records { id title } }"
+#: The same values as plain attribute fields of objects computed once per record (graphql_schema.RecordFloorType).
+FILES_LIST_FLOOR = FILES_LIST_WITH.replace("{ records ", "{ recordsFloor ")
+#: Section 9f's variants: the label, the query and the key of its list in the response.
+FILES_LIST_VARIANTS = (
+    ("with file fields", FILES_LIST_WITH, "records"),
+    ("without file fields", FILES_LIST_WITHOUT, "records"),
+    ("floor: plain attributes", FILES_LIST_FLOOR, "recordsFloor"),
+)
+
+
+@dataclass
+class FilesListResult:
+    viewer: str
+    view: str
+    variant: str
+    times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)
+    #: Python function calls of one request (cProfile; the async view's worker thread included).
+    calls: int = 0
+
+    @property
+    def median_ms(self) -> float:
+        return Stats(times=self.times).median_ms
+
+    @property
+    def cpu_median_ms(self) -> float:
+        return Stats(times=self.cpu).median_ms
+
+
+def _files_list_fixture(env: Env) -> None:
+    """``LIST_RECORDS`` records, each with a file and an image (with its dimensions) under permanent names."""
+    records = []
+    for i in range(LIST_RECORDS):
+        attachment, image = f"records/list-{i:03d}.txt", f"records/images/list-{i:03d}.png"
+        _write(env.ours_storage.path(attachment), env.payload)
+        _write(env.ours_storage.path(image), env.png)
+        records.append(env.om.Record(title=f"record {i}", attachment=attachment, image=image, width=4, height=3))
+    env.om.Record.objects.bulk_create(records)
+
+
+def _calls_of(request: Callable[[], Any], runner: AsyncRunner | None) -> int:
+    """Python function calls of one ``request()`` (in the async view's worker thread too)."""
+    import cProfile
+    import pstats
+
+    main, worker = cProfile.Profile(), cProfile.Profile()
+    if runner is not None:
+        runner.in_worker(worker.enable)
+    main.enable()
+    try:
+        request()
+    finally:
+        main.disable()
+        if runner is not None:
+            runner.in_worker(worker.disable)
+    total = pstats.Stats(main).total_calls  # type: ignore[attr-defined]
+    if runner is not None:
+        try:
+            total += pstats.Stats(worker).total_calls  # type: ignore[attr-defined]
+        except TypeError:  # nothing ran in the worker
+            pass
+    return total
+
+
+def bench_graphql_files_list(env: Env, plan: Plan) -> list[FilesListResult]:
+    """Section 9f: records with a file and an image, with and without their file fields, sync and async views."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from django.db import connection
+    from django.test import AsyncClient, Client
+    from django.test.utils import CaptureQueriesContext
+
+    started = time.perf_counter()
+    _files_list_fixture(env)
+    perm = Permission.objects.get(content_type__app_label="bench_ours", codename="view_record")
+    direct, _ = get_user_model().objects.get_or_create(username="bench-record-viewer")
+    direct.user_permissions.add(perm)
+    runner = AsyncRunner()
+    results: list[FilesListResult] = []
+    try:
+        for viewer, user in (("superuser", env.user), ("view perm on the user", direct)):
+            sync_client, async_client = Client(), AsyncClient()
+            sync_client.force_login(user)
+            async_client.force_login(user)
+            calls: list[tuple[FilesListResult, Callable[[], Any]]] = []
+            for view in ("sync", "async"):
+                for variant, query, _ in FILES_LIST_VARIANTS:
+                    if view == "async" and variant.startswith("floor"):
+                        # Its resolvers are strawberry_django's: one sync_to_async per record there.
+                        continue
+                    body = _graphql_body(query)
+                    res = FilesListResult(viewer, view, variant)
+                    if view == "sync":
+
+                        def call(body: str = body, client: Any = sync_client) -> Any:
+                            return client.post("/graphql/", body, content_type="application/json")
+
+                    else:
+
+                        def call(body: str = body, client: Any = async_client) -> Any:
+                            return runner.run(client.post("/graphql-async/", body, content_type="application/json"))
+
+                    calls.append((res, call))
+            for res, call in calls:
+                for _ in range(plan.warmup // 3 + 1):
+                    call()
+                if res.view == "sync":
+                    with CaptureQueriesContext(connection) as ctx:
+                        response = call()
+                    res.sql = [q["sql"] for q in ctx.captured_queries]
+                else:
+                    body = _graphql_body(next(q for v, q, _ in FILES_LIST_VARIANTS if v == res.variant))
+                    response, res.sql = runner.counted(
+                        lambda body=body, client=async_client: client.post(
+                            "/graphql-async/", body, content_type="application/json"
+                        )
+                    )
+                records = _graphql_data(response)[next(k for v, _, k in FILES_LIST_VARIANTS if v == res.variant)]
+                if len(records) != LIST_RECORDS:
+                    raise AssertionError(f"{viewer}: {len(records)} records listed, expected {LIST_RECORDS}")
+                if "attachment" in records[0]:
+                    bad = [
+                        r["id"]
+                        for r in records
+                        if not all(r[f]["url"] and r[f]["downloadUrl"] for f in ("attachment", "image"))
+                        or (r["image"]["width"], r["image"]["height"]) != (4, 3)
+                    ]
+                    if bad:
+                        raise AssertionError(f"{viewer}, {res.view}: missing file values for records {bad[:5]}")
+                res.calls = _calls_of(call, runner if res.view == "async" else None)
+            clock, cpu = time.perf_counter, time.process_time
+            gc.collect()
+            for i in range(plan.list_runs):
+                for res, call in calls if i % 2 == 0 else calls[::-1]:
+                    c0, t0 = cpu(), clock()
+                    response = call()
+                    res.times.append(clock() - t0)
+                    res.cpu.append(cpu() - c0)
+                    _expect_status(response, 200)
+            results.extend(res for res, _ in calls)
+    finally:
+        runner.close()
+    log(
+        f"  9f file + image list, {LIST_RECORDS} records: {plan.list_runs} runs each, "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    return results
+
+
+def files_list_table(results: list[FilesListResult]) -> str:
+    out = (
+        "| viewer | view | query | queries | calls/request | median ms | CPU median ms | runs "
+        "| with / without (median) | with / without (CPU) | async / sync (median) | async / sync (CPU) |\n"
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    by = {(r.viewer, r.view, r.variant): r for r in results}
+    for res in results:
+        base = by.get((res.viewer, res.view, "without file fields"))
+        sync = by.get((res.viewer, "sync", res.variant))
+        ratio = cpu_ratio = vs_sync = vs_sync_cpu = ""
+        if base is not None and base is not res:
+            ratio = f"{res.median_ms / base.median_ms:.2f}"
+            cpu_ratio = f"{res.cpu_median_ms / base.cpu_median_ms:.2f}"
+        if sync is not None and sync is not res:
+            vs_sync = f"{res.median_ms / sync.median_ms:.2f}"
+            vs_sync_cpu = f"{res.cpu_median_ms / sync.cpu_median_ms:.2f}"
+        out += (
+            f"| {res.viewer} | {res.view} | {res.variant} | {len(res.sql)} | {res.calls:,} | {_fmt(res.median_ms, 3)} "
+            f"| {_fmt(res.cpu_median_ms, 3)} | {len(res.times)} | {ratio} | {cpu_ratio} | {vs_sync} | {vs_sync_cpu} |\n"
+        )
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Benchmarks 10: DRF serializers (bench_project/drf_api.py, served at /drf/*)
 # --------------------------------------------------------------------------------------------
@@ -1512,7 +1692,7 @@ def main() -> int:
     parser.add_argument(
         "--only",
         metavar="ROWS",
-        help="run only these rows, comma-separated (e.g. 1,8,8t,8n,8o,8a,8b,9 or 10,10m,10u,11; "
+        help="run only these rows, comma-separated (e.g. 1,8,8t,8n,8o,8a,8b,9,9f or 10,10m,10u,11; "
         "6 = 6a+6b, 7 = the upload)",
     )
     args = parser.parse_args()
@@ -1546,6 +1726,8 @@ def main() -> int:
     upload_error = None
     listing: list[ListResult] = []
     list_error = None
+    files_listing: list[FilesListResult] = []
+    files_list_error = None
     collected = None
     collect_error = None
     run_upload = not args.skip_upload and wanted("7")
@@ -1584,6 +1766,13 @@ def main() -> int:
             except Exception as e:
                 log(traceback.format_exc())
                 list_error = f"{type(e).__name__}: {e}"
+        if wanted("9f"):
+            env.reset()
+            try:
+                files_listing = bench_graphql_files_list(env, plan)
+            except Exception as e:
+                log(traceback.format_exc())
+                files_list_error = f"{type(e).__name__}: {e}"
         if wanted("6"):
             env.reset()
             try:
@@ -1652,6 +1841,23 @@ def main() -> int:
             "`bench_ours.view_document`, the field's detail permission that `downloadUrl` checks.\n\n"
         )
         report += f"FAILED: {list_error}\n\n" if list_error else list_table(listing) + "\n"
+    if files_listing or files_list_error:
+        report += (
+            f"## 9f. GraphQL list query: {LIST_RECORDS} records, each with a file and an image\n\n"
+            f"`{FILES_LIST_WITH}` against `{FILES_LIST_WITHOUT}`, through the sync view (`/graphql/`) and "
+            "the async view (`/graphql-async/`, an event loop on the main thread as an ASGI server would run), "
+            "both with the parser and validation caches and the DjangoOptimizerExtension; the four requests "
+            "alternate run by run. CPU = `time.process_time()` of the request (every thread of the process). "
+            "calls/request = Python function calls cProfile counts in one request (for the async view, on the "
+            "event loop and on asgiref's worker thread). The permission user is a plain user holding "
+            "`bench_ours.view_record`, the detail permission of both fields. The floor runs the same selection "
+            "over `recordsFloor` (bench_project/graphql_schema.py `RecordFloorType`): each file is an object of "
+            "plain attribute fields computed once per record by the parent field's resolver (one HMAC per "
+            "download URL, the URL prefixes, the signer and the permission answer once per request, no "
+            "`expiresIn`): what the GraphQL layer would cost if the file fields were free (sync view only: "
+            "under the async view strawberry_django runs such resolvers through one sync_to_async each).\n\n"
+        )
+        report += f"FAILED: {files_list_error}\n\n" if files_list_error else files_list_table(files_listing) + "\n"
     if collected or collect_error:
         import drf_static
 
@@ -1687,10 +1893,14 @@ def main() -> int:
     print(report)
     args.results.write_text(report)
     log(f"wrote {args.results}")
+    for res9 in files_listing:
+        kinds = ", ".join(_sql_kind(q) for q in res9.sql)
+        report += f"- **9f {res9.viewer}, {res9.view}, {res9.variant}** ({len(res9.sql)}): {kinds}\n"
     failed = (
         any(r.error for r in all_rows)
         or upload_error is not None
         or list_error is not None
+        or files_list_error is not None
         or collect_error is not None
     )
     return 1 if failed else 0

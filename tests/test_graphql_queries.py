@@ -5,9 +5,11 @@ Every test runs through the sync view and the async view (the ``gql`` / ``make_g
 
 from __future__ import annotations
 
+import json
 import time
+from hashlib import blake2b
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
@@ -17,7 +19,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import clear_script_prefix, reverse, set_script_prefix
 
 from async_uploads.storage.filesystem import DOWNLOAD_SALT
 from tests.conftest import png_bytes
@@ -375,3 +377,179 @@ def test_photos_without_hints_are_correct_but_cost_a_query_per_row(gql):
     assert hinted < unhinted
     # Without the hint the optimizer defers width and height; both are then read in one query per row.
     assert unhinted - hinted == len(photos)
+
+
+# --------------------------------------------------------------------------------------------
+# per-request shortcuts stay per record, per request and per setting
+# --------------------------------------------------------------------------------------------
+
+
+class SharedDocumentsBackend:
+    """An object-permission backend: ``testapp.view_document`` on documents titled ``shared…`` only."""
+
+    def authenticate(self, request, **credentials):
+        return None
+
+    def has_perm(self, user_obj, perm, obj=None):
+        return perm == "testapp.view_document" and isinstance(obj, Document) and obj.title.startswith("shared")
+
+
+def test_download_url_follows_an_object_permission_backend_record_by_record(make_gql, make_user, settings):
+    settings.AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        f"{__name__}.SharedDocumentsBackend",
+    ]
+    docs = [make_document(title, b"bytes of " + title.encode()) for title in ("shared-a", "private", "shared-b")]
+    data = query(make_gql(make_user()), DOCS_FILES)
+    got = {d["title"]: d["attachment"]["downloadUrl"] for d in data["documents"]}
+    assert got["private"] is None
+    assert [body(Client().get(got[d.title])) for d in docs if d.title != "private"] == [
+        b"bytes of shared-a",
+        b"bytes of shared-b",
+    ]
+
+
+def test_a_custom_check_permission_is_asked_for_every_record(make_gql, make_user, settings):
+    docs = [make_document(f"d{i}", b"%d" % i) for i in range(4)]
+    asked: list[tuple[str, int]] = []
+
+    def even_only(user, perm, obj):
+        asked.append((perm, obj.pk))
+        # A hook may use the ORM: under the async view it must run where the ORM may.
+        return obj.pk % 2 == 0 and Document.objects.filter(pk=obj.pk).exists()
+
+    settings.ASYNC_UPLOADS = {"CHECK_PERMISSION": even_only}
+    data = query(make_gql(make_user()), DOCS_FILES)
+    got = {int(d["id"]): d["attachment"]["downloadUrl"] for d in data["documents"]}
+    assert {pk for pk, url in got.items() if url} == {d.pk for d in docs if d.pk % 2 == 0}
+    assert sorted(asked) == sorted(("testapp.view_document", d.pk) for d in docs)
+
+
+def test_list_urls_are_what_the_field_file_and_a_fresh_signer_give(gql):
+    docs = [make_document(f"d{i}", b"%d" % i) for i in range(3)]
+    data = query(gql, DOCS_FILES)
+    for doc, item in zip(docs, data["documents"], strict=True):
+        file = item["attachment"]
+        # url: the redirect URL composed as reverse() + urlencode() compose it.
+        expected_query = urlencode(
+            {
+                "field_id": "testapp.Document.attachment",
+                "instance_id": doc.pk,
+                "_": blake2b(doc.attachment.name.encode(), digest_size=8).hexdigest(),
+            }
+        )
+        assert file["url"] == f"http://testserver{reverse('async_uploads:download')}?{expected_query}"
+        # downloadUrl: the same token a plain Signer makes of the payload, quoted as urlencode() quotes it.
+        token = parse_qs(urlsplit(file["downloadUrl"]).query)["token"][0]
+        payload = signing.Signer(salt=DOWNLOAD_SALT).unsign_object(token)
+        assert signing.Signer(salt=DOWNLOAD_SALT).sign_object(payload) == token
+        assert file["downloadUrl"] == (
+            f"http://testserver{reverse('async_uploads:filesystem-download')}?{urlencode({'token': token})}"
+        )
+        assert body(Client().get(file["downloadUrl"])) == b"%d" % docs.index(doc)
+
+
+def test_download_urls_are_signed_with_the_secret_key_of_the_moment(gql, settings):
+    doc = make_document("report", b"%PDF report")
+    before = one_document(gql, doc)["downloadUrl"]
+    old_key, new_key = settings.SECRET_KEY, "another-secret-key-for-this-test-only-0123456789"
+    # The old key stays a fallback, so the session (signed with it) still holds.
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = new_key, [old_key]
+    after = one_document(gql, doc)["downloadUrl"]
+    token = parse_qs(urlsplit(after).query)["token"][0]
+    only_new = signing.Signer(salt=DOWNLOAD_SALT, key=new_key, fallback_keys=[])
+    assert only_new.unsign_object(token)["k"] == doc.attachment.name
+    with pytest.raises(signing.BadSignature):
+        only_new.unsign_object(parse_qs(urlsplit(before).query)["token"][0])
+    assert body(Client().get(after)) == b"%PDF report"
+    assert body(Client().get(before)) == b"%PDF report"  # still valid through the fallback
+    settings.SECRET_KEY_FALLBACKS = []
+    assert Client().get(before).status_code == 403
+
+
+def test_url_follows_the_script_prefix_of_each_request(user):
+    doc = make_document("report", b"%PDF report")
+    client = Client()
+    client.force_login(user)
+    text = json.dumps({"query": DOCS_FILES})
+
+    def urls(prefix: str = "/") -> tuple[str, str]:
+        # What a WSGI server mounting the project under SCRIPT_NAME does for each request (the
+        # test client's handler does not set the prefix itself).
+        set_script_prefix(prefix)
+        try:
+            response = client.post("/graphql/", text, content_type="application/json")
+        finally:
+            clear_script_prefix()
+        [item] = json.loads(response.content)["data"]["documents"]
+        return item["attachment"]["url"], item["attachment"]["downloadUrl"]
+
+    plain = urls()
+    mounted = urls("/mounted/")
+    again = urls()
+    assert plain[0].startswith("http://testserver/async-uploads/download-file/?")
+    assert plain[1].startswith("http://testserver/async-uploads/download-file-direct/?")
+    assert mounted[0] == plain[0].replace("testserver/", "testserver/mounted/", 1)
+    assert mounted[1].startswith("http://testserver/mounted/async-uploads/download-file-direct/?")
+    assert again[0] == plain[0]
+    assert again[1].startswith("http://testserver/async-uploads/download-file-direct/?")
+    assert doc.attachment.url.startswith("/async-uploads/")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"k": "documents/1/a.pdf", "f": "testapp.Document.attachment", "p": "d", "e": 1_900_000_000},
+        {"k": 'ünï/"q"\\\n\x01 .txt', "f": "x", "p": "d", "e": 2**40, "i": 1, "n": '名前 "x".pdf'},
+        {"k": "a", "e": True},  # not an int: signed through sign_object
+    ],
+)
+def test_download_tokens_are_what_django_signer_makes(payload):
+    from async_uploads.storage.filesystem import _signer
+
+    assert _signer().sign_flat(payload) == signing.Signer(salt=DOWNLOAD_SALT).sign_object(payload)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/async-uploads/download-file-direct/?token=abc%3Adef",
+        "/fichiers/ünï code/?a=b c&d=<e>",
+        "/a/./b?x",
+        "//elsewhere.example/x",
+        "https://bucket.example/k%20ey?X-Sig=1",
+        "relative/path",
+    ],
+)
+def test_absolute_urls_are_what_build_absolute_uri_makes(rf, url):
+    from async_uploads.graphql.types import _RequestState
+
+    request = rf.get("/graphql/", HTTP_HOST="files.example:8443", secure=True)
+    assert _RequestState(request).absolute(url) == request.build_absolute_uri(url)
+
+
+def test_the_async_view_signs_a_whole_list_in_a_constant_number_of_thread_hops(make_user, monkeypatch):
+    from asgiref.sync import SyncToAsync
+
+    from tests.graphql_client import GraphQLClient
+
+    gql = GraphQLClient("async", make_user("testapp.view_document"))
+    hops = 0
+    original = SyncToAsync.__call__
+
+    async def counted(self, *args, **kwargs):
+        nonlocal hops
+        hops += 1
+        return await original(self, *args, **kwargs)
+
+    def hops_for(n: int) -> int:
+        nonlocal hops
+        add_documents(n)
+        hops = 0
+        data = query(gql, DOCS_FILES)
+        assert len(data["documents"]) == n
+        assert all(d["attachment"]["downloadUrl"] for d in data["documents"])
+        return hops
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counted)
+    assert hops_for(2) == hops_for(12)

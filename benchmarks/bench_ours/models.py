@@ -31,3 +31,21 @@ class Photo(models.Model):
     )
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
+
+
+class Record(models.Model):
+    """A file and an image on one record: the list of section 9f reads both."""
+
+    title = models.CharField(max_length=100, blank=True)
+    attachment = AsyncFileField(upload_to="records/", storage=ours_storage, blank=True, max_size=MAX_SIZE)
+    image = AsyncImageField(
+        upload_to="records/images/",
+        storage=ours_storage,
+        blank=True,
+        width_field="width",
+        height_field="height",
+        max_size=MAX_SIZE,
+        suppress_pillow_check=True,
+    )
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)

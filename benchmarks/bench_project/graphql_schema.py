@@ -38,9 +38,94 @@ class DocumentType:
     attachment: auto = strawberry_django.field(field_name="file")
 
 
+@strawberry_django.type(models.Record)
+class RecordType:
+    """Section 9f: a file and an image on each record (width and height hinted for the optimizer)."""
+
+    id: auto
+    title: auto
+    attachment: auto
+    image: auto = strawberry_django.field(only=["image", "width", "height"])
+
+
+# --------------------------------------------------------------------------------------------
+# Section 9f's floor: the same values as plain attributes of objects computed once per record
+# --------------------------------------------------------------------------------------------
+
+
+@strawberry.type
+class FloorFile:
+    """What AsyncFile answers, as plain attribute fields (no resolver, no Info)."""
+
+    key: str
+    name: str
+    url: str
+    download_url: str | None
+
+
+@strawberry.type
+class FloorImage(FloorFile):
+    width: int | None
+    height: int | None
+
+
+def _floor_context(info: strawberry.Info) -> dict:
+    """URL prefixes, the signer and the permission answer, once per request."""
+    from django.core import signing
+    from django.urls import reverse
+
+    from async_uploads.storage.filesystem import DOWNLOAD_SALT
+
+    request = info.context.request
+    context = request.__dict__.get("_bench_floor")
+    if context is None:
+        context = request.__dict__["_bench_floor"] = {
+            "redirect": request.build_absolute_uri(reverse("async_uploads:download")) + "?",
+            "direct": request.build_absolute_uri(reverse("async_uploads:filesystem-download")) + "?token=",
+            "signer": signing.Signer(salt=DOWNLOAD_SALT),
+            "allowed": request.user.has_perm("bench_ours.view_record"),
+        }
+    return context
+
+
+def _floor_values(info: strawberry.Info, file, field_id: str) -> dict:
+    import posixpath
+    import time
+    from hashlib import blake2b
+
+    context = _floor_context(info)
+    name = file.name
+    query = f"field_id={field_id}&instance_id={file.instance.pk}&_={blake2b(name.encode(), digest_size=8).hexdigest()}"
+    download = None
+    if context["allowed"]:
+        payload = {"k": name, "f": field_id, "p": "d", "e": int(time.time()) + 3600}
+        download = context["direct"] + context["signer"].sign_object(payload).replace(":", "%3A")
+    return {"key": name, "name": posixpath.basename(name), "url": context["redirect"] + query, "download_url": download}
+
+
+@strawberry_django.type(models.Record)
+class RecordFloorType:
+    id: auto
+    title: auto
+
+    @strawberry_django.field(only=["attachment"])
+    def attachment(self, info: strawberry.Info) -> FloorFile | None:
+        file = self.attachment  # type: ignore[attr-defined]
+        return FloorFile(**_floor_values(info, file, "bench_ours.Record.attachment")) if file else None
+
+    @strawberry_django.field(only=["image", "width", "height"])
+    def image(self, info: strawberry.Info) -> FloorImage | None:
+        file = self.image  # type: ignore[attr-defined]
+        if not file:
+            return None
+        return FloorImage(**_floor_values(info, file, "bench_ours.Record.image"), width=self.width, height=self.height)  # type: ignore[attr-defined]
+
+
 @strawberry.type
 class Query:
     documents: list[DocumentType] = strawberry_django.field(extensions=[IsAuthenticated()])
+    records: list[RecordType] = strawberry_django.field(extensions=[IsAuthenticated()])
+    records_floor: list[RecordFloorType] = strawberry_django.field(extensions=[IsAuthenticated()])
 
 
 @strawberry.type

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from hashlib import blake2b
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from django.core import checks
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.fields.files import FieldFile, FileDescriptor, ImageFieldFile, ImageFileDescriptor
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch
 
 from async_uploads import restrictions
 from async_uploads.acceptance import (
@@ -30,7 +30,7 @@ from async_uploads.exceptions import UploadRejected
 from async_uploads.inputs import AsyncFileInputData, RawFileInput
 from async_uploads.names import is_text
 from async_uploads.permissions import resolve_perm_name
-from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
+from async_uploads.registry import AsyncFieldRegistry, cached_reverse, default_async_field_registry
 from async_uploads.storage.base import AsyncUploadStorage
 
 __all__ = [
@@ -44,6 +44,8 @@ __all__ = [
     "async_fields_of",
     "default_max_length",
     "default_max_size",
+    "download_redirect_base",
+    "download_redirect_query",
 ]
 
 #: Default ``max_size``, in MB (MiB).
@@ -57,35 +59,43 @@ default_max_length = 500
 _UNSET: Any = object()
 
 
+def download_redirect_base(registry: AsyncFieldRegistry) -> str:
+    """Return the path of ``registry``'s ``DownloadRedirectView`` (the part of ``url`` before the query)."""
+    try:
+        return cached_reverse(f"{registry.url_namespace}:download")
+    except NoReverseMatch as e:
+        raise NoReverseMatch(
+            f"The URLs of {registry} are not installed; add "
+            f'path("async-uploads/", include(registry.get_url_patterns())) to your URLconf.'
+        ) from e
+
+
+def download_redirect_query(field_id: str, instance_id: Any, name: str) -> str:
+    """Return the query of a ``DownloadRedirectView`` URL: what ``urlencode()`` makes of the three values."""
+    # Changes when the file changes, so caches see a new URL, without revealing the name.
+    digest = blake2b(name.encode(), digest_size=8).hexdigest()
+    return f"field_id={quote_plus(field_id)}&instance_id={quote_plus(str(instance_id))}&_={digest}"
+
+
 class FieldFileMixin:
     instance: models.Model
     field: AsyncFileMixin
     name: str | None
 
-    @property
-    def url(self) -> str:
-        """Return the permission-checked download URL (``DownloadRedirectView``) of this file."""
+    def _check_url(self) -> str:
         if not self.name:
             raise ValueError(f"The '{self.field.name}' attribute has no file associated with it.")
         if self.instance.pk is None:
             raise ValueError(f"Save the {self.instance._meta.object_name} before asking for its file's URL.")
+        return self.name
+
+    @property
+    def url(self) -> str:
+        """Return the permission-checked download URL (``DownloadRedirectView``) of this file."""
+        name = self._check_url()
         registry = self.field.async_field_registry
-        try:
-            base = reverse(f"{registry.url_namespace}:download")
-        except NoReverseMatch as e:
-            raise NoReverseMatch(
-                f"The URLs of {registry} are not installed; add "
-                f'path("async-uploads/", include(registry.get_url_patterns())) to your URLconf.'
-            ) from e
-        query = urlencode(
-            {
-                "field_id": registry.generate_id(self.field),
-                "instance_id": self.instance.pk,
-                # Changes when the file changes, so caches see a new URL, without revealing the name.
-                "_": blake2b(self.name.encode(), digest_size=8).hexdigest(),
-            }
-        )
-        return f"{base}?{query}"
+        base = download_redirect_base(registry)
+        return f"{base}?{download_redirect_query(registry.generate_id(self.field), self.instance.pk, name)}"
 
 
 class AsyncFieldFile(FieldFileMixin, FieldFile):  # type: ignore[misc]

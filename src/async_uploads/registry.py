@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
+from django.utils.translation import get_language
 
 if TYPE_CHECKING:
     from django.urls import URLPattern
@@ -13,7 +17,7 @@ if TYPE_CHECKING:
     from async_uploads.fields import AsyncFileMixin
     from async_uploads.storage.base import AsyncUploadStorage
 
-__all__ = ["AsyncFieldRegistry", "default_async_field_registry"]
+__all__ = ["AsyncFieldRegistry", "cached_reverse", "default_async_field_registry"]
 
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -96,3 +100,49 @@ def _same_field(a: AsyncFileMixin, b: AsyncFileMixin) -> bool:
 
 #: The registry fields use unless given another.
 default_async_field_registry = AsyncFieldRegistry("default")
+
+
+#: ``reverse()`` results by resolver, script prefix, language and view name (see cached_reverse).
+_reversed: dict[tuple[Any, str, str | None, str], str] = {}
+_REVERSED_MAX = 512
+
+#: While set, ``cached_reverse()`` answers from and fills this dict: the GraphQL layer sets it to
+#: a memo of its request's state around the storage calls of that request, where the URLconf,
+#: the script prefix and the language cannot change from one value to the next.
+request_reversed: ContextVar[dict[str, str] | None] = ContextVar("async_uploads_request_reversed", default=None)
+
+
+def cached_reverse(viewname: str) -> str:
+    """Return ``reverse(viewname)`` (a URL name without arguments), remembering it.
+
+    A download URL per value reverses the same two names over and over. The answer depends on
+    nothing but the URLconf's resolver (a new object after ``clear_url_caches()`` or another
+    ``ROOT_URLCONF``), the script prefix and the active language (``i18n_patterns``), so they
+    are the key: the cache is as fresh as Django's own resolver caches. It is also emptied on
+    ``setting_changed``. Inside one request, :data:`request_reversed` spares even the key.
+    """
+    memo = request_reversed.get()
+    if memo is not None:
+        url = memo.get(viewname)
+        if url is None:
+            url = memo[viewname] = _reverse(viewname)
+        return url
+    return _reverse(viewname)
+
+
+def _reverse(viewname: str) -> str:
+    key = (get_resolver(get_urlconf()), get_script_prefix(), get_language(), viewname)
+    url = _reversed.get(key)
+    if url is None:
+        url = reverse(viewname)
+        if len(_reversed) >= _REVERSED_MAX:
+            _reversed.clear()
+        _reversed[key] = url
+    return url
+
+
+def _forget_reversed(**kwargs: Any) -> None:
+    _reversed.clear()
+
+
+setting_changed.connect(_forget_reversed)

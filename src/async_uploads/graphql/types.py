@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import enum
 import inspect
 import logging
 import posixpath
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NewType
 
 import strawberry
+from asgiref.sync import sync_to_async
 from django.core.exceptions import PermissionDenied
+from django.core.signals import setting_changed
+from django.utils.encoding import iri_to_uri
 from graphql import GraphQLError
+from strawberry.annotation import StrawberryAnnotation
 from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 from strawberry.types import Info  # strawberry reads resolver annotations at runtime
-from strawberry_django.resolvers import django_resolver
+from strawberry.types.arguments import StrawberryArgument
+from strawberry.types.field import StrawberryField
+from strawberry.utils.inspect import in_async_context
+from strawberry_django.resolvers import django_resolver, resolving_async
 from strawberry_django.utils.requests import get_request
 
 from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
+from async_uploads.fields import download_redirect_base, download_redirect_query
 from async_uploads.inputs import RawFileInput
-from async_uploads.permissions import check_permission
+from async_uploads.permissions import default_check_permission
+from async_uploads.registry import request_reversed
 
 if TYPE_CHECKING:
     from django.db.models.fields.files import FieldFile
@@ -183,6 +194,8 @@ def _settle_sync(root: FieldFile) -> FieldFile:
     # A record returned by a create/update mutation was read inside the mutation's transaction,
     # before its upload moved from the temporary key (that happens once the transaction commits).
     # Read the column again so clients get the permanent key, never the deleted temporary one.
+    if root.__dict__.get("_async_uploads_settled"):
+        return root  # another subfield read it meanwhile
     field: Any = root.field
     instance = root.instance
     if instance.pk is not None:
@@ -199,16 +212,6 @@ _settle_async = django_resolver(_settle_sync, qs_hook=None)
 def _unsettled(root: FieldFile) -> bool:
     field: Any = root.field
     return not root.__dict__.get("_async_uploads_settled") and field.storage.is_temporary_path(root.name)
-
-
-def _settled(root: FieldFile) -> Any:
-    """Return ``root`` with its permanent key (maybe as an awaitable): no query unless it holds a temporary key."""
-    return _settle_async(root) if _unsettled(root) else root
-
-
-def _field_id(root: FieldFile) -> str:
-    field = root.field
-    return field.async_field_registry.generate_id(field)  # type: ignore[attr-defined]
 
 
 def _check_expiry(field: Any, expires_in: int | None) -> int | None:
@@ -229,56 +232,288 @@ def _check_expiry(field: Any, expires_in: int | None) -> int | None:
     return expires_in
 
 
-@django_resolver(qs_hook=None)
-def _signed_download_url(info: Info, root: FieldFile, expires_in: int | None) -> str | None:
+# --------------------------------------------------------------------------------------------
+# What the file values of one request share
+# --------------------------------------------------------------------------------------------
+
+_STATE_ATTR = "_async_uploads_graphql_state"
+#: Bumped on every setting_changed: a request's state built before a change is built again.
+_settings_generation = [0]
+
+
+def _settings_changed(**kwargs: Any) -> None:
+    _settings_generation[0] += 1
+
+
+setting_changed.connect(_settings_changed)
+
+_NO_PERM: Any = object()
+
+#: The characters iri_to_uri() leaves alone (quote()'s unreserved ones and its ``safe`` list).
+_URI_SAFE = re.compile(r"[A-Za-z0-9_.~\-/#%\[\]=:;$&()+,!?*@']*")
+
+
+class _SyncBatch:
+    """Run the sync work (ORM, permission hooks, storage) of many async-resolved values in one hop.
+
+    Under async execution graphql-core calls the resolvers of every record of a list in one
+    pass before it awaits anything; each ``submit()`` of that pass joins one ``sync_to_async``
+    call, which runs the jobs in order on the thread the ORM uses, as ``django_resolver`` would.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[Any, tuple[Any, ...], asyncio.Future[Any]]] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, fn: Any, *args: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self.jobs:
+            task = loop.create_task(self._run())  # starts once the current pass has queued its jobs
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        self.jobs.append((fn, args, future))
+        return future
+
+    async def _run(self) -> None:
+        jobs, self.jobs = self.jobs, []
+
+        def work() -> list[tuple[bool, Any]]:
+            token = resolving_async.set(True)  # nested django_resolver calls stay on this thread
+            try:
+                done: list[tuple[bool, Any]] = []
+                for fn, args, _ in jobs:
+                    try:
+                        done.append((True, fn(*args)))
+                    except Exception as e:
+                        done.append((False, e))
+                return done
+            finally:
+                resolving_async.reset(token)
+
+        try:
+            results = await sync_to_async(work, thread_sensitive=True)()
+        except BaseException as e:
+            for _, _, future in jobs:
+                if not future.done():
+                    future.set_exception(e)
+            raise
+        for (ok, value), (_, _, future) in zip(results, jobs, strict=True):
+            if not future.done():
+                future.set_result(value) if ok else future.set_exception(value)
+
+
+class _RequestState:
+    """What every file value of one GraphQL request shares, computed once per request.
+
+    The absolute URL prefixes (``reverse()`` and ``build_absolute_uri``; the storages' own
+    ``cached_reverse()`` calls answer from :attr:`reversed` meanwhile), each field's resolved
+    ``perm_detail``, the viewer, and with the default ``CHECK_PERMISSION`` the viewer's global
+    answer for a permission: the same for every record, so asked once. An object-level answer
+    (a backend that grants ``perm`` on some records only) and any custom ``CHECK_PERMISSION`` are
+    still asked per record.
+    """
+
+    def __init__(self, request: HttpRequest | None) -> None:
+        self.request: Any = request
+        self.generation = _settings_generation[0]
+        self.origin: str | None = None
+        self.redirect_heads: dict[int, tuple[str, str]] = {}
+        self.reversed: dict[str, str] = {}
+        self.perms: dict[int, Any] = {}
+        self.granted: dict[str, bool] = {}
+        self.checker = app_settings.CHECK_PERMISSION
+        self.default_checker = self.checker is default_check_permission
+        self.user_loaded = False
+        self.user: Any = None
+        self.batch = _SyncBatch()
+
+    def absolute(self, url: str) -> str:
+        """``request.build_absolute_uri(url)``, without re-reading the scheme and host for each URL."""
+        if url.startswith("/") and not url.startswith("//"):
+            path = url.partition("?")[0].partition("#")[0]
+            if "/./" not in path and "/../" not in path:
+                if self.origin is None:
+                    self.origin = self.request.build_absolute_uri("/")[:-1]
+                # build_absolute_uri() is iri_to_uri(scheme and host + url); iri_to_uri quotes
+                # character by character, so the two halves can be quoted apart, and it leaves
+                # a URL of URI characters as it is.
+                return self.origin + (url if _URI_SAFE.fullmatch(url) else iri_to_uri(url))
+        return self.request.build_absolute_uri(url)
+
+    def redirect_url(self, root: FieldFile) -> str:
+        """The absolute ``FieldFile.url`` of ``root``."""
+        name = root._check_url()  # type: ignore[attr-defined]
+        field: Any = root.field
+        head = self.redirect_heads.get(id(field))
+        if head is None:
+            registry = field.async_field_registry
+            head = self.redirect_heads[id(field)] = (
+                self.absolute(download_redirect_base(registry)) + "?",
+                registry.generate_id(field),
+            )
+        return head[0] + download_redirect_query(head[1], root.instance.pk, name)
+
+    def viewer(self) -> Any:
+        if not self.user_loaded:
+            self.user = getattr(self.request, "user", None)
+            self.user_loaded = True
+        return self.user
+
+    def perm_of(self, field: Any) -> str | None:
+        perm = self.perms.get(id(field), _NO_PERM)
+        if perm is _NO_PERM:
+            perm = self.perms[id(field)] = field.perm_detail
+        return perm
+
+    def allowed(self, field: Any, obj: Any) -> bool:
+        """``check_permission(user, field.perm_detail, obj)``, asking only once what cannot differ by record."""
+        perm = self.perm_of(field)
+        if perm is None:
+            return True
+        user = self.viewer()
+        if not self.default_checker:
+            return bool(self.checker(user, perm, obj))
+        # default_check_permission: the global answer first (the same for every record), then obj.
+        if user is None:
+            return False
+        granted = self.granted.get(perm)
+        if granted is None:
+            granted = self.granted[perm] = bool(user.has_perm(perm))
+        return granted or (obj is not None and bool(user.has_perm(perm, obj)))
+
+
+def _state(info: Info) -> _RequestState:
+    request = request_of(info)
+    if request is None:  # an operation run without an HTTP request: nothing to share
+        return _RequestState(request)
+    state = request.__dict__.get(_STATE_ATTR)
+    if state is None or state.generation != _settings_generation[0]:
+        state = request.__dict__[_STATE_ATTR] = _RequestState(request)
+    return state
+
+
+def _signed_download_url(state: _RequestState, root: FieldFile, expires_in: int | None) -> str | None:
+    """The signed download URL of ``root`` (sync: it may query, ask a permission hook, or read the object)."""
     field: Any = root.field
     if _unsettled(root):
         _settle_sync(root)
-    user = getattr(request_of(info), "user", None)
-    if not check_permission(user, field.perm_detail, root.instance):
+    if not state.allowed(field, root.instance):
         return None
-    params = dict(field.download_params)
+    params = field.download_params
     if expires_in is not None:
-        params["expire"] = expires_in
+        params = {**params, "expire": expires_in}
+    memo = request_reversed.set(state.reversed)  # the storage's reverse() calls, once per request
     try:
         url = field.storage.generate_download_url(
-            root.name, _field_id(root), registry=field.async_field_registry, **params
+            root.name, field.async_field_registry.generate_id(field), registry=field.async_field_registry, **params
         )
     except PermissionDenied:  # pragma: no cover - a storage may refuse to sign
         return None
-    return absolute_url(info, url)
+    finally:
+        request_reversed.reset(memo)
+    return state.absolute(url)
+
+
+# --------------------------------------------------------------------------------------------
+# The output types' fields
+# --------------------------------------------------------------------------------------------
+
+
+class _FileValueField(StrawberryField):
+    """A field of ``AsyncFile`` computed from its source, the ``FieldFile``, by ``compute``.
+
+    Without ``with_info`` it is a basic field to strawberry (no resolver): it gets no ``Info``
+    and costs little more than an attribute read. With ``with_info``, ``compute(source, state,
+    kwargs)`` also gets the request's :class:`_RequestState`; its arguments are ``arguments``.
+    """
+
+    compute: Any
+    with_info: bool
+
+    def get_result(self, source: Any, info: Info | None, args: list[Any], kwargs: Any) -> Any:
+        if not self.with_info:
+            return self.compute(source)
+        return self.compute(source, _state(info), kwargs)  # type: ignore[arg-type]
+
+    @property
+    def is_basic_field(self) -> bool:
+        return not self.with_info and not self.extensions
+
+    def __copy__(self) -> Any:
+        new = super().__copy__()
+        new.compute, new.with_info = self.compute, self.with_info
+        return new
+
+
+def _file_field(
+    compute: Any,
+    description: str,
+    *,
+    with_info: bool = False,
+    arguments: list[StrawberryArgument] | None = None,
+) -> Any:
+    field = _FileValueField(description=description)
+    field.compute, field.with_info = compute, with_info
+    field.init = field.repr = field.compare = False  # no dataclass __init__ argument: a computed value
+    if arguments is not None:
+        field.arguments = arguments
+    return field
+
+
+def _key(root: FieldFile) -> Any:
+    if _unsettled(root):
+        return _then(_settle_async(root), lambda f: str(f.name))
+    return str(root.name)
+
+
+def _name(root: FieldFile) -> Any:
+    if _unsettled(root):
+        return _then(_settle_async(root), lambda f: posixpath.basename(str(f.name)))
+    return posixpath.basename(str(root.name))
+
+
+def _url(root: FieldFile, state: _RequestState, kwargs: Any) -> Any:
+    if _unsettled(root):
+        return _then(_settle_async(root), state.redirect_url)
+    return state.redirect_url(root)
+
+
+def _download_url(root: FieldFile, state: _RequestState, kwargs: Any) -> Any:
+    expires_in = _check_expiry(root.field, kwargs.get("expires_in"))
+    if in_async_context() and not resolving_async.get():
+        # The ORM, the permission hook and the storage are sync: every value of this pass
+        # shares one sync_to_async call.
+        return state.batch.submit(_signed_download_url, state, root, expires_in)
+    return _signed_download_url(state, root, expires_in)
 
 
 @strawberry.type(description="A file held by an async file field.")
 class AsyncFile:
-    @strawberry.field(description="The storage key of the file; send it back in AsyncFileInput to keep the file.")
-    def key(self, root: strawberry.Parent[Any]) -> str:
-        return _then(_settled(root), lambda f: str(f.name))
-
-    @strawberry.field(description="The file's name (the last part of its key).")
-    def name(self, root: strawberry.Parent[Any]) -> str:
-        return _then(_settled(root), lambda f: posixpath.basename(str(f.name)))
-
-    @strawberry.field(
-        description=(
-            "The download URL: it checks the viewer's permission when opened (with the session cookie) "
-            "and redirects to a short-lived signed URL."
-        )
+    key: str = _file_field(_key, "The storage key of the file; send it back in AsyncFileInput to keep the file.")
+    name: str = _file_field(_name, "The file's name (the last part of its key).")
+    url: str = _file_field(
+        _url,
+        "The download URL: it checks the viewer's permission when opened (with the session cookie) "
+        "and redirects to a short-lived signed URL.",
+        with_info=True,
     )
-    def url(self, root: strawberry.Parent[Any], info: Info) -> str:
-        return _then(_settled(root), lambda f: absolute_url(info, f.url))
-
-    @strawberry.field(
-        description=(
-            "A signed URL that serves the file directly (for <img src> or clients without cookies), valid "
-            "for expiresIn seconds (default and maximum: the field's download expiry, at most the DOWNLOAD_URL_EXPIRY "
-            "setting). Null when the "
-            "viewer lacks the field's detail permission."
-        )
+    download_url: str | None = _file_field(
+        _download_url,
+        "A signed URL that serves the file directly (for <img src> or clients without cookies), valid "
+        "for expiresIn seconds (default and maximum: the field's download expiry, at most the DOWNLOAD_URL_EXPIRY "
+        "setting). Null when the "
+        "viewer lacks the field's detail permission.",
+        with_info=True,
+        arguments=[
+            StrawberryArgument(
+                python_name="expires_in",
+                graphql_name=None,
+                type_annotation=StrawberryAnnotation(int | None),
+                default=None,
+            )
+        ],
     )
-    def download_url(self, root: strawberry.Parent[Any], info: Info, expires_in: int | None = None) -> str | None:
-        url = _signed_download_url(info, root, _check_expiry(root.field, expires_in))
-        return url  # type: ignore[return-value]  # awaitable under async execution
 
 
 logger = logging.getLogger("async_uploads")
@@ -322,12 +557,15 @@ def _dimension(root: FieldFile, attr: str) -> Any:
     return _load_deferred(root, column)
 
 
+def _width(root: FieldFile) -> Any:  # may be awaitable (deferred column)
+    return _dimension(root, "width_field")
+
+
+def _height(root: FieldFile) -> Any:
+    return _dimension(root, "height_field")
+
+
 @strawberry.type(description="An image held by an async image field.")
 class AsyncImage(AsyncFile):
-    @strawberry.field(description="Width in pixels, from the field's width_field (null without one).")
-    def width(self, root: strawberry.Parent[Any]) -> int | None:  # may be awaitable (deferred column)
-        return _dimension(root, "width_field")
-
-    @strawberry.field(description="Height in pixels, from the field's height_field (null without one).")
-    def height(self, root: strawberry.Parent[Any]) -> int | None:
-        return _dimension(root, "height_field")
+    width: int | None = _file_field(_width, "Width in pixels, from the field's width_field (null without one).")
+    height: int | None = _file_field(_height, "Height in pixels, from the field's height_field (null without one).")

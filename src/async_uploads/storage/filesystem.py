@@ -5,19 +5,25 @@ from __future__ import annotations
 import datetime
 import errno
 import filecmp
+import hashlib
+import hmac
 import os
 import shutil
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.core import signing
 from django.core.files.storage import FileSystemStorage
+from django.core.signals import setting_changed
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
+from django.utils.encoding import force_bytes
 
 from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadReplaced
+from async_uploads.registry import cached_reverse, default_async_field_registry
 from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
 
 if TYPE_CHECKING:
@@ -30,13 +36,72 @@ UPLOAD_SALT = "async_uploads.filesystem.upload"
 DOWNLOAD_SALT = "async_uploads.filesystem.download"
 
 
+class _DownloadSigner(signing.Signer):
+    """``Signer(salt=DOWNLOAD_SALT)`` whose signatures skip re-deriving the HMAC key every time.
+
+    ``Signer.signature()`` hashes the salt and the secret into the HMAC key for every value
+    (``salted_hmac``); this one derives it once. Signatures are the same bytes, so the download
+    view checks them with a plain ``Signer``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(salt=DOWNLOAD_SALT)
+        self._derived = (
+            hashlib.sha256(force_bytes(self.salt) + b"signer" + force_bytes(self.key)).digest()
+            if self.algorithm == "sha256"
+            else None
+        )
+
+    def signature(self, value: str | bytes, key: str | bytes | None = None) -> str:
+        if self._derived is None or (key and key != self.key):
+            return super().signature(value, key)
+        digest = hmac.digest(self._derived, force_bytes(value), "sha256")
+        return signing.b64_encode(digest).decode()
+
+    def sign_flat(self, payload: dict[str, Any]) -> str:
+        """Return ``sign_object(payload)`` for a dict of strings and integers, without a JSON encoder.
+
+        ``json.dumps(payload, separators=(",", ":"))`` writes such a dict as this does: keys in
+        order, strings through ``encode_basestring_ascii`` and integers through ``int.__repr__``;
+        any other value falls back to ``sign_object``.
+        """
+        parts = []
+        for name, value in payload.items():
+            if isinstance(value, str):
+                encoded = encode_basestring_ascii(value)
+            elif type(value) is int:
+                encoded = int.__repr__(value)
+            else:
+                return self.sign_object(payload)
+            parts.append(f"{encode_basestring_ascii(name)}:{encoded}")
+        data = ("{" + ",".join(parts) + "}").encode("latin-1")
+        return self.sign(signing.b64_encode(data).decode())
+
+
+#: The download signer, built from SECRET_KEY when first needed; dropped when a setting changes.
+_download_signer: list[_DownloadSigner] = []
+
+
+def _signer() -> _DownloadSigner:
+    if not _download_signer:
+        _download_signer.append(_DownloadSigner())
+    return _download_signer[0]
+
+
+def _forget_signer(**kwargs: Any) -> None:
+    # SECRET_KEY and SECRET_KEY_FALLBACKS are read when the signer is built; any change of
+    # settings (override_settings in tests) builds it again.
+    _download_signer.clear()
+
+
+setting_changed.connect(_forget_signer)
+
+
 def _version(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def _registry(kwargs: dict[str, Any]) -> AsyncFieldRegistry:
-    from async_uploads.registry import default_async_field_registry
-
     return kwargs.get("registry") or default_async_field_registry
 
 
@@ -94,8 +159,11 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
             payload["i"] = 1
         if kwargs.get("filename"):
             payload["n"] = str(kwargs["filename"])
-        token = signing.Signer(salt=DOWNLOAD_SALT).sign_object(payload)
-        return reverse(f"{_registry(kwargs).url_namespace}:filesystem-download") + "?" + urlencode({"token": token})
+        token = _signer().sign_flat(payload)
+        base = cached_reverse(f"{_registry(kwargs).url_namespace}:filesystem-download")
+        # urlencode({"token": token}): a token is URL-safe base64 joined by ":", the only
+        # character quote_plus() changes in it.
+        return f"{base}?token={token.replace(':', '%3A')}"
 
     def object_version(self, key: str) -> str | None:
         """Return device, inode, size and modification time (ns) of the file (``None``: no file).
