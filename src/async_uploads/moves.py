@@ -140,8 +140,18 @@ def _claim(moves: list[Move], pk: str, using: str) -> list[Move]:
     """
     rows = AsyncTempFile.objects.using(using)
     ids = [m.temp_file.pk for m in moves]
-    claimed = (
-        rows.filter(pk__in=ids, object_pk__isnull=True).update(
+    claimed = 0
+    if len(moves) == 1 and moves[0].temp_file.object_pk is None:
+        # One key (the usual case): plain values, not the CASE expressions below.
+        m = moves[0]
+        claimed = rows.filter(pk=m.temp_file.pk, object_pk__isnull=True).update(
+            object_pk=pk,
+            claimed_at=timezone.now(),
+            moved_to_location=m.target,
+            verified_version=m.temp_file.verified_version,
+        )
+    elif any(m.temp_file.object_pk is None for m in moves):
+        claimed = rows.filter(pk__in=ids, object_pk__isnull=True).update(
             object_pk=pk,
             claimed_at=timezone.now(),
             moved_to_location=Case(
@@ -153,9 +163,6 @@ def _claim(moves: list[Move], pk: str, using: str) -> list[Move]:
                 output_field=models.CharField(),
             ),
         )
-        if any(m.temp_file.object_pk is None for m in moves)
-        else 0
-    )
     if claimed == len(moves):
         for m in moves:
             m.temp_file.object_pk = pk
