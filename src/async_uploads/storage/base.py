@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
@@ -71,11 +72,33 @@ def takes_version(method: Any) -> bool:
 
     Custom storages written against the first release take only ``from_key`` and ``to_key``.
     """
+    return accepts_keyword(method, "version")
+
+
+def accepts_keyword(method: Any, name: str) -> bool:
+    """Return whether ``method`` (a function or bound method) takes the keyword argument ``name``.
+
+    Answered once per function: the save flow asks on every save, and ``inspect.signature``
+    costs tens of microseconds each time.
+    """
+    func = getattr(method, "__func__", method)
     try:
-        params = inspect.signature(method).parameters
+        return _accepts_keyword(func, name)
+    except TypeError:  # pragma: no cover - an unhashable callable
+        return _signature_accepts(method, name)
+
+
+@functools.lru_cache(maxsize=256)
+def _accepts_keyword(func: Any, name: str) -> bool:
+    return _signature_accepts(func, name)
+
+
+def _signature_accepts(func: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(func).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins and the like
         return False
-    return "version" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 class AsyncUploadStorage(Storage):
