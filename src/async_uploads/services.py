@@ -295,7 +295,33 @@ def _lock_uploader(request: HttpRequest, using: str) -> None:
         lookup = {"session_key": session.session_key}
     if router.db_for_write(model) != using:
         return  # a lock in another database would not order this transaction
-    list(model._default_manager.using(using).select_for_update().filter(**lookup).values_list("pk", flat=True))
+    connection = connections[using]
+    ((column, value),) = lookup.items()
+    opts = model._meta
+    field = opts.pk if column == "pk" else opts.get_field(column)
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_sql(connection, model, column), [field.get_db_prep_value(value, connection)])  # type: ignore[union-attr]
+        cursor.fetchall()
+
+
+_LOCK_SQL: dict[tuple[str, str, str], str] = {}
+
+
+def _lock_sql(connection: Any, model: type[models.Model], lookup: str) -> str:
+    """``SELECT pk FROM <model's table> WHERE <lookup> = %s FOR UPDATE``, written once per database and model."""
+    cache_key = (connection.alias, model._meta.label, lookup)
+    sql = _LOCK_SQL.get(cache_key)
+    if sql is None:
+        q = connection.ops.quote_name
+        opts = model._meta
+        field = opts.pk if lookup == "pk" else opts.get_field(lookup)
+        assert opts.pk is not None and field is not None
+        sql = (
+            f"SELECT {q(opts.pk.column)} FROM {q(opts.db_table)} "  # noqa: S608 (quoted names; the value is a parameter)
+            f"WHERE {q(field.column)} = %s {connection.ops.for_update_sql()}"
+        )
+        _LOCK_SQL[cache_key] = sql
+    return sql
 
 
 @dataclass
@@ -324,9 +350,11 @@ def pending_uploads(request: HttpRequest, *, using: str | None = None) -> Pendin
             return PendingUploads(0, 0)
         by_user = False
     using = using or router.db_for_read(AsyncTempFile)
+    connection = connections[using]
+    column = AsyncTempFile._meta.get_field("user" if by_user else "session_key")
     count = total = 0
-    with connections[using].cursor() as cursor:
-        cursor.execute(_pending_sql(connections[using], by_user), [param])
+    with connection.cursor() as cursor:
+        cursor.execute(_pending_sql(connection, by_user), [column.get_db_prep_value(param, connection)])
         for content_type_id, field_name, n, declared, undeclared in cursor.fetchall():
             count += n
             total += int(declared or 0)
