@@ -159,6 +159,17 @@ class AsyncUploadStorage(Storage):
         """
         return None
 
+    def version_and_size(self, key: str) -> tuple[str | None, int] | None:
+        """Return :meth:`object_version` and the size of the object at ``key`` (``None``: no object).
+
+        :meth:`verify_upload` asks this first. The default asks :meth:`exists`, :meth:`object_version`
+        and :meth:`size` in that order; a backend that learns all three from one request (a file's
+        ``stat``, an object's ``HEAD``) can answer them at once.
+        """
+        if not self.exists(key):
+            return None
+        return self.object_version(key), self.size(key)
+
     def copy_bound(self, method: Any, from_key: str, to_key: str, version: str | None) -> None:
         """Call ``method`` (this storage's ``copy_file`` or ``move_file``) bound to ``version``.
 
@@ -239,15 +250,15 @@ class AsyncUploadStorage(Storage):
         """
         from django.db.models import ImageField
 
-        if not self.exists(key):
+        # The version is read before anything else: whatever is checked below is that version or a
+        # later one, and a later one fails the version-bound copy.
+        found_object = self.version_and_size(key)
+        if found_object is None:
             raise UploadRejected(
                 "Nothing has been uploaded to this key; upload the file before submitting the form.",
                 code=ErrorCode.INVALID_KEY,
             )
-        # The version is read before anything else: whatever is checked below is that version or a
-        # later one, and a later one fails the version-bound copy.
-        version = self.object_version(key)
-        size = self.size(key)
+        version, size = found_object
         limit = field.max_size_bytes
         if limit is not None and size > limit:
             raise UploadRejected(

@@ -108,6 +108,14 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         except FileNotFoundError:
             return None
 
+    def version_and_size(self, key: str) -> tuple[str | None, int] | None:
+        """Return :meth:`object_version` and the size of the file ``key`` from one ``stat`` (``None``: no file)."""
+        try:
+            st = os.stat(self.path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return _version(st), st.st_size
+
     def copy_file(self, from_key: str, to_key: str, *, version: str | None = None) -> None:
         """Copy ``from_key`` to ``to_key`` (a hard link where possible); never overwrite.
 
