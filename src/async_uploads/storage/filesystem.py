@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from django.core import signing
 from django.core.files.storage import FileSystemStorage
-from django.urls import reverse
+from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
@@ -32,6 +32,24 @@ DOWNLOAD_SALT = "async_uploads.filesystem.download"
 
 def _version(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+_REVERSED: dict[tuple[Any, str, str], str] = {}
+
+
+def _reverse(viewname: str) -> str:
+    """``reverse(viewname)``, remembered per URL resolver and script prefix (it runs for every URL signed).
+
+    Keyed by the resolver object itself: a changed URLconf (``override_settings``,
+    ``clear_url_caches``, a request's own ``urlconf``) is a new resolver, so it is reversed anew.
+    """
+    key = (get_resolver(get_urlconf()), get_script_prefix(), viewname)
+    url = _REVERSED.get(key)
+    if url is None:
+        if len(_REVERSED) >= 64:  # old resolvers (tests swap URLconfs) are not kept alive for ever
+            _REVERSED.clear()
+        url = _REVERSED[key] = reverse(viewname)
+    return url
 
 
 def _registry(kwargs: dict[str, Any]) -> AsyncFieldRegistry:
@@ -62,7 +80,7 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         expires_at = timezone.now() + datetime.timedelta(seconds=expire)
         payload = {"k": name, "f": field_id, "p": "u", "e": int(expires_at.timestamp())}
         token = signing.Signer(salt=UPLOAD_SALT).sign_object(payload)
-        url = reverse(f"{_registry(kwargs).url_namespace}:filesystem-upload") + "?" + urlencode({"token": token})
+        url = _reverse(f"{_registry(kwargs).url_namespace}:filesystem-upload") + "?" + urlencode({"token": token})
         return {
             "url": url,
             "fields": {},
@@ -95,7 +113,7 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         if kwargs.get("filename"):
             payload["n"] = str(kwargs["filename"])
         token = signing.Signer(salt=DOWNLOAD_SALT).sign_object(payload)
-        return reverse(f"{_registry(kwargs).url_namespace}:filesystem-download") + "?" + urlencode({"token": token})
+        return _reverse(f"{_registry(kwargs).url_namespace}:filesystem-download") + "?" + urlencode({"token": token})
 
     def object_version(self, key: str) -> str | None:
         """Return device, inode, size and modification time (ns) of the file (``None``: no file).
