@@ -51,9 +51,6 @@ def _read_token(request: HttpRequest, salt: str, purpose: str) -> dict[str, Any]
     return payload
 
 
-#: Bytes the upload handler takes from the parser at once (Django's default is 64 KiB): fewer,
-#: larger writes; the server's memory still holds only a few chunks.
-UPLOAD_CHUNK_SIZE = 1024 * 1024
 #: After this many bytes written, a background thread starts writing them back to disk
 #: (``fdatasync``) while the rest arrives, so the sync before the 201 has little left to do.
 SYNC_EVERY = 32 * 1024 * 1024
@@ -96,8 +93,6 @@ class _BackgroundSync:
 
 class _StreamToDisk(FileUploadHandler):
     """Write the ``file`` part straight to a temporary file beside its destination, within limits."""
-
-    chunk_size = UPLOAD_CHUNK_SIZE
 
     def __init__(self, request: HttpRequest, field: AsyncFileMixin, temp_file: AsyncTempFile, directory: str):
         super().__init__(request)
