@@ -191,14 +191,18 @@ def _claim_free(moves: list[Move], pk: str, using: str) -> int:
 _CLAIM_SQL: dict[tuple[str, int], str] = {}
 
 
+def _column(opts: Any, name: str) -> str:
+    return str(opts.get_field(name).column)
+
+
 def _claim_sql(connection: Any, n: int) -> str:
     cache_key = (connection.alias, n)
     sql = _CLAIM_SQL.get(cache_key)
     if sql is None:
         q = connection.ops.quote_name
         opts = AsyncTempFile._meta
-        col = {name: q(opts.get_field(name).column) for name in ("object_pk", "claimed_at", "moved_to_location")}
-        version, pk_col = q(opts.get_field("verified_version").column), q(opts.pk.column)  # type: ignore[union-attr]
+        col = {name: q(_column(opts, name)) for name in ("object_pk", "claimed_at", "moved_to_location")}
+        version, pk_col = q(_column(opts, "verified_version")), q(opts.pk.column)  # type: ignore[union-attr]
         each = " ".join(["WHEN %s THEN %s"] * n)
         sql = (
             f"UPDATE {q(opts.db_table)} SET {col['object_pk']} = %s, {col['claimed_at']} = %s, "  # noqa: S608 (quoted names; values are parameters)

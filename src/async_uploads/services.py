@@ -314,11 +314,9 @@ def _lock_sql(connection: Any, model: type[models.Model], lookup: str) -> str:
     if sql is None:
         q = connection.ops.quote_name
         opts = model._meta
-        field = opts.pk if lookup == "pk" else opts.get_field(lookup)
-        assert opts.pk is not None and field is not None
         sql = (
-            f"SELECT {q(opts.pk.column)} FROM {q(opts.db_table)} "  # noqa: S608 (quoted names; the value is a parameter)
-            f"WHERE {q(field.column)} = %s {connection.ops.for_update_sql()}"
+            f"SELECT {q(_column(opts, 'pk'))} FROM {q(opts.db_table)} "  # noqa: S608 (quoted names; the value is a parameter)
+            f"WHERE {q(_column(opts, lookup))} = %s {connection.ops.for_update_sql()}"
         )
         _LOCK_SQL[cache_key] = sql
     return sql
@@ -354,7 +352,7 @@ def pending_uploads(request: HttpRequest, *, using: str | None = None) -> Pendin
     column = AsyncTempFile._meta.get_field("user" if by_user else "session_key")
     count = total = 0
     with connection.cursor() as cursor:
-        cursor.execute(_pending_sql(connection, by_user), [column.get_db_prep_value(param, connection)])
+        cursor.execute(_pending_sql(connection, by_user), [column.get_db_prep_value(param, connection)])  # type: ignore[union-attr]
         for content_type_id, field_name, n, declared, undeclared in cursor.fetchall():
             count += n
             total += int(declared or 0)
@@ -364,6 +362,12 @@ def pending_uploads(request: HttpRequest, *, using: str | None = None) -> Pendin
 
 
 _PENDING_SQL: dict[tuple[str, bool], str] = {}
+
+
+def _column(opts: Any, name: str) -> str:
+    """The database column of the concrete field ``name`` (``pk``: the primary key)."""
+    field = opts.pk if name == "pk" else opts.get_field(name)
+    return str(field.column)
 
 
 def _pending_sql(connection: Any, by_user: bool) -> str:
@@ -377,9 +381,9 @@ def _pending_sql(connection: Any, by_user: bool) -> str:
     if sql is None:
         q = connection.ops.quote_name
         opts = AsyncTempFile._meta
-        col = {name: q(opts.get_field(name).column) for name in ("content_type", "field_name", "declared_size")}
-        user_col, session_col = q(opts.get_field("user").column), q(opts.get_field("session_key").column)
-        object_col = q(opts.get_field("object_pk").column)
+        col = {name: q(_column(opts, name)) for name in ("content_type", "field_name", "declared_size")}
+        user_col, session_col = q(_column(opts, "user")), q(_column(opts, "session_key"))
+        object_col = q(_column(opts, "object_pk"))
         uploader = f"{user_col} = %s" if by_user else f"{user_col} IS NULL AND {session_col} = %s"
         # Only quoted names of this app's own table go into the text; the uploader is a parameter.
         sql = (
