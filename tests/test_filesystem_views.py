@@ -554,3 +554,79 @@ def test_download_refuses_post(uploader, browser):
     key = uploader.upload(ATTACHMENT, "report.pdf", b"%PDF x", "application/pdf")
     url = default_storage.generate_download_url(key, ATTACHMENT)
     assert browser.post(url).status_code == 405
+
+
+# --------------------------------------------------------------------------------------------
+# Durability: synced before the 201, written back in the background while it arrives
+# --------------------------------------------------------------------------------------------
+
+
+def _record_syncs(monkeypatch) -> list[tuple[str, str]]:
+    """Record fsync / fdatasync (with the file they sync) and the rename into place, in order."""
+    events: list[tuple[str, str]] = []
+    real = {name: getattr(os, name) for name in ("fsync", "fdatasync", "replace")}
+
+    def syncing(name):
+        def call(fd):
+            events.append((name, os.readlink(f"/proc/self/fd/{fd}")))
+            return real[name](fd)
+
+        return call
+
+    def replace(src, dst):
+        events.append(("replace", str(src)))
+        return real["replace"](src, dst)
+
+    monkeypatch.setattr(os, "fsync", syncing("fsync"))
+    monkeypatch.setattr(os, "fdatasync", syncing("fdatasync"))
+    monkeypatch.setattr(os, "replace", replace)
+    return events
+
+
+def _sync_threads() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name == "async-uploads-sync"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/fd"), reason="reads the synced file's name from /proc")
+def test_upload_is_written_back_while_it_arrives_and_synced_before_the_201(uploader, browser, settings, monkeypatch):
+    from async_uploads.views import filesystem
+
+    monkeypatch.setattr(filesystem, "SYNC_EVERY", 128 * 1024)
+    events = _record_syncs(monkeypatch)
+    real_request = filesystem._BackgroundSync.request
+
+    def request(self):
+        events.append(("write-back asked", ""))
+        real_request(self)
+
+    monkeypatch.setattr(filesystem._BackgroundSync, "request", request)
+    content = os.urandom(MB)
+    issued = uploader.issue(ATTACHMENT, "big.pdf")
+    response = send(browser, issued["uploadUrl"]["url"], content, "big.pdf", "application/pdf")
+    assert response.status_code == 201, response.content
+    with default_storage.open(issued["key"]) as fh:
+        assert fh.read() == content
+    assert part_files(settings) == []
+    kinds = [kind for kind, _ in events]
+    # The write-back was asked for while the body arrived (the thread may not have got to it
+    # before the end: the final fsync does it then).
+    assert kinds[0] == "write-back asked", kinds
+    # The last sync is a full fsync of the part file, and it comes before the rename into place.
+    part = next(name for kind, name in events if kind == "replace")
+    assert events[kinds.index("replace") - 1] == ("fsync", part)
+    assert all(name == part for kind, name in events if kind in ("fsync", "fdatasync"))
+    assert _sync_threads() == []
+
+
+def test_upload_refused_mid_stream_stops_the_background_sync_and_stores_nothing(
+    uploader, browser, settings, monkeypatch
+):
+    monkeypatch.setattr("async_uploads.views.filesystem.SYNC_EVERY", 128 * 1024)
+    issued = uploader.issue(ATTACHMENT, "big.pdf")
+    response = send(browser, issued["uploadUrl"]["url"], b"x" * (MB + 1), "big.pdf", "application/pdf")
+    assert_error(response, 413, "file_too_large")
+    assert_nothing_stored(settings, issued["key"])
+    assert AsyncTempFile.objects.get(key=issued["key"]).uploaded_at is None
+    assert _sync_threads() == []

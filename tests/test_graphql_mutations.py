@@ -705,7 +705,10 @@ def test_a_storage_failing_to_check_the_upload_is_a_field_error(gql, monkeypatch
     def broken(*args, **kwargs):
         raise ConnectionError("storage unreachable")
 
-    monkeypatch.setattr(storage, "exists", broken)
+    # Unreachable: every question the check may ask fails (the filesystem backend asks
+    # version_and_size, one stat, rather than exists).
+    for method in ("exists", "version_and_size", "object_version", "size", "read_range"):
+        monkeypatch.setattr(storage, method, broken)
     assert_refused(create(gql, title="new", attachment={"key": key}), "invalid_key")
     assert Document.objects.count() == 0
     monkeypatch.undo()

@@ -199,6 +199,14 @@ def test_rest_quota_check_is_one_indexed_query(alice, user):
     # The INSERT of the new row, and one SELECT for both quotas.
     assert [sql.split()[0] for sql in on_table] == ["INSERT", "SELECT"], on_table
     assert "GROUP BY" in on_table[1]
+    # The issuing transaction (a savepoint here: the test runs in one) holds the uploader's lock
+    # (databases with row locks), the INSERT and the one count, and nothing else; before it only
+    # the session, the user and the user's permissions are read.
+    kinds = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    start = kinds.index("SAVEPOINT") if "SAVEPOINT" in kinds else kinds.index("BEGIN")
+    lock = ["SELECT"] if connection.features.has_select_for_update else []
+    assert kinds[start + 1 :] == [*lock, "INSERT", "SELECT", "RELEASE" if kinds[start] == "SAVEPOINT" else "COMMIT"]
+    assert kinds[:start] == ["SELECT"] * start and start <= 4, kinds
     if connection.vendor == "sqlite":
         count_sql = on_table[1]
         with connection.cursor() as cursor:

@@ -229,7 +229,19 @@ def test_resave_without_key_change_does_no_storage_work(upload_pdf, req, media_f
     before = media_files()
 
     calls: list[str] = []
-    for method in ("exists", "copy_file", "move_file", "delete", "save", "open", "size", "get_available_name"):
+    for method in (
+        "exists",
+        "version_and_size",
+        "object_version",
+        "read_range",
+        "copy_file",
+        "move_file",
+        "delete",
+        "save",
+        "open",
+        "size",
+        "get_available_name",
+    ):
         original = getattr(FileSystemAsyncUploadStorage, method)
 
         def spy(self, *args, _name=method, _original=original, **kwargs):

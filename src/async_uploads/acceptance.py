@@ -8,7 +8,6 @@ value into what the field stores and what the save flow moves.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ from django.core.exceptions import ValidationError
 
 from async_uploads.codes import ErrorCode
 from async_uploads.exceptions import UploadRejected
+from async_uploads.storage.base import accepts_keyword
 
 if TYPE_CHECKING:
     from django.db import models
@@ -220,11 +220,7 @@ def verify_temp_file(
 def _takes_upload_details(verify: Any) -> bool:
     """Return whether a storage's ``verify_upload`` takes ``name``/``width``/``height`` (custom
     storages written against the first release take only ``key`` and ``field``)."""
-    try:
-        params = inspect.signature(verify).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins and the like
-        return False
-    return "name" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return accepts_keyword(verify, "name")
 
 
 def _resolve_claimed(field: AsyncFileMixin, temp_file: AsyncTempFile, pk: Any, reject: Any) -> str | None:

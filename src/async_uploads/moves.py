@@ -34,8 +34,7 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
-from django.db.models import Case, Value, When
+from django.db import connections, models, transaction
 from django.db.models.fields.files import FieldFile
 from django.db.models.signals import class_prepared, post_save
 from django.utils import timezone
@@ -140,22 +139,7 @@ def _claim(moves: list[Move], pk: str, using: str) -> list[Move]:
     """
     rows = AsyncTempFile.objects.using(using)
     ids = [m.temp_file.pk for m in moves]
-    claimed = (
-        rows.filter(pk__in=ids, object_pk__isnull=True).update(
-            object_pk=pk,
-            claimed_at=timezone.now(),
-            moved_to_location=Case(
-                *[When(pk=m.temp_file.pk, then=Value(m.target)) for m in moves],
-                output_field=models.TextField(),
-            ),
-            verified_version=Case(
-                *[When(pk=m.temp_file.pk, then=Value(m.temp_file.verified_version)) for m in moves],
-                output_field=models.CharField(),
-            ),
-        )
-        if any(m.temp_file.object_pk is None for m in moves)
-        else 0
-    )
+    claimed = _claim_free(moves, pk, using) if any(m.temp_file.object_pk is None for m in moves) else 0
     if claimed == len(moves):
         for m in moves:
             m.temp_file.object_pk = pk
@@ -181,6 +165,52 @@ def _claim(moves: list[Move], pk: str, using: str) -> list[Move]:
             rows.filter(pk=m.temp_file.pk).update(moved_to_location=m.target)
         m.temp_file.object_pk, m.temp_file.moved_to_location = pk, m.target
     return lost
+
+
+def _claim_free(moves: list[Move], pk: str, using: str) -> int:
+    """Claim the moves' rows that no record holds yet for record ``pk``; return how many were claimed.
+
+    One conditional UPDATE (``... WHERE id IN (...) AND object_pk IS NULL``) that also stores each
+    row's permanent name and verified version. Written once per database and number of keys: the
+    ORM built the same statement (CASE expressions per column) anew on every save.
+    """
+    connection = connections[using]
+    opts = AsyncTempFile._meta
+    claimed_at = opts.get_field("claimed_at").get_db_prep_value(timezone.now(), connection)  # type: ignore[union-attr]
+    params: list[Any] = [pk, claimed_at]
+    for m in moves:
+        params += [m.temp_file.pk, m.target]
+    for m in moves:
+        params += [m.temp_file.pk, m.temp_file.verified_version]
+    params += [m.temp_file.pk for m in moves]
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(connection, len(moves)), params)
+        return cursor.rowcount
+
+
+_CLAIM_SQL: dict[tuple[str, int], str] = {}
+
+
+def _column(opts: Any, name: str) -> str:
+    return str(opts.get_field(name).column)
+
+
+def _claim_sql(connection: Any, n: int) -> str:
+    cache_key = (connection.alias, n)
+    sql = _CLAIM_SQL.get(cache_key)
+    if sql is None:
+        q = connection.ops.quote_name
+        opts = AsyncTempFile._meta
+        col = {name: q(_column(opts, name)) for name in ("object_pk", "claimed_at", "moved_to_location")}
+        version, pk_col = q(_column(opts, "verified_version")), q(opts.pk.column)  # type: ignore[union-attr]
+        each = " ".join(["WHEN %s THEN %s"] * n)
+        sql = (
+            f"UPDATE {q(opts.db_table)} SET {col['object_pk']} = %s, {col['claimed_at']} = %s, "  # noqa: S608 (quoted names; values are parameters)
+            f"{col['moved_to_location']} = CASE {pk_col} {each} END, {version} = CASE {pk_col} {each} END "
+            f"WHERE {pk_col} IN ({', '.join(['%s'] * n)}) AND {col['object_pk']} IS NULL"
+        )
+        _CLAIM_SQL[cache_key] = sql
+    return sql
 
 
 def _finish_moves(model: type[models.Model], instance: models.Model, pk: str, moves: list[Move], using: str) -> None:

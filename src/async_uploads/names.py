@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime
 import os
 import posixpath
+import string
 
 from django.core.exceptions import SuspiciousFileOperation
-from django.utils.crypto import get_random_string
 from django.utils.text import get_valid_filename
 
 __all__ = [
@@ -71,6 +71,21 @@ def is_clean_key(key: str) -> bool:
     return posixpath.normpath(key) == key and ".." not in key.split("/")
 
 
+_SECRET_ALPHABET = string.ascii_letters + string.digits  # as django.utils.crypto.get_random_string
+
+
+def _random_secret(length: int) -> str:
+    """Return ``length`` characters drawn uniformly from ``[A-Za-z0-9]`` by the OS's CSPRNG.
+
+    What ``get_random_string`` returns, from one ``os.urandom`` call instead of one per character:
+    bytes from 248 up are dropped, so ``b % 62`` is uniform.
+    """
+    chars: list[str] = []
+    while len(chars) < length:
+        chars.extend(_SECRET_ALPHABET[b % 62] for b in os.urandom(2 * length) if b < 248)
+    return "".join(chars[:length])
+
+
 def temporary_key(filename: str, *, prefix: str, secret_length: int, max_length: int | None = None) -> str:
     """Return a new unique temporary key for an upload of ``filename``: ``PREFIX/YYYY/MM/DD/SECRET-name``.
 
@@ -80,7 +95,7 @@ def temporary_key(filename: str, *, prefix: str, secret_length: int, max_length:
     """
     filename = fit_name(safe_basename(filename), MAX_NAME_BYTES - secret_length - 1)
     today = datetime.date.today().strftime("%Y/%m/%d")
-    secret = get_random_string(secret_length)
+    secret = _random_secret(secret_length)
     start = f"{prefix}/{today}/{secret}-"
     if max_length:
         file_root, file_ext = os.path.splitext(filename)

@@ -9,7 +9,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, SuspiciousFileOperation, ValidationError
 from django.db import connections, models, router, transaction
-from django.db.models import Count, Q, Sum
 
 from async_uploads import restrictions
 from async_uploads.codes import ErrorCode
@@ -276,18 +275,6 @@ def _count_request(request: HttpRequest) -> None:
     setattr(request, _REQUEST_COUNTER_ATTR, seen + 1)
 
 
-def _uploader_filter(request: HttpRequest) -> Q | None:
-    """Return the filter of ``request``'s uploader's rows (``None``: a client with no session yet)."""
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        return Q(user_id=user.pk)
-    session = getattr(request, "session", None)
-    session_key = session.session_key if session is not None else None
-    if not session_key:
-        return None
-    return Q(user__isnull=True, session_key=session_key)
-
-
 def _lock_uploader(request: HttpRequest, using: str) -> None:
     """Serialise requests for upload URLs of one uploader, where the database can do it cheaply.
 
@@ -311,7 +298,31 @@ def _lock_uploader(request: HttpRequest, using: str) -> None:
         lookup = {"session_key": session.session_key}
     if router.db_for_write(model) != using:
         return  # a lock in another database would not order this transaction
-    list(model._default_manager.using(using).select_for_update().filter(**lookup).values_list("pk", flat=True))
+    connection = connections[using]
+    ((column, value),) = lookup.items()
+    opts = model._meta
+    field = opts.pk if column == "pk" else opts.get_field(column)
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_sql(connection, model, column), [field.get_db_prep_value(value, connection)])  # type: ignore[union-attr]
+        cursor.fetchall()
+
+
+_LOCK_SQL: dict[tuple[str, str, str], str] = {}
+
+
+def _lock_sql(connection: Any, model: type[models.Model], lookup: str) -> str:
+    """``SELECT pk FROM <model's table> WHERE <lookup> = %s FOR UPDATE``, written once per database and model."""
+    cache_key = (connection.alias, model._meta.label, lookup)
+    sql = _LOCK_SQL.get(cache_key)
+    if sql is None:
+        q = connection.ops.quote_name
+        opts = model._meta
+        sql = (
+            f"SELECT {q(_column(opts, 'pk'))} FROM {q(opts.db_table)} "  # noqa: S608 (quoted names; the value is a parameter)
+            f"WHERE {q(_column(opts, lookup))} = %s {connection.ops.for_update_sql()}"
+        )
+        _LOCK_SQL[cache_key] = sql
+    return sql
 
 
 @dataclass
@@ -330,25 +341,62 @@ def pending_uploads(request: HttpRequest, *, using: str | None = None) -> Pendin
     Rows a record claimed (``object_pk`` set, also when its move failed) and rows the cleanup
     deleted do not count.
     """
-    uploader = _uploader_filter(request)
-    if uploader is None:
-        return PendingUploads(0, 0)
-    rows = (
-        AsyncTempFile.objects.using(using or router.db_for_read(AsyncTempFile))
-        .filter(uploader, object_pk__isnull=True)
-        .values("content_type_id", "field_name")
-        .annotate(
-            n=Count("pk"), declared=Sum("declared_size"), undeclared=Count("pk", filter=Q(declared_size__isnull=True))
-        )
-        .order_by()
-    )
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        by_user, param = True, user.pk
+    else:
+        session = getattr(request, "session", None)
+        param = session.session_key if session is not None else None
+        if not param:
+            return PendingUploads(0, 0)
+        by_user = False
+    using = using or router.db_for_read(AsyncTempFile)
+    connection = connections[using]
+    column = AsyncTempFile._meta.get_field("user" if by_user else "session_key")
     count = total = 0
-    for row in rows:
-        count += row["n"]
-        total += row["declared"] or 0
-        if row["undeclared"]:
-            total += row["undeclared"] * _undeclared_size(row["content_type_id"], row["field_name"])
+    with connection.cursor() as cursor:
+        cursor.execute(_pending_sql(connection, by_user), [column.get_db_prep_value(param, connection)])  # type: ignore[union-attr]
+        for content_type_id, field_name, n, declared, undeclared in cursor.fetchall():
+            count += n
+            total += int(declared or 0)
+            if undeclared:
+                total += undeclared * _undeclared_size(content_type_id, field_name)
     return PendingUploads(count, total)
+
+
+_PENDING_SQL: dict[tuple[str, bool], str] = {}
+
+
+def _column(opts: Any, name: str) -> str:
+    """The database column of the concrete field ``name`` (``pk``: the primary key)."""
+    field = opts.pk if name == "pk" else opts.get_field(name)
+    return str(field.column)
+
+
+def _pending_sql(connection: Any, by_user: bool) -> str:
+    """The quota statement, written once per database vendor (the ORM would build it per request).
+
+    Per field: the uploader's unclaimed rows, their declared sizes added up, and how many have no
+    declared size. It reads the indexes ``asynctemp_user_pending_idx`` / ``asynctemp_session_pending_idx``.
+    """
+    cache_key = (connection.vendor, by_user)
+    sql = _PENDING_SQL.get(cache_key)
+    if sql is None:
+        q = connection.ops.quote_name
+        opts = AsyncTempFile._meta
+        col = {name: q(_column(opts, name)) for name in ("content_type", "field_name", "declared_size")}
+        user_col, session_col = q(_column(opts, "user")), q(_column(opts, "session_key"))
+        object_col = q(_column(opts, "object_pk"))
+        uploader = f"{user_col} = %s" if by_user else f"{user_col} IS NULL AND {session_col} = %s"
+        # Only quoted names of this app's own table go into the text; the uploader is a parameter.
+        sql = (
+            f"SELECT {col['content_type']}, {col['field_name']}, COUNT(*), SUM({col['declared_size']}), "  # noqa: S608
+            f"SUM(CASE WHEN {col['declared_size']} IS NULL THEN 1 ELSE 0 END) "
+            f"FROM {q(opts.db_table)} WHERE {uploader} AND {object_col} IS NULL "
+            f"GROUP BY {col['content_type']}, {col['field_name']}"
+        )
+        _PENDING_SQL[cache_key] = sql
+    return sql
 
 
 def _undeclared_size(content_type_id: int, field_name: str) -> int:

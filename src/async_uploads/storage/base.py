@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
@@ -71,11 +72,33 @@ def takes_version(method: Any) -> bool:
 
     Custom storages written against the first release take only ``from_key`` and ``to_key``.
     """
+    return accepts_keyword(method, "version")
+
+
+def accepts_keyword(method: Any, name: str) -> bool:
+    """Return whether ``method`` (a function or bound method) takes the keyword argument ``name``.
+
+    Answered once per function: the save flow asks on every save, and ``inspect.signature``
+    costs tens of microseconds each time.
+    """
+    func = getattr(method, "__func__", method)
     try:
-        params = inspect.signature(method).parameters
+        return _accepts_keyword(func, name)
+    except TypeError:  # pragma: no cover - an unhashable callable
+        return _signature_accepts(method, name)
+
+
+@functools.lru_cache(maxsize=256)
+def _accepts_keyword(func: Any, name: str) -> bool:
+    return _signature_accepts(func, name)
+
+
+def _signature_accepts(func: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(func).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins and the like
         return False
-    return "version" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 class AsyncUploadStorage(Storage):
@@ -135,6 +158,17 @@ class AsyncUploadStorage(Storage):
         backend cannot tell versions apart, so the copy is not bound.
         """
         return None
+
+    def version_and_size(self, key: str) -> tuple[str | None, int] | None:
+        """Return :meth:`object_version` and the size of the object at ``key`` (``None``: no object).
+
+        :meth:`verify_upload` asks this first. The default asks :meth:`exists`, :meth:`object_version`
+        and :meth:`size` in that order; a backend that learns all three from one request (a file's
+        ``stat``, an object's ``HEAD``) can answer them at once.
+        """
+        if not self.exists(key):
+            return None
+        return self.object_version(key), self.size(key)
 
     def copy_bound(self, method: Any, from_key: str, to_key: str, version: str | None) -> None:
         """Call ``method`` (this storage's ``copy_file`` or ``move_file``) bound to ``version``.
@@ -220,15 +254,15 @@ class AsyncUploadStorage(Storage):
         """
         from django.db.models import ImageField
 
-        if not self.exists(key):
+        # The version is read before anything else: whatever is checked below is that version or a
+        # later one, and a later one fails the version-bound copy.
+        found_object = self.version_and_size(key)
+        if found_object is None:
             raise UploadRejected(
                 "Nothing has been uploaded to this key; upload the file before submitting the form.",
                 code=ErrorCode.INVALID_KEY,
             )
-        # The version is read before anything else: whatever is checked below is that version or a
-        # later one, and a later one fails the version-bound copy.
-        version = self.object_version(key)
-        size = self.size(key)
+        version, size = found_object
         limit = field.max_size_bytes
         if limit is not None and size > limit:
             raise UploadRejected(

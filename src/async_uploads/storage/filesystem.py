@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 from django.core import signing
 from django.core.files.storage import FileSystemStorage
 from django.core.signals import setting_changed
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import force_bytes
@@ -127,7 +126,7 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         expires_at = timezone.now() + datetime.timedelta(seconds=expire)
         payload = {"k": name, "f": field_id, "p": "u", "e": int(expires_at.timestamp())}
         token = signing.Signer(salt=UPLOAD_SALT).sign_object(payload)
-        url = reverse(f"{_registry(kwargs).url_namespace}:filesystem-upload") + "?" + urlencode({"token": token})
+        url = cached_reverse(f"{_registry(kwargs).url_namespace}:filesystem-upload") + "?" + urlencode({"token": token})
         return {
             "url": url,
             "fields": {},
@@ -175,6 +174,14 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
             return _version(os.stat(self.path(key)))
         except FileNotFoundError:
             return None
+
+    def version_and_size(self, key: str) -> tuple[str | None, int] | None:
+        """Return :meth:`object_version` and the size of the file ``key`` from one ``stat`` (``None``: no file)."""
+        try:
+            st = os.stat(self.path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return _version(st), st.st_size
 
     def copy_file(self, from_key: str, to_key: str, *, version: str | None = None) -> None:
         """Copy ``from_key`` to ``to_key`` (a hard link where possible); never overwrite.
