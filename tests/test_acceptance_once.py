@@ -19,12 +19,8 @@ from async_uploads.inputs import AsyncFileInputData
 from async_uploads.models import AsyncTempFile
 from tests import test_cloud_backends
 from tests.cloudapp.models import (
-    AzureDoc,
-    AzureImage,
     FsDoc,
     FsImage,
-    S3Doc,
-    S3Image,
     azure_storage,
     fs_storage,
     s3_storage,
@@ -33,22 +29,9 @@ from tests.conftest import request_for
 from tests.test_cloud_backends import PDF, Backend, png
 
 # The filesystem / moto S3 / Azurite ``backend`` fixture of the cloud backend tests.
-_backend_fixture = test_cloud_backends.backend
+backend = test_cloud_backends.backend
 
 HTML = b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>"
-
-
-@pytest.fixture(params=["filesystem", "s3", "azure"])
-def backend(request, user, client_for) -> Backend:
-    """The filesystem upload view, moto's S3 server or Azurite, driven as in test_cloud_backends."""
-    client = client_for(user)
-    if request.param == "s3":
-        request.getfixturevalue("s3_server")
-        return Backend("s3", S3Doc, S3Image, s3_storage, client)
-    if request.param == "azure":
-        request.getfixturevalue("azurite")
-        return Backend("azure", AzureDoc, AzureImage, azure_storage, client)
-    return Backend("filesystem", FsDoc, FsImage, fs_storage, client)
 
 
 def unique(ext: str = ".pdf") -> str:
