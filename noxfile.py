@@ -14,6 +14,9 @@ import os
 import re
 
 import nox
+from packaging.requirements import Requirement
+
+EXTRAS = "image,s3,azure,drf"  # what scripts/install.sh installs; the dev group adds strawberry-graphql-django
 
 # (Python, Django): what the classifiers and requires-python in pyproject.toml claim, and nothing else.
 MATRIX = [
@@ -57,6 +60,33 @@ def tests(session: nox.Session, django: str) -> None:
     """The suite (pytest -n 2) on one Python and the newest release of one Django feature version."""
     # `--group` needs pip 25.1; the extras and the dev group are what scripts/install.sh installs.
     session.install("pip>=25.1")
-    session.install("-e", ".[image,s3,azure,drf]", "--group", "dev", f"Django~={django}.0")
+    session.install("-e", f".[{EXTRAS}]", "--group", "dev", f"Django~={django}.0")
     session.run("python", "-c", "import django, sys; print('Django', django.get_version(), 'on Python', sys.version)")
+    session.run("python", "-m", "pytest", "-n", "2", *session.posargs)
+
+
+def _lower_bounds(django: str) -> list[str]:
+    """Each runtime requirement of pyproject.toml (dependencies and every extra) pinned to its lower bound."""
+    project = nox.project.load_toml("pyproject.toml")["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
+    pins = [f"Django~={django}.0"]
+    for text in requirements:
+        req = Requirement(text)
+        if req.name.lower() == "django":
+            continue
+        floors = [spec.version for spec in req.specifier if spec.operator == ">="]
+        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+        pins.extend(f"{req.name}{extras}=={floor}" for floor in floors)
+    return sorted(set(pins))
+
+
+@nox.session(default=False)
+@nox.parametrize(("python", "django"), [("3.11", "5.2"), ("3.12", "6.1")], ids=["3.11-django5.2", "3.12-django6.1"])
+def lowest(session: nox.Session, django: str) -> None:
+    """The suite with every runtime dependency at the lower bound pyproject.toml claims (oldest and newest Django)."""
+    session.install("pip>=25.1")
+    session.install("-e", f".[{EXTRAS}]", "--group", "dev", *_lower_bounds(django))
+    session.run("python", "-m", "pip", "list", "--format=freeze")
     session.run("python", "-m", "pytest", "-n", "2", *session.posargs)
