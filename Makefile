@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite lint format bench schema docs check-links codegen-check clean
+.PHONY: install run test test-sqlite test-matrix lint format bench schema docs check-links codegen-check clean
 
 install: $(STAMP)
 
@@ -24,6 +24,11 @@ test: install
 ## Only SQLite, for a quick loop: make test-sqlite ARGS="-k keys"
 test-sqlite: install
 	$(PY) -m pytest -n 2 $(ARGS)
+
+## The support matrix (noxfile.py): the suite on each tested Python + Django pair, SQLite unless DATABASE_URL is set;
+## one leg: make test-matrix ARGS='-s "tests(3.12-django6.1)"'; pytest arguments after --: ARGS='-- -m "not browser"'
+test-matrix: install
+	$(VENV)/bin/nox $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

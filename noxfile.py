@@ -1,0 +1,92 @@
+"""The support matrix: the whole suite on each tested pair of Python and Django (`make test-matrix`).
+
+One leg: ``nox -s "tests(python='3.12', django='6.1')"``; every leg: ``nox`` (or ``make test-matrix``);
+the list: ``nox -l``. Arguments after ``--`` go to pytest, e.g. ``nox -s ... -- -m "not browser" -k keys``.
+``DATABASE_URL`` passes through to the tests (SQLite when unset).
+
+A Python that is not installed is skipped with a warning, except under ``CI=true``, where it fails.
+Interpreters are looked up on ``PATH`` and in version managers (pyenv, ...), never downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import nox
+from packaging.requirements import Requirement
+
+EXTRAS = "image,s3,azure,drf"  # what scripts/install.sh installs; the dev group adds strawberry-graphql-django
+
+# (Python, Django): what the classifiers and requires-python in pyproject.toml claim, and nothing else.
+MATRIX = [
+    ("3.11", "5.2"),
+    ("3.12", "5.2"),
+    ("3.13", "5.2"),
+    ("3.12", "6.0"),
+    ("3.13", "6.0"),
+    ("3.12", "6.1"),
+    ("3.13", "6.1"),
+]
+
+
+def _pyenv_versions() -> None:
+    """Let nox find each pyenv-installed Python of the matrix, not only the one pyenv has selected.
+
+    pyenv's shims answer only for the selected versions (``pyenv global``); nox resolves a shim through
+    ``PYENV_VERSION``, so that lists the newest installed patch release of each Python of MATRIX.
+    A ``PYENV_VERSION`` already set is left as it is.
+    """
+    root = os.environ.get("PYENV_ROOT")
+    if not root or "PYENV_VERSION" in os.environ or not os.path.isdir(os.path.join(root, "versions")):
+        return
+    newest: dict[str, tuple[int, ...]] = {}
+    for name in os.listdir(os.path.join(root, "versions")):
+        if re.fullmatch(r"3\.\d+\.\d+", name) and (minor := name.rsplit(".", 1)[0]) in {py for py, _ in MATRIX}:
+            newest[minor] = max(newest.get(minor, ()), tuple(map(int, name.split("."))))
+    if newest:
+        os.environ["PYENV_VERSION"] = ":".join(".".join(map(str, v)) for v in sorted(newest.values()))
+
+
+_pyenv_versions()
+nox.options.sessions = ["tests"]
+nox.options.error_on_missing_interpreters = os.environ.get("CI") == "true"
+nox.options.download_python = "never"
+
+
+@nox.session
+@nox.parametrize(("python", "django"), MATRIX, ids=[f"{py}-django{dj}" for py, dj in MATRIX])
+def tests(session: nox.Session, django: str) -> None:
+    """The suite (pytest -n 2) on one Python and the newest release of one Django feature version."""
+    # `--group` needs pip 25.1; the extras and the dev group are what scripts/install.sh installs.
+    session.install("pip>=25.1")
+    session.install("-e", f".[{EXTRAS}]", "--group", "dev", f"Django~={django}.0")
+    session.run("python", "-c", "import django, sys; print('Django', django.get_version(), 'on Python', sys.version)")
+    session.run("python", "-m", "pytest", "-n", "2", *session.posargs)
+
+
+def _lower_bounds(django: str) -> list[str]:
+    """Each runtime requirement of pyproject.toml (dependencies and every extra) pinned to its lower bound."""
+    project = nox.project.load_toml("pyproject.toml")["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
+    pins = [f"Django~={django}.0"]
+    for text in requirements:
+        req = Requirement(text)
+        if req.name.lower() == "django":
+            continue
+        floors = [spec.version for spec in req.specifier if spec.operator == ">="]
+        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+        pins.extend(f"{req.name}{extras}=={floor}" for floor in floors)
+    return sorted(set(pins))
+
+
+@nox.session(default=False)
+@nox.parametrize(("python", "django"), [("3.11", "5.2"), ("3.12", "6.1")], ids=["3.11-django5.2", "3.12-django6.1"])
+def lowest(session: nox.Session, django: str) -> None:
+    """The suite with every runtime dependency at the lower bound pyproject.toml claims (oldest and newest Django)."""
+    session.install("pip>=25.1")
+    session.install("-e", f".[{EXTRAS}]", "--group", "dev", *_lower_bounds(django))
+    session.run("python", "-m", "pip", "list", "--format=freeze")
+    session.run("python", "-m", "pytest", "-n", "2", *session.posargs)
