@@ -22,7 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "async_uploads",
     "tests.testapp",
-    "tests.cloudapp",  # cloud backend tests (issue 4); no migrations
+    "tests.cloudapp",  # cloud backend tests; no migrations
 ]
 
 MIDDLEWARE = [

@@ -214,7 +214,7 @@ class AsyncFileMixin:
     def perm_detail(self) -> str | None:
         return self._perm(self._perm_detail, "detail")
 
-    #: The seed's name for the permission checked before a download.
+    #: alliance-platform-storage's name for the permission checked before a download.
     perm_download = perm_detail
 
     @property

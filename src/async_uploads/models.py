@@ -86,7 +86,7 @@ class AsyncTempFile(models.Model):
     #: The permanent name the object is (being) moved to.
     moved_to_location = models.TextField(blank=True)
     #: Traceback of a failed move; such rows are kept until a retry succeeds.
-    error = models.TextField(null=True, blank=True)  # noqa: DJ001 (seed: None means no error)
+    error = models.TextField(null=True, blank=True)  # noqa: DJ001 (as in alliance-platform-storage: None means no error)
     #: The version of the object that was verified (``AsyncUploadStorage.object_version``), set with
     #: the claim; the move copies only that version. ``None``: the storage cannot tell versions apart.
     verified_version = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (None: not bound)

@@ -364,7 +364,7 @@ def tidy(placed: list[Move], holds: dict[str, str | None]) -> None:
 
 
 def _lookup_assigned_key(field: AsyncFileMixin, key: str, using: str) -> AsyncTempFile | None:
-    # A key assigned as a plain string by server code (trusted, as in the seed): find its record.
+    # A key assigned as a plain string by server code (trusted, as in alliance-platform-storage): find its record.
     ct = ContentType.objects.db_manager(using).get_for_model(field.model, for_concrete_model=False)
     temp_file = AsyncTempFile.get_by_key(key, using)
     if temp_file is None or temp_file.content_type_id != ct.pk or temp_file.field_name != field.name:

@@ -253,7 +253,7 @@ def issue_upload(
             max_size=limit,
             **extra,
         )
-    if isinstance(upload, str):  # a custom storage that returns only a URL, as the seed allowed
+    if isinstance(upload, str):  # a custom storage that returns only a URL, as alliance-platform-storage allowed
         upload = {"url": upload, "fields": {}}
     return IssuedUpload(temp_file=temp_file, upload=upload)
 

@@ -111,7 +111,7 @@ def _read_params(request: HttpRequest) -> dict[str, Any]:
         raw: dict[str, Any] = body
     else:
         raw = {k: request.POST.get(k) for k in request.POST}
-        if isinstance(raw.get("params"), str):  # the seed sent extra upload fields as a JSON string
+        if isinstance(raw.get("params"), str):  # alliance-platform-storage sent extra upload fields as a JSON string
             raw["params"] = json.loads(raw["params"]) if raw["params"] else None
     return {_snake(k): v for k, v in raw.items()}
 
