@@ -73,6 +73,18 @@ def cloud(request, user, client_for) -> Cloud:
     return Cloud("azure", AzureDoc, AzureImage, azure_storage, client)
 
 
+def issue_filesystem_upload(client: Any, filename: str) -> dict[str, Any]:
+    """Ask the cloud registry's REST view for an upload URL of the filesystem-backed ``FsDoc.file``."""
+    from tests.cloudapp.models import FsDoc
+
+    field = FsDoc._meta.get_field("file")
+    return client.post(
+        reverse(f"{cloud_registry.url_namespace}:generate-upload-url"),
+        data=json.dumps({"field_id": cloud_registry.generate_id(field), "filename": filename}),
+        content_type="application/json",
+    ).json()
+
+
 def unique(ext: str) -> str:
     return f"{uuid.uuid4().hex[:10]}{ext}"
 
@@ -233,15 +245,9 @@ def test_filesystem_upload_view_status_is_the_documented_one(user, client_for):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from async_uploads.codes import ErrorCode
-    from tests.cloudapp.models import FsDoc
 
     client = client_for(user)
-    field = FsDoc._meta.get_field("file")
-    issued = client.post(
-        reverse(f"{cloud_registry.url_namespace}:generate-upload-url"),
-        data=json.dumps({"field_id": cloud_registry.generate_id(field), "filename": "a.pdf"}),
-        content_type="application/json",
-    ).json()
+    issued = issue_filesystem_upload(client, "a.pdf")
     response = client.post(
         issued["uploadUrl"]["url"], {"file": SimpleUploadedFile("a.exe", b"MZ\x90\x00", "application/x-msdownload")}
     )
@@ -295,12 +301,7 @@ def test_a_lost_claim_in_autocommit_leaves_no_refused_record(user, client_for):
     from tests.cloudapp.models import FsDoc
 
     client = client_for(user)
-    field = FsDoc._meta.get_field("file")
-    issued = client.post(
-        reverse(f"{cloud_registry.url_namespace}:generate-upload-url"),
-        data=json.dumps({"field_id": cloud_registry.generate_id(field), "filename": "a.pdf"}),
-        content_type="application/json",
-    ).json()
+    issued = issue_filesystem_upload(client, "a.pdf")
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     assert (

@@ -43,6 +43,11 @@ print(json.dumps({"page": page.status_code, "upload": upload.status_code, "name"
 
 def run_probe(probe: str, tmp_path) -> dict:
     """Run ``probe`` in the example project on its defaults (SQLite, filesystem) and return its report."""
+    return run_probe_with_stderr(probe, tmp_path)[0]
+
+
+def run_probe_with_stderr(probe: str, tmp_path) -> tuple[dict, str]:
+    """Like :func:`run_probe`, and also return what the process wrote to stderr (warnings, logs)."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "example.settings",
@@ -59,7 +64,7 @@ def run_probe(probe: str, tmp_path) -> dict:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
 
 
 def test_example_project_runs_on_its_defaults(tmp_path):

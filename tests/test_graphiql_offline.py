@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from tests.test_browser_demo import Example, start_example, stop
+from tests.test_example_project import run_probe_with_stderr
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "scripts" / "build-graphiql.sh"
@@ -103,23 +103,8 @@ print(json.dumps({
 
 
 def run_probe(tmp_path: Path) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "example.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'example.sqlite3'}",
-        "EXAMPLE_MEDIA_ROOT": str(tmp_path / "media"),
-    }
-    env.pop("EXAMPLE_STORAGE", None)
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT / "example_project",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return {"stderr": result.stderr, **json.loads(result.stdout.strip().splitlines()[-1])}
+    report, stderr = run_probe_with_stderr(PROBE, tmp_path)
+    return {"stderr": stderr, **report}
 
 
 def test_the_page_loads_only_this_servers_files_and_allows_only_its_scripts(built: Path, tmp_path: Path) -> None:
