@@ -324,6 +324,58 @@ def test_graphql_batch_crossing_the_quota_answers_each_item(settings, gql):
     assert set(AsyncTempFile.objects.values_list("key", flat=True)) >= {answers[0]["key"], answers[2]["key"]}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_graphql_batch_byte_quota_refuses_only_the_item_that_does_not_fit(settings, gql):
+    limits(settings, MAX_PENDING_BYTES=100)
+    sizes = [60, 50, 40]
+    result = gql.execute(BATCH, {"input": [{"field": EXTRA, "filename": f"f{n}.bin", "size": n} for n in sizes]})
+    assert result.errors is None, result.body
+    answers = result.data["generateUploadUrls"]
+    assert [a["__typename"] for a in answers] == ["IssuedUpload", "OperationInfo", "IssuedUpload"]
+    message = single_message(answers[1])
+    assert message["code"] == "quota_exceeded", message
+    assert "to 110 bytes" in message["message"] and "at most 100 bytes" in message["message"]
+    # Only the two that fit are recorded, under the keys they were given.
+    rows = dict(AsyncTempFile.objects.values_list("key", "declared_size"))
+    assert rows == {answers[0]["key"]: 60, answers[2]["key"]: 40}
+
+
+@pytest.mark.django_db
+def test_a_batch_is_recorded_in_one_statement_and_counted_once(user):
+    from async_uploads.registry import default_async_field_registry
+    from async_uploads.services import IssuedUpload, UploadRequestItem, issue_uploads
+
+    items = [UploadRequestItem(REST_EXTRA, f"f{i}.bin", size=1) for i in range(5)]
+    issue_uploads(default_async_field_registry, request_for(user), items[:1])  # permissions, content types
+    with CaptureQueriesContext(connection) as queries:
+        answers = issue_uploads(default_async_field_registry, request_for(user), items)
+    assert all(isinstance(a, IssuedUpload) for a in answers), answers
+    table = AsyncTempFile._meta.db_table
+    on_table = [q["sql"].split()[0] for q in queries.captured_queries if table in q["sql"]]
+    assert on_table == ["INSERT", "SELECT"], on_table
+    assert AsyncTempFile.objects.filter(key__in=[a.key for a in answers]).count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_signing_fails_records_nothing(gql, monkeypatch):
+    from async_uploads.storage.filesystem import FileSystemAsyncUploadStorage
+
+    signed = []
+    original = FileSystemAsyncUploadStorage.generate_upload_url
+
+    def fails_on_the_third(self, *args, **kwargs):
+        if len(signed) == 2:
+            raise RuntimeError("signing service down")
+        signed.append(args[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FileSystemAsyncUploadStorage, "generate_upload_url", fails_on_the_third)
+    result = gql.execute(BATCH, {"input": [{"field": EXTRA, "filename": f"f{i}.bin", "size": 1} for i in range(4)]})
+    assert result.data is None and result.errors, result.body
+    assert len(signed) == 2
+    assert AsyncTempFile.objects.count() == 0
+
+
 # --------------------------------------------------------------------------------------------
 # The bound on upload URLs per request, across aliases
 # --------------------------------------------------------------------------------------------

@@ -122,6 +122,25 @@ class AsyncTempFile(models.Model):
         key: str | None = None,
     ) -> AsyncTempFile:
         """Record a temporary key (``key``, or a new one) for an upload of ``filename`` to ``field``."""
+        temp_file = cls.new_for_field(
+            field, filename, request=request, instance=instance, size=size, content_type=content_type, key=key
+        )
+        temp_file.save(force_insert=True)
+        return temp_file
+
+    @classmethod
+    def new_for_field(
+        cls,
+        field: AsyncFileMixin,
+        filename: str,
+        *,
+        request: HttpRequest | None = None,
+        instance: models.Model | None = None,
+        size: int | None = None,
+        content_type: str = "",
+        key: str | None = None,
+    ) -> AsyncTempFile:
+        """Return the unsaved record that :meth:`create_for_field` saves (an anonymous session is saved here)."""
         user = getattr(request, "user", None) if request is not None else None
         user_id = user.pk if user is not None and user.is_authenticated else None
         session_key = ""
@@ -129,7 +148,7 @@ class AsyncTempFile(models.Model):
             if request.session.session_key is None:
                 request.session.save()
             session_key = request.session.session_key or ""
-        return cls.objects.create(
+        return cls(
             original_filename=filename,
             content_type=ContentType.objects.get_for_model(field.model, for_concrete_model=False),
             field_name=field.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +29,11 @@ if TYPE_CHECKING:
 __all__ = [
     "IssuedUpload",
     "PendingUploads",
+    "UploadRequestItem",
     "get_field_or_reject",
     "get_instance_or_reject",
     "issue_upload",
+    "issue_uploads",
     "pending_uploads",
     "resolve_download_url",
 ]
@@ -140,6 +143,42 @@ def _parse_md5(value: Any) -> str | None:
     return str(value)
 
 
+@dataclass
+class UploadRequestItem:
+    """One request for an upload URL, as a client sent it (values not checked yet)."""
+
+    field_id: Any
+    filename: Any
+    content_type: Any = None
+    size: Any = None
+    instance_id: Any = None
+    fields: Any = None
+    content_md5: Any = None
+
+
+@dataclass
+class _Checked:
+    """An item that passed every check but the quota: what is recorded and signed for it."""
+
+    field: AsyncFileMixin
+    field_id: str
+    filename: str
+    content_type: str
+    declared_size: int | None
+    md5: str | None
+    fields: dict[str, str]
+    instance: models.Model | None
+    key: str
+
+    @property
+    def counted_bytes(self) -> int:
+        """The bytes this upload counts for in ``MAX_PENDING_BYTES`` (see :class:`PendingUploads`)."""
+        if self.declared_size is not None:
+            return self.declared_size
+        limit = self.field.max_size_bytes
+        return limit if limit is not None else (app_settings.MAX_PENDING_BYTES or 0)
+
+
 def issue_upload(
     registry: AsyncFieldRegistry,
     request: HttpRequest,
@@ -165,8 +204,93 @@ def issue_upload(
     ``file_too_large``, ``quota_exceeded``) or ``UploadPermissionDenied`` (``permission_denied``);
     nothing is recorded when it raises.
     """
+    item = UploadRequestItem(field_id, filename, content_type, size, instance_id, fields, content_md5)
+    (result,) = issue_uploads(registry, request, [item])
+    if isinstance(result, IssuedUpload):
+        return result
+    raise result
+
+
+def issue_uploads(
+    registry: AsyncFieldRegistry, request: HttpRequest, items: Sequence[UploadRequestItem]
+) -> list[IssuedUpload | UploadRejected | UploadPermissionDenied]:
+    """Answer several requests for upload URLs of one uploader, each on its own, in order.
+
+    Each answer is what :func:`issue_upload` would return or raise for the item, asked in this
+    order: the quotas count the items accepted before it. The accepted items are recorded in one
+    statement and counted against the quotas once, in one transaction; if signing fails for
+    one of them, the exception propagates and nothing is recorded for any.
+    """
+    answers: list[IssuedUpload | UploadRejected | UploadPermissionDenied | _Checked] = []
+    for item in items:
+        try:
+            answers.append(_check_item(registry, request, item))
+        except (UploadRejected, UploadPermissionDenied) as e:
+            answers.append(e)
+    checked = [a for a in answers if isinstance(a, _Checked)]
+    if not checked:
+        return answers  # type: ignore[return-value]
+    user = getattr(request, "user", None)
+    # Everything the transaction below needs is read first: on SQLite its first statement must be
+    # the INSERT, which takes the database's write lock and so orders parallel requests.
+    session = getattr(request, "session", None) if user is None or not user.is_authenticated else None
+    if session is not None and session.session_key is None:
+        session.save()  # outside the transaction: a refusal must not roll back the new session
+    rows = [
+        AsyncTempFile.new_for_field(
+            c.field,
+            c.filename,
+            request=request,
+            instance=c.instance,
+            size=c.declared_size,
+            content_type=c.content_type,
+            key=c.key,
+        )
+        for c in checked
+    ]
+    using = router.db_for_write(AsyncTempFile)
+    issued: dict[int, IssuedUpload | UploadRejected] = {}
+    with transaction.atomic(using=using):
+        _lock_uploader(request, using)
+        if len(rows) == 1:
+            rows[0].save(using=using, force_insert=True)
+        else:
+            AsyncTempFile.objects.using(using).bulk_create(rows)
+        # Counted with the new rows: the refused ones are taken back below.
+        refusals = _quota_refusals(request, checked, using)
+        if refusals:
+            refused_keys = [rows[i].key for i in refusals]
+            AsyncTempFile.objects.using(using).filter(key__in=refused_keys)._raw_delete(using)  # type: ignore[attr-defined]
+        # Signed last: a refused item signs nothing, and a storage that fails to sign leaves no
+        # key behind (the exception rolls the rows back).
+        for i, (c, row) in enumerate(zip(checked, rows, strict=True)):
+            if i in refusals:
+                issued[i] = refusals[i]
+                continue
+            # content_md5 is passed only when given, so storages written before it existed keep working.
+            extra = {"content_md5": c.md5} if c.md5 else {}
+            upload = c.field.storage.generate_upload_url(
+                c.key,
+                c.field_id,
+                registry=registry,
+                fields=c.fields,
+                content_type=c.content_type or None,
+                size=c.declared_size,
+                max_size=c.field.max_size_bytes,
+                **extra,
+            )
+            if isinstance(upload, str):  # a custom storage returning only a URL, as alliance-platform-storage allowed
+                upload = {"url": upload, "fields": {}}
+            issued[i] = IssuedUpload(temp_file=row, upload=upload)
+    position = iter(range(len(checked)))
+    return [issued[next(position)] if isinstance(a, _Checked) else a for a in answers]
+
+
+def _check_item(registry: AsyncFieldRegistry, request: HttpRequest, item: UploadRequestItem) -> _Checked:
+    """Run every check of one item but the quota (which needs the database's count)."""
     _count_request(request)
-    field = get_field_or_reject(registry, field_id)
+    field = get_field_or_reject(registry, item.field_id)
+    filename, content_type = item.filename, item.content_type
     if not isinstance(filename, str) or not filename.strip():
         raise UploadRejected({"filename": ["This field is required."]}, code=ErrorCode.INVALID_INPUT)
     if len(filename) > MAX_FILENAME_LENGTH or "\x00" in filename:
@@ -187,17 +311,19 @@ def issue_upload(
             {"content_type": ["content_type must be one MIME type, such as image/png (no list)."]},
             code=ErrorCode.INVALID_INPUT,
         )
-    declared_size = _parse_size(size)
-    md5 = _parse_md5(content_md5)
+    declared_size = _parse_size(item.size)
+    md5 = _parse_md5(item.content_md5)
+    fields = item.fields
     if fields is not None and (
         not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
     ):
         raise UploadRejected({"params": ["params must be an object of string values."]}, code=ErrorCode.INVALID_INPUT)
     user = getattr(request, "user", None)
-    obj = get_instance_or_reject(field, instance_id, user=user, perm=field.perm_update)
+    obj = get_instance_or_reject(field, item.instance_id, user=user, perm=field.perm_update)
     perm = field.perm_update if obj is not None else field.perm_create
+    field_id = registry.generate_id(field)
     if not check_permission(user, perm, obj):
-        raise UploadPermissionDenied(f"You do not have permission to upload to {registry.generate_id(field)}.")
+        raise UploadPermissionDenied(f"You do not have permission to upload to {field_id}.")
     if (user is None or not user.is_authenticated) and not hasattr(request, "session"):
         raise UploadPermissionDenied(
             "Anonymous uploads need a session to tie the upload to its uploader; enable "
@@ -219,43 +345,18 @@ def issue_upload(
         key = field.storage.generate_temporary_path(filename, max_length=field.max_length)
     except SuspiciousFileOperation as e:
         raise UploadRejected({"filename": [str(e)]}, code=ErrorCode.INVALID_INPUT) from e
-    # Everything the transaction below needs is read first: on SQLite its first statement must be
-    # the INSERT, which takes the database's write lock and so orders parallel requests.
-    ContentType.objects.get_for_model(field.model, for_concrete_model=False)
-    session = getattr(request, "session", None) if user is None or not user.is_authenticated else None
-    if session is not None and session.session_key is None:
-        session.save()  # outside the transaction: a refusal must not roll back the new session
-    using = router.db_for_write(AsyncTempFile)
-    with transaction.atomic(using=using):
-        _lock_uploader(request, using)
-        temp_file = AsyncTempFile.create_for_field(
-            field,
-            filename,
-            request=request,
-            instance=obj,
-            size=declared_size,
-            content_type=content_type or "",
-            key=key,
-        )
-        # Counted with the new row: a refusal raises, and the transaction takes the row back.
-        _check_quota(request, field, declared_size, using)
-        # Signed last: a refused request signs nothing, and a storage that fails to sign leaves
-        # no key behind (the exception rolls the row back).
-        # content_md5 is passed only when given, so storages written before it existed keep working.
-        extra = {"content_md5": md5} if md5 else {}
-        upload = field.storage.generate_upload_url(
-            key,
-            registry.generate_id(field),
-            registry=registry,
-            fields=dict(fields or {}),
-            content_type=content_type or None,
-            size=declared_size,
-            max_size=limit,
-            **extra,
-        )
-    if isinstance(upload, str):  # a custom storage that returns only a URL, as alliance-platform-storage allowed
-        upload = {"url": upload, "fields": {}}
-    return IssuedUpload(temp_file=temp_file, upload=upload)
+    ContentType.objects.get_for_model(field.model, for_concrete_model=False)  # cached before the transaction
+    return _Checked(
+        field=field,
+        field_id=field_id,
+        filename=filename,
+        content_type=content_type or "",
+        declared_size=declared_size,
+        md5=md5,
+        fields=dict(fields or {}),
+        instance=obj,
+        key=key,
+    )
 
 
 def _count_request(request: HttpRequest) -> None:
@@ -412,36 +513,50 @@ def _undeclared_size(content_type_id: int, field_name: str) -> int:
     return limit if limit is not None else (app_settings.MAX_PENDING_BYTES or 0)
 
 
-def _check_quota(request: HttpRequest, field: AsyncFileMixin, declared_size: int | None, using: str) -> None:
-    """Raise ``UploadRejected`` (``quota_exceeded``) when the uploader, this upload included, is over a quota."""
+def _quota_refusals(request: HttpRequest, checked: list[_Checked], using: str) -> dict[int, UploadRejected]:
+    """Return the items (by position) that would bring the uploader over a quota, counted in order.
+
+    Called with ``checked``'s rows already inserted: the one count includes them, and each item is
+    then measured against what the uploader held before it plus the items accepted before it.
+    """
     max_count, max_bytes = app_settings.MAX_PENDING_UPLOADS, app_settings.MAX_PENDING_BYTES
     if max_count is None and max_bytes is None:
-        return
+        return {}
     pending = pending_uploads(request, using=using)
+    held_count = pending.count - len(checked)
+    held_bytes = pending.bytes - sum(c.counted_bytes for c in checked)
     free = (
         "Save the forms that use your earlier uploads, or wait until unsaved uploads are removed by the "
         "periodic cleanup, then try again."
     )
-    if max_count is not None and pending.count > max_count:
-        raise UploadRejected(
-            f"You have {pending.count - 1} uploads that are not saved to a record yet, and at most {max_count} "
-            f"are allowed. {free}",
-            code=ErrorCode.QUOTA_EXCEEDED,
-        )
-    if max_bytes is not None and pending.bytes > max_bytes:
-        if declared_size is not None:
-            this = f"This upload ({declared_size} bytes)"
-        elif field.max_size_bytes is not None:
-            this = (
-                f"This upload (counted as {field.max_size_bytes} bytes, the field's max_size, as no size was declared)"
+    refusals: dict[int, UploadRejected] = {}
+    for i, c in enumerate(checked):
+        if max_count is not None and held_count + 1 > max_count:
+            refusals[i] = UploadRejected(
+                f"You have {held_count} uploads that are not saved to a record yet, and at most {max_count} "
+                f"are allowed. {free}",
+                code=ErrorCode.QUOTA_EXCEEDED,
             )
-        else:
-            this = "This upload (of undeclared size to a field without max_size, so counted as the whole limit)"
-        raise UploadRejected(
-            f"{this} would bring your uploads not saved to a record yet to {pending.bytes} bytes, and at most "
-            f"{max_bytes} bytes are allowed. {free}",
-            code=ErrorCode.QUOTA_EXCEEDED,
-        )
+            continue
+        if max_bytes is not None and held_bytes + c.counted_bytes > max_bytes:
+            if c.declared_size is not None:
+                this = f"This upload ({c.declared_size} bytes)"
+            elif c.field.max_size_bytes is not None:
+                this = (
+                    f"This upload (counted as {c.field.max_size_bytes} bytes, the field's max_size, as no size was "
+                    "declared)"
+                )
+            else:
+                this = "This upload (of undeclared size to a field without max_size, so counted as the whole limit)"
+            refusals[i] = UploadRejected(
+                f"{this} would bring your uploads not saved to a record yet to {held_bytes + c.counted_bytes} bytes, "
+                f"and at most {max_bytes} bytes are allowed. {free}",
+                code=ErrorCode.QUOTA_EXCEEDED,
+            )
+            continue
+        held_count += 1
+        held_bytes += c.counted_bytes
+    return refusals
 
 
 def resolve_download_url(

@@ -16,7 +16,7 @@ from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
 from async_uploads.graphql.types import FileSize, UploadTarget, request_of
 from async_uploads.registry import AsyncFieldRegistry, default_async_field_registry
-from async_uploads.services import issue_upload
+from async_uploads.services import UploadRequestItem, issue_uploads
 
 if TYPE_CHECKING:
     from strawberry.types import Info
@@ -178,20 +178,20 @@ def _input_type(registry: AsyncFieldRegistry) -> type:
     return cls
 
 
-def _issue(info: Info, registry: AsyncFieldRegistry, data: Any) -> IssuedUpload | OperationInfo:
-    try:
-        issued = issue_upload(
-            registry,
-            request_of(info),
-            field_id=data.field.value,
-            filename=data.filename,
-            content_type=data.content_type,
-            size=data.size,
-            instance_id=data.instance_id,
-        )
-    except (ValidationError, PermissionDenied) as e:  # UploadRejected, UploadPermissionDenied too
-        return operation_info(e)
-    return IssuedUpload(key=issued.key, upload=UploadTarget.from_response(info, issued.upload))
+def _item(data: Any) -> UploadRequestItem:
+    return UploadRequestItem(
+        field_id=data.field.value,
+        filename=data.filename,
+        content_type=data.content_type,
+        size=data.size,
+        instance_id=data.instance_id,
+    )
+
+
+def _answer(info: Info, result: Any) -> IssuedUpload | OperationInfo:
+    if isinstance(result, ValidationError | PermissionDenied):  # UploadRejected, UploadPermissionDenied
+        return operation_info(result)
+    return IssuedUpload(key=result.key, upload=UploadTarget.from_response(info, result.upload))
 
 
 def generate_upload_url(
@@ -211,7 +211,8 @@ def generate_upload_url(
 
     @django_resolver(qs_hook=None)
     def resolve(info: Info, input: Any) -> Any:
-        return _issue(info, registry, input)
+        (result,) = issue_uploads(registry, request_of(info), [_item(input)])
+        return _answer(info, result)
 
     return strawberry.mutation(
         resolver=_with_signature(resolve, input_type, GenerateUploadUrlPayload),
@@ -249,7 +250,8 @@ def generate_upload_urls(
                 f"At most {limit} upload URLs can be requested at once, got {len(input)}.",
                 extensions={"code": ErrorCode.INVALID_INPUT.value},
             )
-        return [_issue(info, registry, item) for item in input]
+        results = issue_uploads(registry, request_of(info), [_item(item) for item in input])
+        return [_answer(info, result) for result in results]
 
     return strawberry.mutation(
         resolver=_with_signature(resolve, list[input_type], list[GenerateUploadUrlPayload]),  # type: ignore[valid-type]
