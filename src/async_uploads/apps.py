@@ -9,6 +9,8 @@ class AsyncUploadsConfig(AppConfig):
 
     def ready(self) -> None:
         from async_uploads import checks  # noqa: F401  (registers the system checks)
+        from async_uploads import tasks
         from async_uploads.moves import connect_models
 
         connect_models()
+        tasks.install()  # background moves, when the settings ask for them
