@@ -128,7 +128,9 @@ def verify_claimed(temp_file: AsyncTempFile, using: str = "default") -> bool:
             f"{code}: {' '.join(e.messages)} The upload failed the verification the background task made, so "
             "it was not moved: the record's file was cleared and the object deleted."
         )
-        logger.error("%s(pk=%s), AsyncTempFile(pk=%s): %s", field.model.__name__, temp_file.object_pk, temp_file.pk, message)
+        logger.error(
+            "%s(pk=%s), AsyncTempFile(pk=%s): %s", field.model.__name__, temp_file.object_pk, temp_file.pk, message
+        )
         rows.update(error=message, verification_pending=False)
         temp_file.error, temp_file.verification_pending = message, False
         return False
@@ -154,7 +156,8 @@ def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
     ``"orphan"`` (no record holds the key: the temporary object was deleted),
     ``"unclaimed"`` (no record took the key yet: nothing to do), ``"refused"`` (the object at the
     key is not the verified one, or fails the verification left for the background task: the
-    record was cleared, the object deleted, the row's ``error`` says so). A move that cannot be done raises; the row keeps its ``error``.
+    record was cleared, the object deleted, the row's ``error`` says so). A move that cannot be
+    done raises; the row keeps its ``error``.
     """
     if temp_file.object_pk is None:
         return "unclaimed"

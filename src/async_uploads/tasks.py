@@ -221,7 +221,11 @@ def _move_task() -> Any:
     global _task
     with _task_lock:
         if _task is None:
-            _task = tasks_api().task(backend=app_settings.BACKGROUND_MOVE_BACKEND)(_run_move)
+            # Built for the configured backend and queue (the decorator validates them); each
+            # enqueue names them again, so a change of the settings is followed.
+            _task = tasks_api().task(
+                backend=app_settings.BACKGROUND_MOVE_BACKEND, queue_name=app_settings.BACKGROUND_MOVE_QUEUE
+            )(_run_move)
         return _task
 
 
@@ -265,7 +269,7 @@ def check_task_backend() -> list[checks.CheckMessage]:
                 id="async_uploads.E019",
             )
         )
-    if not getattr(backend, "supports_defer", False) and type(backend).__name__ != "ImmediateBackend":
+    if not getattr(backend, "supports_defer", False):
         messages.append(
             checks.Warning(
                 f"TASKS[{alias!r}] ({type(backend).__name__}) cannot run a task later, so a background move "

@@ -401,7 +401,7 @@ def _signed_download_url(state: _RequestState, root: FieldFile, expires_in: int 
         _settle_sync(root)
     if not state.allowed(field, root.instance):
         return None
-    if field.storage.is_temporary_path(root.name) and AsyncTempFile.awaits_verification(root.name):
+    if field.storage.is_temporary_path(root.name) and AsyncTempFile.awaits_verification(str(root.name)):
         return None  # the background task has not verified it yet: nothing is served until it has
     params = field.download_params
     if expires_in is not None:
