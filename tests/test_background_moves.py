@@ -327,3 +327,29 @@ def _client(user: Any) -> Any:
     client = Client()
     client.force_login(user)
     return client
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_finding_a_live_lease_leaves_the_move_and_looks_again_later(user, settings):
+    from django.utils import timezone
+
+    from async_uploads.tasks import move_upload
+
+    settings.ASYNC_UPLOADS = BACKGROUND
+    fs = Backend("filesystem", FsDoc, None, fs_storage, _client(user))
+    doc, key = save_doc(fs, user)
+    row = AsyncTempFile.objects.get(key=key)
+    beat = timezone.now()
+    AsyncTempFile.objects.filter(pk=row.pk).update(move_heartbeat=beat)  # another run, alive
+
+    assert move_upload.call(row.pk) == "running"
+    assert holds(doc) == key and fs_storage.exists(key), "the live run's move is left alone"
+    check = task_results()[-1]
+    assert check.status == "READY" and check.run_after > beat, "a check is enqueued for when the lease runs out"
+
+    AsyncTempFile.objects.filter(pk=row.pk).update(move_heartbeat=None)  # that run ended without finishing
+    assert move_upload.call(row.pk) == "moved"
+    assert move_upload.call(row.pk) == "done", "a second run finds nothing left to do"
+    name = holds(doc)
+    assert read(name) == PDF and files_under(fs_storage, "docs") == [os.path.basename(name)]
+    assert AsyncTempFile.objects.get(pk=row.pk).move_heartbeat is None
