@@ -1,7 +1,9 @@
 """Settings of the test project. DATABASE_URL picks the database (SQLite when unset)."""
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -55,10 +57,11 @@ TEMPLATES = [
 # An empty DATABASE_URL (the SQLite leg of scripts/test-matrix.sh) means SQLite too.
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'test.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not os.environ.get("ASYNC_UPLOADS_TEST_DB_NAME"):
     # A file (in memory where /dev/shm is), not SQLite's in-memory database: the background move
     # tests run task workers in other processes, which open the same database.
     _db_dir = tempfile.mkdtemp(prefix="async-uploads-db-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    atexit.register(shutil.rmtree, _db_dir, True)
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(_db_dir, "test.sqlite3")}
 # A worker process started by a test opens the test's database (tests/workers.py sets it).
 if os.environ.get("ASYNC_UPLOADS_TEST_DB_NAME"):
