@@ -16,7 +16,7 @@ import re
 import nox
 from packaging.requirements import Requirement
 
-EXTRAS = "image,s3,azure,drf"  # what scripts/install.sh installs; the dev group adds strawberry-graphql-django
+EXTRAS = "image,s3,azure,drf,tasks"  # what scripts/install.sh installs; the dev group adds strawberry-graphql-django
 
 # (Python, Django): what the classifiers and requires-python in pyproject.toml claim, and nothing else.
 MATRIX = [

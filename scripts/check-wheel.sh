@@ -28,7 +28,7 @@ print(f"wheel ok: {sys.argv[1].rsplit('/', 1)[-1]} ({len(names)} files)")
 PY
 python3 -m venv "$out/venv"
 "$out/venv/bin/python" -m pip install -q --upgrade "pip>=25.1"
-"$out/venv/bin/python" -m pip install -q "$wheel[image,s3,azure,drf]" --group dev
+"$out/venv/bin/python" -m pip install -q "$wheel[image,s3,azure,drf,tasks]" --group dev
 # The tests import the package from site-packages: the src/ layout keeps the tree off sys.path.
 "$out/venv/bin/python" -c "import async_uploads, sys; assert 'site-packages' in async_uploads.__file__, async_uploads.__file__; print('suite runs against', async_uploads.__file__)"
 "$out/venv/bin/python" -m pytest -q -n 2 -p no:cacheprovider
@@ -76,5 +76,14 @@ for module, extra in (
         assert f'pip install "django-async-uploads[{extra}]"' in str(e), e
     else:
         raise SystemExit(f"{module} imported without its extra")
-print("base install ok: core without extras; the graphql, s3, azure and drf layers name their extras")
+from async_uploads.tasks import tasks_api
+
+try:
+    tasks_api()
+except AsyncUploadsImproperlyInstalled as e:
+    assert 'pip install "django-async-uploads[tasks]"' in str(e), e
+else:
+    if django.VERSION < (6,):
+        raise SystemExit("the Tasks API was found without the tasks extra")
+print("base install ok: core without extras; the graphql, s3, azure, drf and tasks layers name their extras")
 PY

@@ -5,7 +5,7 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade "pip>=25.1"
-"$VENV/bin/python" -m pip install -q -e ".[image,s3,azure,drf]" --group dev
+"$VENV/bin/python" -m pip install -q -e ".[image,s3,azure,drf,tasks]" --group dev
 # The MariaDB driver compiles against the client headers; without them that database is skipped (loudly).
 if command -v mariadb_config >/dev/null 2>&1 || pkg-config --exists mariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null; then
   "$VENV/bin/python" -m pip install -q "mysqlclient>=2.2"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the example project (`make run`): GraphiQL's files, migrate, the demo user, the storage,
-# then runserver.
+# then the background task worker (django-tasks-db's db_worker, which moves uploads of 1 MiB or
+# more: docs/background.md) and runserver; both stop when this script does.
 #
 #   EXAMPLE_STORAGE=filesystem (default)  SQLite + files under example_project/media/
 #   EXAMPLE_STORAGE=s3                    S3 at AWS_S3_ENDPOINT_URL; unset: moto's server, started here
@@ -130,7 +131,11 @@ PORT=$PORT "$PY" manage.py ensure_demo_user
 if [ "$STORAGE" != filesystem ]; then
   "$PY" manage.py setup_example_storage --origin "http://127.0.0.1:$PORT" --origin "http://localhost:$PORT"
 fi
-# In the background, so that a signal to this script stops the server and then the emulator.
+# The task worker of the background moves, stopped after the server and before the emulator.
+"$PY" manage.py db_worker --no-startup-delay --interval 0.5 &
+CHILDREN+=($!)
+echo "Started the background task worker (manage.py db_worker, pid $!)"
+# In the background, so that a signal to this script stops the server, the worker, then the emulator.
 "$PY" manage.py runserver "127.0.0.1:$PORT" "$@" &
 CHILDREN+=($!)
 wait "$!"

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from async_uploads.registry import default_async_field_registry
 
-pytest_plugins = ["tests.servers", "tests.browser"]  # moto, Azurite; headless Chromium
+pytest_plugins = ["tests.servers", "tests.browser", "tests.workers"]  # moto, Azurite; headless Chromium; task workers
 
 
 def field_id(model: Any, name: str, registry=default_async_field_registry) -> str:

@@ -450,3 +450,67 @@ def test_run_example_makes_a_secret_key_once_and_keeps_it(tmp_path: Path) -> Non
     assert keys[0] == keys[1]
     assert len(keys[0]) >= 50
     assert (tmp_path / "run" / ".gitignore").read_text() == "*\n"
+
+
+SAVE_PROBE = r"""
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from async_uploads.inputs import AsyncFileInputData
+from example.models import Document
+client = Client()
+client.force_login(get_user_model().objects.get(username="demo"))
+issued = client.post("/async-uploads/generate-upload-url/", {"field_id": "example.Document.attachment",
+                     "filename": "minutes.txt", "content_type": "text/plain"}).json()
+client.post(issued["uploadUrl"]["url"], {"file": SimpleUploadedFile("minutes.txt", b"minutes", "text/plain")})
+doc = Document.objects.create(title="minutes", attachment=AsyncFileInputData(key=issued["key"], name="m", trusted=True))
+print(doc.pk, doc.attachment.name)
+"""
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/task").exists(), reason="finds the worker among the script's children in /proc"
+)
+def test_run_example_moves_uploads_with_the_worker_it_starts(tmp_path: Path) -> None:
+    """``make run`` starts the database task worker beside the server; it moves saved uploads, and stops with it."""
+    proc, example = start_example(tmp_path, "filesystem", EXAMPLE_BACKGROUND_MOVE_MIN_SIZE="0")
+    try:
+        environment = {k: v for k, v in os.environ.items() if k not in INHERITED}
+        environment.update(
+            DJANGO_SETTINGS_MODULE="example.settings",
+            DATABASE_URL=f"sqlite:///{example.database}",
+            EXAMPLE_MEDIA_ROOT=str(tmp_path / "media"),
+            EXAMPLE_BACKGROUND_MOVE_MIN_SIZE="0",
+        )
+        saved = subprocess.run(
+            [sys.executable, "-c", SAVE_PROBE],
+            cwd=ROOT / "example_project",
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert saved.returncode == 0, saved.stderr
+        pk, key = saved.stdout.split()[-2:]
+        assert key.startswith("async-temp-files/"), "saved on the temporary key: the move is the worker's"
+        deadline = time.monotonic() + 30
+        while example.rows(f"SELECT attachment FROM example_document WHERE id = {int(pk)}") == [(key,)]:
+            assert time.monotonic() < deadline, (
+                f"the worker did not move the upload:\n{example.log.read_text()[-3000:]}"
+            )
+            time.sleep(0.2)
+        assert example.rows(f"SELECT attachment FROM example_document WHERE id = {int(pk)}") == [
+            (f"documents/{pk}/minutes.txt",)
+        ]
+        assert (tmp_path / "media" / "documents" / pk / "minutes.txt").read_bytes() == b"minutes"
+        workers = [c for c in _children(proc.pid) if b"db_worker" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(workers) == 1
+    finally:
+        assert stop(proc) == 143
+    assert not Path(f"/proc/{workers[0]}").exists() or b"zombie" in Path(f"/proc/{workers[0]}/status").read_bytes()
+
+
+def _children(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "strawberry_django",  # for its export_schema command (make schema)
     "async_uploads",
+    "django_tasks_db",  # the background moves' task backend; `make run` starts its worker (db_worker)
     "example",
 ]
 
@@ -121,6 +122,15 @@ elif EXAMPLE_STORAGE == "azure":
         },
     }
 
-ASYNC_UPLOADS = {"UPLOAD_URL_EXPIRY": 3600, "DOWNLOAD_URL_EXPIRY": 600}
+# Uploads of 1 MiB or more move to their permanent names in a background task (docs/background.md),
+# run by the database backend's worker that `make run` starts beside the server; smaller ones move
+# in the request. EXAMPLE_BACKGROUND_MOVE_MIN_SIZE=0 sends every move to the worker.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+ASYNC_UPLOADS = {
+    "UPLOAD_URL_EXPIRY": 3600,
+    "DOWNLOAD_URL_EXPIRY": 600,
+    "MOVE_IN_BACKGROUND": True,
+    "BACKGROUND_MOVE_MIN_SIZE": int(os.environ.get("EXAMPLE_BACKGROUND_MOVE_MIN_SIZE") or 1024 * 1024),
+}
 
 LOGIN_URL = "/admin/login/"

@@ -15,6 +15,7 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 
 from async_uploads.codes import ErrorCode
+from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadRejected
 from async_uploads.storage.base import accepts_keyword
 
@@ -36,6 +37,7 @@ __all__ = [
     "name_held_by_another",
     "refusal_errors",
     "validate_key",
+    "verified_in_background",
     "verify_temp_file",
 ]
 
@@ -174,6 +176,12 @@ def validate_key(
         raise reject("This upload could not be moved into place earlier; upload the file again.")
     if memo is not None and memo[0] is field and memo[1] == temp_file.key:
         return temp_file  # the object was checked moments ago: do not ask the storage twice
+    if verified_in_background(temp_file):
+        # Too large to verify here: the background task verifies it before it moves it, and the
+        # record serves no file until then (the claim stores the flag).
+        temp_file.verification_pending = True
+        value.__dict__["_verified"] = (field, temp_file.key, temp_file)
+        return temp_file
     try:
         verified = verify_temp_file(field, temp_file, width=value.width, height=value.height)
     except UploadRejected as e:
@@ -188,8 +196,20 @@ def validate_key(
         value.width, value.height = verified.width, verified.height
     # The claim stores it: the move copies only the object that was checked here.
     temp_file.verified_version = getattr(verified, "version", None)
+    temp_file.verified_size = getattr(verified, "size", None)
     value.__dict__["_verified"] = (field, temp_file.key, temp_file)
     return temp_file
+
+
+def verified_in_background(temp_file: AsyncTempFile) -> bool:
+    """Return whether ``temp_file``'s upload is left for the background task to verify.
+
+    Decided on the size declared when the upload URL was issued (``BACKGROUND_VERIFY_MIN_SIZE``):
+    the object itself is not asked, since asking is what the request is spared.
+    """
+    threshold = app_settings.BACKGROUND_VERIFY_MIN_SIZE
+    declared = temp_file.declared_size
+    return threshold is not None and declared is not None and declared >= threshold
 
 
 def verify_temp_file(

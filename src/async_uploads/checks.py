@@ -50,6 +50,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             continue
         if not callable(value):
             errors.append(checks.Error(f"ASYNC_UPLOADS[{name!r}] must be callable.", id="async_uploads.E012"))
+    errors.extend(_check_background_settings())
     inline = app_settings.INLINE_ACTIVE_CONTENT_TYPES
     if not isinstance(inline, list | tuple) or not all(isinstance(t, str) and "/" in t for t in inline):
         errors.append(
@@ -60,6 +61,56 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     return errors
+
+
+def _check_background_settings() -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    move = app_settings.MOVE_IN_BACKGROUND
+    if not isinstance(move, bool):
+        errors.append(
+            checks.Error(
+                f"ASYNC_UPLOADS['MOVE_IN_BACKGROUND'] must be True or False, got {move!r}.",
+                hint="Use True to move uploads in a background task, and BACKGROUND_MOVE_MIN_SIZE to do so only "
+                "for large ones.",
+                id="async_uploads.E015",
+            )
+        )
+    for name, allow_none in (("BACKGROUND_MOVE_MIN_SIZE", False), ("BACKGROUND_VERIFY_MIN_SIZE", True)):
+        value = getattr(app_settings, name)
+        if (value is None and allow_none) or (not isinstance(value, bool) and isinstance(value, int) and value >= 0):
+            continue
+        errors.append(
+            checks.Error(
+                f"ASYNC_UPLOADS[{name!r}] must be a whole number of bytes (0 or more)"
+                f"{' or None' if allow_none else ''}, got {value!r}.",
+                hint=f"Leave it out for the default ({DEFAULTS[name]!r}).",  # type: ignore[literal-required]
+                id="async_uploads.E016",
+            )
+        )
+    lease = app_settings.BACKGROUND_MOVE_LEASE
+    if isinstance(lease, bool) or not isinstance(lease, int) or lease < 3:
+        errors.append(
+            checks.Error(
+                f"ASYNC_UPLOADS['BACKGROUND_MOVE_LEASE'] must be a whole number of seconds, at least 3, got {lease!r}.",
+                hint="Use e.g. 60: a move task renews its lease every 20 seconds.",
+                id="async_uploads.E017",
+            )
+        )
+    for name in ("BACKGROUND_MOVE_BACKEND", "BACKGROUND_MOVE_QUEUE"):
+        value = getattr(app_settings, name)
+        if not isinstance(value, str) or not value:
+            errors.append(
+                checks.Error(
+                    f"ASYNC_UPLOADS[{name!r}] must be a non-empty string, got {value!r}.",
+                    hint='Leave it out for the default ("default").',
+                    id="async_uploads.E018",
+                )
+            )
+    if errors or (move is not True and app_settings.BACKGROUND_VERIFY_MIN_SIZE is None):
+        return errors
+    from async_uploads.tasks import check_task_backend
+
+    return check_task_backend()
 
 
 @checks.register(checks.Tags.urls)

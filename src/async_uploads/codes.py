@@ -103,6 +103,13 @@ class ErrorCode(enum.StrEnum):
         "(`MAX_PENDING_UPLOADS`, `MAX_PENDING_BYTES`); saving them, or the cleanup of abandoned ones, "
         "frees the quota",
     )
+    VERIFICATION_PENDING = (
+        "verification_pending",
+        409,
+        _("The file is still being checked; try again in a moment."),
+        "a download of a file whose upload the background task has not verified yet "
+        "(`BACKGROUND_VERIFY_MIN_SIZE`); GraphQL answers `downloadUrl: null` for it meanwhile",
+    )
     INVALID_SIGNATURE = (
         "invalid_signature",
         403,

@@ -41,6 +41,28 @@ class AsyncUploadsSettings(TypedDict, total=False):
     #: ``generateUploadUrls`` field (aliases included) of a GraphQL request; also the largest
     #: ``generateUploadUrls`` batch. ``None``: no limit. Default 50.
     MAX_UPLOAD_URLS_PER_REQUEST: int | None
+    #: Where the move of a saved upload from its temporary key to its permanent name runs:
+    #: ``False``, in the request that saves the record, once its transaction commits; ``True``, in a
+    #: background task (Django's Tasks API), enqueued when the transaction commits. Until the task
+    #: finishes, the record serves its file from the temporary key. Default ``False``.
+    MOVE_IN_BACKGROUND: bool
+    #: With ``MOVE_IN_BACKGROUND``, only uploads of at least this many bytes move in the task;
+    #: smaller ones move in the request. An upload whose size is not known counts as large.
+    #: Default 0 (every upload moves in the task).
+    BACKGROUND_MOVE_MIN_SIZE: int
+    #: Uploads declared (when the upload URL was issued) at this many bytes or more are verified by
+    #: the background task, before it moves them, instead of when the key is submitted; until that
+    #: passes, the record serves no file. ``None``: every upload is verified on submission. Such an
+    #: upload moves in the task whatever ``MOVE_IN_BACKGROUND`` says. Default ``None``.
+    BACKGROUND_VERIFY_MIN_SIZE: int | None
+    #: Alias in ``TASKS`` of the backend the move task is enqueued on. Default ``"default"``.
+    BACKGROUND_MOVE_BACKEND: str
+    #: Queue of that backend the move task is enqueued on. Default ``"default"``.
+    BACKGROUND_MOVE_QUEUE: str
+    #: Seconds a running move task may go without a sign of life before another run of the task
+    #: takes its move over (the worker died: killed, out of memory, host lost). A running task
+    #: renews it every third of this time. Default 60.
+    BACKGROUND_MOVE_LEASE: int
 
 
 DEFAULTS: AsyncUploadsSettings = {
@@ -52,6 +74,12 @@ DEFAULTS: AsyncUploadsSettings = {
     "MAX_PENDING_UPLOADS": 100,
     "MAX_PENDING_BYTES": 1024**3,
     "MAX_UPLOAD_URLS_PER_REQUEST": 50,
+    "MOVE_IN_BACKGROUND": False,
+    "BACKGROUND_MOVE_MIN_SIZE": 0,
+    "BACKGROUND_VERIFY_MIN_SIZE": None,
+    "BACKGROUND_MOVE_BACKEND": "default",
+    "BACKGROUND_MOVE_QUEUE": "default",
+    "BACKGROUND_MOVE_LEASE": 60,
 }
 
 _CALLABLE_KEYS = {"RESOLVE_PERM_NAME", "CHECK_PERMISSION"}

@@ -79,7 +79,18 @@ class AsyncFileInput(forms.Widget):
             url = value.url
         except Exception:
             url = None  # the URL only serves a preview; the widget works without it
-        return json.dumps({"key": value.name, "name": safe_basename(value.name), "url": url})
+        name = safe_basename(value.name)
+        storage = getattr(value, "storage", None)
+        if isinstance(storage, AsyncUploadStorage) and storage.is_temporary_path(value.name):
+            # Saved, but its move (a background task) has not finished: served from the temporary
+            # key meanwhile, unless the task has yet to verify it.
+            temp_file = AsyncTempFile.get_by_key(value.name)
+            if temp_file is not None:
+                name = safe_basename(temp_file.original_filename)
+                if temp_file.verification_pending:
+                    url = None
+            return json.dumps({"key": value.name, "name": name, "url": url, "pending": True})
+        return json.dumps({"key": value.name, "name": name, "url": url})
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
         """Return the submitted JSON as :class:`AsyncFileInputData`, or the raw text when it is malformed.
@@ -117,7 +128,11 @@ def _displayed_file(value: Any) -> dict[str, Any] | None:
         return None  # malformed input re-rendered after a failed submission
     if not isinstance(data, dict) or not data.get("key"):
         return None
-    return {"name": data.get("name") or safe_basename(str(data["key"])), "url": data.get("url")}
+    return {
+        "name": data.get("name") or safe_basename(str(data["key"])),
+        "url": data.get("url"),
+        "pending": bool(data.get("pending")),
+    }
 
 
 class AsyncFileInputDataLengthValidator(validators.MaxLengthValidator):

@@ -90,6 +90,16 @@ class AsyncTempFile(models.Model):
     #: The version of the object that was verified (``AsyncUploadStorage.object_version``), set with
     #: the claim; the move copies only that version. ``None``: the storage cannot tell versions apart.
     verified_version = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (None: not bound)
+    #: The object has not been verified yet: it was accepted on its declared size for the
+    #: background task to verify (``ASYNC_UPLOADS["BACKGROUND_VERIFY_MIN_SIZE"]``). Until the task
+    #: clears it, the record that took the key serves no file.
+    verification_pending = models.BooleanField(default=False)
+    #: When the background task moving this upload last showed it was alive (``None``: no task
+    #: is running it). A run finding it older than ``BACKGROUND_MOVE_LEASE`` takes the move over.
+    move_heartbeat = models.DateTimeField(null=True, blank=True)
+
+    #: The size the verification on submission found (not stored; ``None``: not verified here).
+    verified_size: int | None = None
 
     class Meta:
         verbose_name = "async temporary file"
@@ -174,6 +184,12 @@ class AsyncTempFile(models.Model):
             return False
         session = getattr(request, "session", None)
         return bool(self.session_key) and session is not None and session.session_key == self.session_key
+
+    @classmethod
+    def awaits_verification(cls, key: str, using: str | None = None) -> bool:
+        """Return whether the upload at the temporary ``key`` waits for the background task to verify it."""
+        found = next(iter(cls.objects.db_manager(using).filter(key=key, verification_pending=True)[:1]), None)
+        return found is not None and found.key == key
 
     def get_field(self) -> AsyncFileMixin:
         """Return the model field this key was issued for."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import posixpath
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -59,10 +60,22 @@ __all__ = [
     "point_record_at_moves",
     "refuse_replaced",
     "same_object",
+    "set_background_dispatcher",
     "tidy",
 ]
 
 logger = logging.getLogger("async_uploads")
+
+#: Takes the moves of one save that run in a background task (and enqueues them), returns the
+#: rest to move here. Installed by :mod:`async_uploads.tasks` when the app is ready; the save flow
+#: sits below the task, which reuses recovery's steps, so the task hands itself in.
+_background_dispatcher: Callable[[list[Move], str], list[Move]] | None = None
+
+
+def set_background_dispatcher(dispatcher: Callable[[list[Move], str], list[Move]] | None) -> None:
+    """Install ``dispatcher`` as the step that hands moves to the background task (``None``: none)."""
+    global _background_dispatcher
+    _background_dispatcher = dispatcher
 
 
 @dataclass
@@ -125,6 +138,11 @@ def claim_temporary_files(
     if not moves:
         return
     lost = _claim(moves, pk, using)
+    deferred = [m.temp_file.pk for m in moves if m.temp_file.verification_pending and m not in lost]
+    if deferred:
+        # Uploads left for the background task to verify (rare: only large ones); in the saving
+        # transaction, so a rollback takes the flag back with the claim.
+        AsyncTempFile.objects.using(using).filter(pk__in=deferred).update(verification_pending=True)
     if lost:
         _reject_lost_claims(sender, instance, moves, lost, using, created=bool(kwargs.get("created")))
     # In autocommit mode this runs at once; in a transaction, when it commits (never on rollback).
@@ -214,7 +232,18 @@ def _claim_sql(connection: Any, n: int) -> str:
 
 
 def _finish_moves(model: type[models.Model], instance: models.Model, pk: str, moves: list[Move], using: str) -> None:
-    """After commit: put each object at its permanent name, point the record there, drop the originals."""
+    """After commit: put each object at its permanent name, point the record there, drop the originals.
+
+    Moves that run in the background task are handed to it first; the record keeps their
+    temporary keys until the task finishes them.
+    """
+    if _background_dispatcher is not None:
+        moves = _background_dispatcher(moves, using)
+    for m in moves:
+        if m.temp_file.verification_pending:
+            # Never moved unverified: recovery verifies it first (retry_async_file_moves).
+            _record_failure(m, pk, using, "The upload waits for verification, but no background task took it.")
+    moves = [m for m in moves if not m.temp_file.verification_pending]
     placed: list[Move] = []
     for m in moves:
         try:
@@ -400,9 +429,10 @@ def _reject_lost_claims(
         if kept:
             AsyncTempFile.objects.using(using).filter(
                 pk__in=[m.temp_file.pk for m in kept], object_pk=str(instance.pk)
-            ).update(object_pk=None, claimed_at=None, moved_to_location="")
+            ).update(object_pk=None, claimed_at=None, moved_to_location="", verification_pending=False)
             for m in kept:
                 m.temp_file.object_pk, m.temp_file.moved_to_location = None, ""
+                m.temp_file.verification_pending = False
         sender._base_manager.using(using).filter(pk=instance.pk).delete()
         instance._state.adding = True
         for m in lost:

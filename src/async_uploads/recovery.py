@@ -7,10 +7,12 @@ flow's idempotent steps (:mod:`async_uploads.moves`), so a run adopts what an ea
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.utils import timezone
 
 from async_uploads.acceptance import verify_temp_file
+from async_uploads.codes import ErrorCode
 from async_uploads.exceptions import UploadRejected, UploadReplaced
 from async_uploads.models import AsyncTempFile
 from async_uploads.moves import (
@@ -24,7 +26,7 @@ from async_uploads.moves import (
     tidy,
 )
 
-__all__ = ["claim_for_holder", "complete_move", "find_referencing_records"]
+__all__ = ["claim_for_holder", "complete_move", "find_referencing_records", "verify_claimed"]
 
 logger = logging.getLogger("async_uploads")
 
@@ -94,6 +96,58 @@ def claim_for_holder(temp_file: AsyncTempFile, record_pk: str, using: str = "def
     return "claimed"
 
 
+def verify_claimed(temp_file: AsyncTempFile, using: str = "default") -> bool:
+    """Verify an upload a record took unverified (``verification_pending``); return whether it passed.
+
+    The checks are those of a submission (:func:`~async_uploads.acceptance.verify_temp_file`),
+    with the width and height the record holds for an image. On success the verified version is
+    stored (the move copies only it), the record's empty dimension columns are filled from the
+    header, and the flag is cleared. On refusal the record is emptied where it still holds the key,
+    the object deleted, and the row's ``error`` starts with the refusal's code. A storage error
+    propagates, leaving everything as it was.
+    """
+    field = temp_file.get_field()
+    manager = field.model._base_manager.using(using)
+    width_field: str | None = getattr(field, "width_field", None) or None
+    height_field: str | None = getattr(field, "height_field", None) or None
+    columns = [c for c in (width_field, height_field) if c]
+    sent: dict[str, Any] = {}
+    if columns:
+        sent = manager.filter(pk=temp_file.object_pk).values(*columns).first() or {}
+    width = sent.get(width_field) if width_field else None
+    height = sent.get(height_field) if height_field else None
+    rows = AsyncTempFile.objects.using(using).filter(pk=temp_file.pk)
+    try:
+        verified = verify_temp_file(field, temp_file, width=width, height=height)
+    except UploadRejected as e:
+        code = e.error_list[0].code or ErrorCode.INVALID_KEY
+        manager.filter(pk=temp_file.object_pk, **{field.attname: temp_file.key}).update(**{field.attname: ""})
+        if field.storage.exists(temp_file.key):
+            field.storage.delete(temp_file.key)
+        message = (
+            f"{code}: {' '.join(e.messages)} The upload failed the verification the background task made, so "
+            "it was not moved: the record's file was cleared and the object deleted."
+        )
+        logger.error(
+            "%s(pk=%s), AsyncTempFile(pk=%s): %s", field.model.__name__, temp_file.object_pk, temp_file.pk, message
+        )
+        rows.update(error=message, verification_pending=False)
+        temp_file.error, temp_file.verification_pending = message, False
+        return False
+    version = getattr(verified, "version", None)
+    dimensions: dict[str, int] = {}
+    if verified is not None and verified.width and verified.height:
+        if width_field and width is None:
+            dimensions[width_field] = verified.width
+        if height_field and height is None:
+            dimensions[height_field] = verified.height
+    if dimensions:
+        manager.filter(pk=temp_file.object_pk, **{field.attname: temp_file.key}).update(**dimensions)
+    rows.update(verified_version=version, verification_pending=False)
+    temp_file.verified_version, temp_file.verification_pending = version, False
+    return True
+
+
 def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
     """Bring a claimed temporary file to its end state; return what was done.
 
@@ -101,8 +155,9 @@ def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
     ``"moved"`` (the record now holds the permanent name), ``"done"`` (it already did),
     ``"orphan"`` (no record holds the key: the temporary object was deleted),
     ``"unclaimed"`` (no record took the key yet: nothing to do), ``"refused"`` (the object at the
-    key is not the verified one: the record was cleared, the object deleted, the row's ``error``
-    says so). A move that cannot be done raises; the row keeps its ``error``.
+    key is not the verified one, or fails the verification left for the background task: the
+    record was cleared, the object deleted, the row's ``error`` says so). A move that cannot be
+    done raises; the row keeps its ``error``.
     """
     if temp_file.object_pk is None:
         return "unclaimed"
@@ -113,6 +168,8 @@ def complete_move(temp_file: AsyncTempFile, using: str = "default") -> str:
     row = manager.filter(pk=temp_file.object_pk).values(field.attname).first()
     current = row[field.attname] if row else None
     if current == temp_file.key:
+        if temp_file.verification_pending and not verify_claimed(temp_file, using):
+            return "refused"
         target = temp_file.moved_to_location
         if not target:
             target = permanent_name(field, manager.get(pk=temp_file.object_pk), temp_file.original_filename)

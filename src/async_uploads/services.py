@@ -564,7 +564,8 @@ def resolve_download_url(
 ) -> str:
     """Check the viewer may read the file and return its signed download URL.
 
-    Raises ``UploadRejected`` (``invalid_input`` / ``not_found``) or ``UploadPermissionDenied``.
+    Raises ``UploadRejected`` (``invalid_input`` / ``not_found``; ``verification_pending`` while
+    the background task has not verified the upload the record holds) or ``UploadPermissionDenied``.
     """
     field = get_field_or_reject(registry, field_id)
     if instance_id is None or instance_id == "":
@@ -576,6 +577,11 @@ def resolve_download_url(
     value = getattr(obj, field.attname)
     if not value:
         raise UploadRejected({"instance_id": [f"No file is set for {field.name}."]}, code=ErrorCode.NOT_FOUND)
+    if field.storage.is_temporary_path(value.name) and AsyncTempFile.awaits_verification(value.name):
+        raise UploadRejected(
+            {"instance_id": ["This file is still being checked; try again in a moment."]},
+            code=ErrorCode.VERIFICATION_PENDING,
+        )
     return field.storage.generate_download_url(
         value.name, registry.generate_id(field), registry=registry, **{**field.download_params, **params}
     )

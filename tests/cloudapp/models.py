@@ -4,6 +4,10 @@ The storages start aimed at a closed port; the session fixtures of ``tests.serve
 moto's server and Azurite once those run.
 """
 
+import os
+import time
+from pathlib import Path
+
 from botocore.config import Config
 from django.db import models
 
@@ -39,9 +43,13 @@ class TestAzureStorage(_Offline, AzureAsyncUploadStorage):
     pass
 
 
+# A task worker process started by a test (tests/workers.py) is told where the servers run.
+S3_URL = os.environ.get("ASYNC_UPLOADS_TEST_S3_URL")
+AZURE_CONNECTION_STRING = os.environ.get("ASYNC_UPLOADS_TEST_AZURE")
+
 s3_storage = TestS3Storage(
     bucket_name="async-uploads-test",
-    endpoint_url=CLOSED,
+    endpoint_url=S3_URL or CLOSED,
     region_name="us-east-1",
     access_key="testing",
     secret_key="testing",
@@ -49,13 +57,36 @@ s3_storage = TestS3Storage(
 )
 azure_storage = TestAzureStorage(
     azure_container="async-uploads-test",
-    connection_string=(
+    connection_string=AZURE_CONNECTION_STRING
+    or (
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
         f"BlobEndpoint={CLOSED}/devstoreaccount1;"
     ),
     client_options={"retry_total": 0},
 )
+s3_storage.online = bool(S3_URL)
+azure_storage.online = bool(AZURE_CONNECTION_STRING)
 fs_storage = FileSystemAsyncUploadStorage()
+
+
+class GatedFileSystemStorage(FileSystemAsyncUploadStorage):
+    """A filesystem storage whose copy, once made, waits while the gate file exists.
+
+    The gate is the path in ``ASYNC_UPLOADS_TEST_GATE``: a copy that finds it writes
+    ``<gate>.reached`` and waits until the test removes the gate, so a test knows a worker is in
+    the middle of a move (the copy made, the record not pointed at it yet) and can kill it there.
+    """
+
+    def copy_file(self, from_key, to_key, *, version=None):  # type: ignore[no-untyped-def]
+        super().copy_file(from_key, to_key, version=version)
+        gate = os.environ.get("ASYNC_UPLOADS_TEST_GATE")
+        if gate and os.path.exists(gate):
+            Path(f"{gate}.reached").write_text(to_key)
+            while os.path.exists(gate):
+                time.sleep(0.02)
+
+
+gated_storage = GatedFileSystemStorage()
 s3_storages = [s3_storage]
 azure_storages = [azure_storage]
 
@@ -118,3 +149,9 @@ class FsImage(models.Model):
     image = _image(fs_storage)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
+
+
+class GatedDoc(models.Model):
+    """On the gated filesystem storage: the test that kills a worker in the middle of a move."""
+
+    file = _doc(gated_storage)

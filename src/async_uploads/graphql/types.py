@@ -31,6 +31,7 @@ from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
 from async_uploads.fields import download_redirect_base, download_redirect_query
 from async_uploads.inputs import RawFileInput
+from async_uploads.models import AsyncTempFile
 from async_uploads.permissions import default_check_permission
 from async_uploads.registry import request_reversed
 
@@ -400,6 +401,8 @@ def _signed_download_url(state: _RequestState, root: FieldFile, expires_in: int 
         _settle_sync(root)
     if not state.allowed(field, root.instance):
         return None
+    if field.storage.is_temporary_path(root.name) and AsyncTempFile.awaits_verification(str(root.name)):
+        return None  # the background task has not verified it yet: nothing is served until it has
     params = field.download_params
     if expires_in is not None:
         params = {**params, "expire": expires_in}
@@ -473,6 +476,17 @@ def _name(root: FieldFile) -> Any:
     return posixpath.basename(str(root.name))
 
 
+def _pending(root: FieldFile) -> bool:
+    field: Any = root.field
+    return bool(field.storage.is_temporary_path(root.name))
+
+
+def _move_pending(root: FieldFile) -> Any:
+    if _unsettled(root):
+        return _then(_settle_async(root), _pending)
+    return _pending(root)
+
+
 def _url(root: FieldFile, state: _RequestState, kwargs: Any) -> Any:
     if _unsettled(root):
         return _then(_settle_async(root), state.redirect_url)
@@ -503,7 +517,7 @@ class AsyncFile:
         "A signed URL that serves the file directly (for <img src> or clients without cookies), valid "
         "for expiresIn seconds (default and maximum: the field's download expiry, at most the DOWNLOAD_URL_EXPIRY "
         "setting). Null when the "
-        "viewer lacks the field's detail permission.",
+        "viewer lacks the field's detail permission, and while a background task has not verified the upload yet.",
         with_info=True,
         arguments=[
             StrawberryArgument(
@@ -513,6 +527,12 @@ class AsyncFile:
                 default=None,
             )
         ],
+    )
+    move_pending: bool = _file_field(
+        _move_pending,
+        "True while the file still waits at its temporary key for its move to its permanent name (a "
+        "background task queued or running, or a failed move waiting for retry_async_file_moves); "
+        "url and downloadUrl serve it from there meanwhile. key and name change when the move finishes.",
     )
 
 
