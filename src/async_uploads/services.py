@@ -17,6 +17,7 @@ from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
 from async_uploads.models import AsyncTempFile
 from async_uploads.names import is_text
 from async_uploads.permissions import check_permission
+from async_uploads.storage.base import UploadRequest
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -241,20 +242,20 @@ def issue_upload(
         _check_quota(request, field, declared_size, using)
         # Signed last: a refused request signs nothing, and a storage that fails to sign leaves
         # no key behind (the exception rolls the row back).
-        # content_md5 is passed only when given, so storages written before it existed keep working.
-        extra = {"content_md5": md5} if md5 else {}
-        upload = field.storage.generate_upload_url(
-            key,
-            registry.generate_id(field),
-            registry=registry,
-            fields=dict(fields or {}),
-            content_type=content_type or None,
-            size=declared_size,
-            max_size=limit,
-            **extra,
+        upload = field.storage.sign_upload(
+            UploadRequest(
+                key=key,
+                field_id=registry.generate_id(field),
+                filename=filename,
+                content_type=content_type or None,
+                size=declared_size,
+                max_size=limit,
+                content_md5=md5,
+                instance=obj,
+                fields=dict(fields or {}),
+                registry=registry,
+            )
         )
-    if isinstance(upload, str):  # a custom storage that returns only a URL, as alliance-platform-storage allowed
-        upload = {"url": upload, "fields": {}}
     return IssuedUpload(temp_file=temp_file, upload=upload)
 
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime
-import posixpath
 import time
 from typing import Any
 
-from django.core.files.storage import Storage
 from django.utils.deconstruct import deconstructible
 
-from async_uploads.conf import app_settings
 from async_uploads.exceptions import AsyncUploadError, AsyncUploadsImproperlyInstalled, UploadReplaced
-from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
+from async_uploads.storage.base import AsyncUploadStorage, Capabilities, GenerateUploadUrlResponse, UploadRequest
 
 try:
     from azure.core import MatchConditions
@@ -46,6 +43,8 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
     copy succeeded.
     """
 
+    capabilities = Capabilities(multipart=False, cors=True, server_side_copy=True)
+
     #: Seconds to wait for a pending server-side copy before giving up (and keeping the source).
     copy_timeout = 300.0
     #: First interval between polls of a pending copy, in seconds (doubles up to 5 s).
@@ -72,30 +71,28 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
         )
         return token, expiry
 
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        """Return a free name near ``name``: an async storage never overwrites.
+    #: Never overwrite: the base's free-name rule, not django-storages' overwriting one.
+    get_available_name = AsyncUploadStorage.get_available_name
 
-        django-storages overwrites by default (``AWS_S3_FILE_OVERWRITE`` / ``AZURE_OVERWRITE_FILES``);
-        moves and saves through this storage instead get Django's suffixed free name.
-        """
-        return Storage.get_available_name(self, clean_name(name), max_length=max_length)
+    def clean_storage_name(self, name: str) -> str:
+        """Return ``name`` cleaned as django-storages cleans blob names."""
+        return clean_name(name)
 
-    def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
-        """Return a create-only SAS URL for the blob ``name`` and the headers the PUT must carry.
+    def sign_upload(self, request: UploadRequest) -> GenerateUploadUrlResponse:
+        """Return a create-only SAS URL for the request's blob and the headers the PUT must carry.
 
         ``x-ms-blob-type: BlockBlob`` and ``If-None-Match: *`` (never overwrite) always;
         ``x-ms-blob-content-type`` with the declared ``content_type``; ``Content-MD5`` with the
         client's ``content_md5`` (Azure refuses a body that does not match). Azure SAS cannot
         limit the size: :meth:`verify_upload` enforces ``max_size`` before a key is accepted.
         """
-        expire = int(kwargs.get("expire") or app_settings.UPLOAD_URL_EXPIRY)
-        blob = self.blob_name(name)
-        token, expiry = self._sas(blob, BlobSasPermissions(create=True), expire)
+        blob = self.blob_name(request.key)
+        token, expiry = self._sas(blob, BlobSasPermissions(create=True), request.expires_in)
         headers = {"x-ms-blob-type": "BlockBlob", "If-None-Match": "*"}
-        if kwargs.get("content_type"):
-            headers["x-ms-blob-content-type"] = kwargs["content_type"]
-        if kwargs.get("content_md5"):
-            headers["Content-MD5"] = kwargs["content_md5"]
+        if request.content_type:
+            headers["x-ms-blob-content-type"] = request.content_type
+        if request.content_md5:
+            headers["Content-MD5"] = request.content_md5
         return {
             "url": f"{self.client.get_blob_client(blob).url}?{token}",
             "fields": {},
@@ -117,20 +114,15 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
         ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names its type (see
         :meth:`~async_uploads.storage.base.AsyncUploadStorage.must_download_as_attachment`).
         """
-        from django.utils.http import content_disposition_header
-
-        expire = int(kwargs.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
+        expire = self.download_expiry(kwargs)
         params = dict(kwargs.get("parameters") or {})
-        filename = str(kwargs.get("filename") or posixpath.basename(key))
-        if "content_disposition" not in params:
-            params["content_disposition"] = content_disposition_header(
-                kwargs.get("as_attachment", True) is not False, filename
-            )
-        disposition = str(params["content_disposition"] or "")
-        if not disposition.strip().lower().startswith("attachment") and self.must_download_as_attachment(
-            key, filename=kwargs.get("filename"), content_type=params.get("content_type")
-        ):
-            params["content_disposition"] = content_disposition_header(True, filename)
+        params["content_disposition"] = self.content_disposition(
+            key,
+            filename=kwargs.get("filename"),
+            as_attachment=kwargs.get("as_attachment", True),
+            content_type=params.get("content_type"),
+            requested=params.get("content_disposition"),
+        )
         blob = self.blob_name(key)
         token, _ = self._sas(blob, BlobSasPermissions(read=True), expire, **params)
         return f"{self.client.get_blob_client(blob).url}?{token}"

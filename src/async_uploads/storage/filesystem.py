@@ -20,10 +20,9 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import force_bytes
 
-from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadReplaced
 from async_uploads.registry import cached_reverse, default_async_field_registry
-from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
+from async_uploads.storage.base import AsyncUploadStorage, Capabilities, GenerateUploadUrlResponse, UploadRequest
 
 if TYPE_CHECKING:
     from async_uploads.registry import AsyncFieldRegistry
@@ -100,8 +99,8 @@ def _version(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def _registry(kwargs: dict[str, Any]) -> AsyncFieldRegistry:
-    return kwargs.get("registry") or default_async_field_registry
+def _registry(registry: AsyncFieldRegistry | None) -> AsyncFieldRegistry:
+    return registry or default_async_field_registry
 
 
 @deconstructible(path="async_uploads.storage.filesystem.FileSystemAsyncUploadStorage")
@@ -120,13 +119,15 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
     or pass an instance as a field's ``storage``.
     """
 
-    def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
-        """Return a signed single-use URL the browser POSTs the file for key ``name`` to."""
-        expire = int(kwargs.get("expire") or app_settings.UPLOAD_URL_EXPIRY)
-        expires_at = timezone.now() + datetime.timedelta(seconds=expire)
-        payload = {"k": name, "f": field_id, "p": "u", "e": int(expires_at.timestamp())}
+    capabilities = Capabilities(multipart=False, cors=False, server_side_copy=True)
+
+    def sign_upload(self, request: UploadRequest) -> GenerateUploadUrlResponse:
+        """Return a signed single-use URL the browser POSTs the file for the request's key to."""
+        expires_at = timezone.now() + datetime.timedelta(seconds=request.expires_in)
+        payload = {"k": request.key, "f": request.field_id, "p": "u", "e": int(expires_at.timestamp())}
         token = signing.Signer(salt=UPLOAD_SALT).sign_object(payload)
-        url = cached_reverse(f"{_registry(kwargs).url_namespace}:filesystem-upload") + "?" + urlencode({"token": token})
+        namespace = _registry(request.registry).url_namespace
+        url = cached_reverse(f"{namespace}:filesystem-upload") + "?" + urlencode({"token": token})
         return {
             "url": url,
             "fields": {},
@@ -145,7 +146,7 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         SVG, …) is an attachment even with ``as_attachment=False``, unless
         ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names its type.
         """
-        expire = int(kwargs.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
+        expire = self.download_expiry(kwargs)
         payload: dict[str, Any] = {
             "k": key,
             "f": field_id,
@@ -159,7 +160,7 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         if kwargs.get("filename"):
             payload["n"] = str(kwargs["filename"])
         token = _signer().sign_flat(payload)
-        base = cached_reverse(f"{_registry(kwargs).url_namespace}:filesystem-download")
+        base = cached_reverse(f"{_registry(kwargs.get('registry')).url_namespace}:filesystem-download")
         # urlencode({"token": token}): a token is URL-safe base64 joined by ":", the only
         # character quote_plus() changes in it.
         return f"{base}?token={token.replace(':', '%3A')}"

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime
-import posixpath
 from typing import Any
 
-from django.core.files.storage import Storage
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
-from async_uploads.conf import app_settings
 from async_uploads.exceptions import AsyncUploadsImproperlyInstalled, UploadReplaced
-from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
+from async_uploads.storage.base import AsyncUploadStorage, Capabilities, GenerateUploadUrlResponse, UploadRequest
 
 try:
     from botocore.exceptions import ClientError
@@ -44,6 +41,8 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
     :attr:`multipart_copy_threshold`) followed by a delete: no object bytes pass through Django.
     """
 
+    capabilities = Capabilities(multipart=False, cors=True, server_side_copy=True)
+
     #: Objects larger than this are copied with a multipart copy.
     multipart_copy_threshold = MAX_SINGLE_COPY
     #: Size of each part of a multipart copy (S3 allows 5 MiB to 5 GiB).
@@ -64,41 +63,36 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
         """Return the S3 key of the storage name ``name`` (``AWS_LOCATION`` applied)."""
         return self._normalize_name(clean_name(name))
 
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        """Return a free name near ``name``: an async storage never overwrites.
+    #: Never overwrite: the base's free-name rule, not django-storages' overwriting one.
+    get_available_name = AsyncUploadStorage.get_available_name
 
-        django-storages overwrites by default (``AWS_S3_FILE_OVERWRITE`` / ``AZURE_OVERWRITE_FILES``);
-        moves and saves through this storage instead get Django's suffixed free name.
-        """
-        return Storage.get_available_name(self, clean_name(name), max_length=max_length)
+    def clean_storage_name(self, name: str) -> str:
+        """Return ``name`` cleaned as django-storages cleans S3 names."""
+        return clean_name(name)
 
-    def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
-        """Return a presigned POST (URL and form fields) for uploading to the key ``name``.
+    def sign_upload(self, request: UploadRequest) -> GenerateUploadUrlResponse:
+        """Return a presigned POST (URL and form fields) for uploading to the request's key.
 
         The policy fixes the key, limits ``content-length-range`` to ``[size, size]`` when the
         client declared a ``size``, else to ``[0, max_size]``, binds ``Content-Type`` to the
         declared ``content_type`` and ``Content-MD5`` to the client's ``content_md5``. Extra
         ``fields`` are signed only when they are user metadata (``x-amz-meta-*``).
         """
-        expire = int(kwargs.get("expire") or app_settings.UPLOAD_URL_EXPIRY)
-        key = self.object_key(name)
+        expire = request.expires_in
+        key = self.object_key(request.key)
         fields: dict[str, str] = {}
         conditions: list[Any] = []
-        size = kwargs.get("size")
-        max_size = kwargs.get("max_size")
-        if size is not None:
-            conditions.append(["content-length-range", int(size), int(size)])
-        elif max_size is not None:
-            conditions.append(["content-length-range", 0, int(max_size)])
-        content_type = kwargs.get("content_type")
-        if content_type:
-            fields["Content-Type"] = content_type
-        content_md5 = kwargs.get("content_md5")
-        if content_md5:
-            fields["Content-MD5"] = content_md5
+        if request.size is not None:
+            conditions.append(["content-length-range", int(request.size), int(request.size)])
+        elif request.max_size is not None:
+            conditions.append(["content-length-range", 0, int(request.max_size)])
+        if request.content_type:
+            fields["Content-Type"] = request.content_type
+        if request.content_md5:
+            fields["Content-MD5"] = request.content_md5
         if self.default_acl:
             fields["acl"] = self.default_acl
-        for field_name, value in (kwargs.get("fields") or {}).items():
+        for field_name, value in request.fields.items():
             if field_name.lower().startswith("x-amz-meta-"):
                 fields[field_name.lower()] = value
         conditions.extend({k: v} for k, v in fields.items())
@@ -127,16 +121,17 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
         ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names its type (see
         :meth:`~async_uploads.storage.base.AsyncUploadStorage.must_download_as_attachment`).
         """
-        expire = int(kwargs.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
+        expire = self.download_expiry(kwargs)
         params: dict[str, Any] = {}
         for name, value in (kwargs.get("parameters") or {}).items():
             params[_RESPONSE_PARAMS.get(name, name)] = value
-        disposition = str(params.get("ResponseContentDisposition") or _disposition(kwargs, key))
-        if not _is_attachment(disposition) and self.must_download_as_attachment(
-            key, filename=kwargs.get("filename"), content_type=params.get("ResponseContentType")
-        ):
-            disposition = _disposition({**kwargs, "as_attachment": True}, key)
-        params["ResponseContentDisposition"] = disposition
+        params["ResponseContentDisposition"] = self.content_disposition(
+            key,
+            filename=kwargs.get("filename"),
+            as_attachment=kwargs.get("as_attachment", True),
+            content_type=params.get("ResponseContentType"),
+            requested=params.get("ResponseContentDisposition"),
+        )
         return self.url(key, parameters=params, expire=expire)  # type: ignore[call-arg]
 
     def read_head(self, key: str, length: int) -> tuple[bytes, str | None]:
@@ -298,15 +293,3 @@ _RESPONSE_PARAMS = {
     "content_language": "ResponseContentLanguage",
     "content_encoding": "ResponseContentEncoding",
 }
-
-
-def _disposition(kwargs: dict[str, Any], key: str) -> str:
-    """Return a ``Content-Disposition`` value for a download of ``key``."""
-    from django.utils.http import content_disposition_header
-
-    filename = str(kwargs.get("filename") or posixpath.basename(key))
-    return content_disposition_header(kwargs.get("as_attachment", True) is not False, filename) or "attachment"
-
-
-def _is_attachment(disposition: str) -> bool:
-    return disposition.strip().lower().startswith("attachment")
