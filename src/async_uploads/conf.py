@@ -41,6 +41,14 @@ class AsyncUploadsSettings(TypedDict, total=False):
     #: ``generateUploadUrls`` field (aliases included) of a GraphQL request; also the largest
     #: ``generateUploadUrls`` batch. ``None``: no limit. Default 50.
     MAX_UPLOAD_URLS_PER_REQUEST: int | None
+    #: Preferred size in bytes of each part of an upload in parts; raised or lowered to what the
+    #: backend's service allows (S3: 5 MiB to 5 GiB and 10,000 parts). Default 16 MiB.
+    MULTIPART_PART_SIZE: int
+    #: Seconds a multipart session stays open after it started; an open session past it is
+    #: aborted by ``cleanup_async_temp_files``. Default 86400 (a day).
+    MULTIPART_SESSION_EXPIRY: int
+    #: Size in bytes from which clients (the widget, the demo page) upload in parts. Default 100 MiB.
+    MULTIPART_THRESHOLD: int
 
 
 DEFAULTS: AsyncUploadsSettings = {
@@ -52,6 +60,9 @@ DEFAULTS: AsyncUploadsSettings = {
     "MAX_PENDING_UPLOADS": 100,
     "MAX_PENDING_BYTES": 1024**3,
     "MAX_UPLOAD_URLS_PER_REQUEST": 50,
+    "MULTIPART_PART_SIZE": 16 * 1024**2,
+    "MULTIPART_SESSION_EXPIRY": 86400,
+    "MULTIPART_THRESHOLD": 100 * 1024**2,
 }
 
 _CALLABLE_KEYS = {"RESOLVE_PERM_NAME", "CHECK_PERMISSION"}

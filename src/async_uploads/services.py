@@ -14,7 +14,7 @@ from async_uploads import restrictions
 from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
-from async_uploads.models import AsyncTempFile
+from async_uploads.models import AsyncTempFile, UploadSession
 from async_uploads.names import is_text
 from async_uploads.permissions import check_permission
 from async_uploads.storage.base import UploadRequest
@@ -340,7 +340,7 @@ def pending_uploads(request: HttpRequest, *, using: str | None = None) -> Pendin
     """Return the uploads ``request``'s uploader holds that no record has taken yet (one query).
 
     Rows a record claimed (``object_pk`` set, also when its move failed) and rows the cleanup
-    deleted do not count.
+    deleted do not count. Open multipart sessions count by their declared size.
     """
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
@@ -356,7 +356,8 @@ def pending_uploads(request: HttpRequest, *, using: str | None = None) -> Pendin
     column = AsyncTempFile._meta.get_field("user" if by_user else "session_key")
     count = total = 0
     with connection.cursor() as cursor:
-        cursor.execute(_pending_sql(connection, by_user), [column.get_db_prep_value(param, connection)])  # type: ignore[union-attr]
+        value = column.get_db_prep_value(param, connection)  # type: ignore[union-attr]
+        cursor.execute(_pending_sql(connection, by_user), [value, value])
         for content_type_id, field_name, n, declared, undeclared in cursor.fetchall():
             count += n
             total += int(declared or 0)
@@ -378,7 +379,9 @@ def _pending_sql(connection: Any, by_user: bool) -> str:
     """The quota statement, written once per database vendor (the ORM would build it per request).
 
     Per field: the uploader's unclaimed rows, their declared sizes added up, and how many have no
-    declared size. It reads the indexes ``asynctemp_user_pending_idx`` / ``asynctemp_session_pending_idx``.
+    declared size; then, in the same statement, the uploader's open multipart sessions and their
+    declared sizes. It reads the indexes ``asynctemp_user_pending_idx`` / ``asynctemp_session_pending_idx``
+    and ``asyncsession_user_state_idx`` / ``asyncsession_session_idx``.
     """
     cache_key = (connection.vendor, by_user)
     sql = _PENDING_SQL.get(cache_key)
@@ -395,6 +398,16 @@ def _pending_sql(connection: Any, by_user: bool) -> str:
             f"SUM(CASE WHEN {col['declared_size']} IS NULL THEN 1 ELSE 0 END) "
             f"FROM {q(opts.db_table)} WHERE {uploader} AND {object_col} IS NULL "
             f"GROUP BY {col['content_type']}, {col['field_name']}"
+        )
+        sopts = UploadSession._meta
+        scol = {name: q(_column(sopts, name)) for name in ("content_type", "field_name", "declared_size", "state")}
+        s_user, s_session = q(_column(sopts, "user")), q(_column(sopts, "session_key"))
+        s_uploader = f"{s_user} = %s" if by_user else f"{s_user} IS NULL AND {s_session} = %s"
+        sql += (
+            f" UNION ALL SELECT {scol['content_type']}, {scol['field_name']}, COUNT(*), "  # noqa: S608
+            f"SUM({scol['declared_size']}), 0 FROM {q(sopts.db_table)} "
+            f"WHERE {s_uploader} AND {scol['state']} = '{UploadSession.State.OPEN.value}' "
+            f"GROUP BY {scol['content_type']}, {scol['field_name']}"
         )
         _PENDING_SQL[cache_key] = sql
     return sql
