@@ -169,7 +169,7 @@ def test_backends_declare_their_capabilities():
 
     assert Bare.capabilities == Capabilities()
     for cls in (S3AsyncUploadStorage, AzureAsyncUploadStorage, FileSystemAsyncUploadStorage):
-        assert cls.capabilities.server_side_copy
+        assert cls.capabilities.multipart and cls.capabilities.server_side_copy
     assert S3AsyncUploadStorage.capabilities.cors and AzureAsyncUploadStorage.capabilities.cors
     assert not FileSystemAsyncUploadStorage.capabilities.cors
     assert InMemoryAsyncUploadStorage.capabilities == Capabilities()

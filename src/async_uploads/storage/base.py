@@ -19,6 +19,7 @@ from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadRejected, UploadReplaced
 from async_uploads.names import MAX_NAME_BYTES, fit_name, is_temporary_key, safe_basename, temporary_key
+from async_uploads.storage.parts import PartLimits, PartPlan, plan_parts
 
 if TYPE_CHECKING:
     from django.urls import URLPattern
@@ -31,7 +32,10 @@ __all__ = [
     "AsyncUploadStorage",
     "Capabilities",
     "GenerateUploadUrlResponse",
+    "MultipartUpload",
+    "PartTarget",
     "UploadRequest",
+    "UploadedPart",
     "VerifiedUpload",
     "fit_name",
     "safe_basename",
@@ -148,6 +152,44 @@ class UploadRequest:
 
 
 @dataclass(frozen=True)
+class MultipartUpload:
+    """One open upload in parts, as a backend sees it: where it goes, its storage id and its plan."""
+
+    #: The temporary key the parts are assembled at.
+    key: str
+    #: The backend's id of the upload (what :meth:`AsyncUploadStorage.create_multipart_upload` returned).
+    upload_id: str
+    #: The registry id of the field.
+    field_id: str
+    #: How the declared size is cut into parts.
+    plan: PartPlan
+    #: The MIME type the client declared (``None``: none).
+    content_type: str | None = None
+    #: The field's registry (for reversing the backend's own views).
+    registry: AsyncFieldRegistry | None = None
+
+
+@dataclass(frozen=True)
+class PartTarget:
+    """Where and how a client sends one part: the raw bytes as the body, exactly this method, URL and headers."""
+
+    number: int
+    url: str
+    method: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    """A part the storage holds for an open upload."""
+
+    number: int
+    size: int
+    #: The storage's tag of the part (S3's ETag), when it has one.
+    etag: str = ""
+
+
+@dataclass(frozen=True)
 class VerifiedUpload:
     """What :meth:`AsyncUploadStorage.verify_upload` found in an accepted upload."""
 
@@ -211,6 +253,8 @@ class AsyncUploadStorage(Storage):
 
     #: What this backend can do; callers ask this instead of probing for methods.
     capabilities = Capabilities()
+    #: The service's rules for uploads in parts (backends declaring ``capabilities.multipart``).
+    part_limits: PartLimits | None = None
 
     #: Prefix of every temporary key. It must be used by temporary files only.
     temporary_key_prefix = "async-temp-files"
@@ -497,6 +541,53 @@ class AsyncUploadStorage(Storage):
         Whether that copy stays inside the storage service is :attr:`capabilities` ``.server_side_copy``.
         """
         return type(self).copy_file is not AsyncUploadStorage.copy_file
+
+    # ------------------------------------------------------------------ uploads in parts
+
+    def plan_upload(self, size: int) -> PartPlan:
+        """Return the part plan of an object of ``size`` bytes: ``MULTIPART_PART_SIZE`` within :attr:`part_limits`.
+
+        Raise :class:`ValueError` when the size cannot be uploaded in parts here.
+        """
+        if not self.capabilities.multipart or self.part_limits is None:
+            raise ValueError(f"{type(self).__name__} does not take uploads in parts.")
+        return plan_parts(size, self.part_limits, int(app_settings.MULTIPART_PART_SIZE))
+
+    def create_multipart_upload(self, request: UploadRequest) -> str:
+        """Start an upload in parts to ``request.key`` and return the backend's id of it."""
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage declaring multipart must provide a create_multipart_upload() method"
+        )
+
+    def sign_upload_parts(self, upload: MultipartUpload, numbers: list[int], expire: int) -> list[PartTarget]:
+        """Return where each part of ``numbers`` is sent, valid for ``expire`` seconds.
+
+        Each target is bound, where the service allows, to the part's length in the plan.
+        """
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage declaring multipart must provide a sign_upload_parts() method"
+        )
+
+    def list_uploaded_parts(self, upload: MultipartUpload) -> list[UploadedPart]:
+        """Return the parts the storage holds for ``upload``, by part number (an empty list: none)."""
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage declaring multipart must provide a list_uploaded_parts() method"
+        )
+
+    def complete_multipart_upload(self, upload: MultipartUpload, parts: list[UploadedPart]) -> None:
+        """Assemble ``parts`` (every part of the plan, in order) into the object at ``upload.key``.
+
+        Never overwrite an object at the key (raise :class:`FileExistsError`); leave no part behind.
+        """
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage declaring multipart must provide a complete_multipart_upload() method"
+        )
+
+    def abort_multipart_upload(self, upload: MultipartUpload) -> None:
+        """Discard every part of ``upload``; nothing of it is left in storage. Aborting twice is harmless."""
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage declaring multipart must provide an abort_multipart_upload() method"
+        )
 
     def cors_rules(self, origins: list[str]) -> list[Any]:
         """Return the CORS rules a browser on ``origins`` needs (backends declaring ``capabilities.cors``)."""

@@ -9,7 +9,16 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
 from async_uploads.exceptions import AsyncUploadsImproperlyInstalled, UploadReplaced
-from async_uploads.storage.base import AsyncUploadStorage, Capabilities, GenerateUploadUrlResponse, UploadRequest
+from async_uploads.storage.base import (
+    AsyncUploadStorage,
+    Capabilities,
+    GenerateUploadUrlResponse,
+    MultipartUpload,
+    PartTarget,
+    UploadedPart,
+    UploadRequest,
+)
+from async_uploads.storage.parts import S3_LIMITS
 
 try:
     from botocore.exceptions import ClientError
@@ -41,7 +50,8 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
     :attr:`multipart_copy_threshold`) followed by a delete: no object bytes pass through Django.
     """
 
-    capabilities = Capabilities(multipart=False, cors=True, server_side_copy=True)
+    capabilities = Capabilities(multipart=True, cors=True, server_side_copy=True)
+    part_limits = S3_LIMITS
 
     #: Objects larger than this are copied with a multipart copy.
     multipart_copy_threshold = MAX_SINGLE_COPY
@@ -268,12 +278,98 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
             return False
         return a["ContentLength"] == b["ContentLength"] and a.get("ETag") == b.get("ETag")
 
+    # ------------------------------------------------------------------ uploads in parts
+
+    def create_multipart_upload(self, request: UploadRequest) -> str:
+        """Start an S3 multipart upload to the request's key (CreateMultipartUpload) and return its UploadId."""
+        extra: dict[str, Any] = {}
+        if request.content_type:
+            extra["ContentType"] = request.content_type
+        if self.default_acl:
+            extra["ACL"] = self.default_acl
+        created = self.client.create_multipart_upload(
+            Bucket=self.bucket_name, Key=self.object_key(request.key), **extra
+        )
+        return str(created["UploadId"])
+
+    def sign_upload_parts(self, upload: MultipartUpload, numbers: list[int], expire: int) -> list[PartTarget]:
+        """Return a presigned UploadPart URL per part, each signed for the part's ``Content-Length``.
+
+        The browser sets ``Content-Length`` from the body itself, so no header is listed: a part of
+        another length fails the signature.
+        """
+        key = self.object_key(upload.key)
+        return [
+            PartTarget(
+                number=n,
+                url=self.client.generate_presigned_url(
+                    "upload_part",
+                    Params={
+                        "Bucket": self.bucket_name,
+                        "Key": key,
+                        "UploadId": upload.upload_id,
+                        "PartNumber": n,
+                        "ContentLength": upload.plan.part_length(n),
+                    },
+                    ExpiresIn=expire,
+                ),
+                method="PUT",
+            )
+            for n in numbers
+        ]
+
+    def list_uploaded_parts(self, upload: MultipartUpload) -> list[UploadedPart]:
+        """Return the parts S3 holds for the upload (ListParts, every page)."""
+        parts: list[UploadedPart] = []
+        paginator = self.client.get_paginator("list_parts")
+        try:
+            for page in paginator.paginate(
+                Bucket=self.bucket_name, Key=self.object_key(upload.key), UploadId=upload.upload_id
+            ):
+                parts.extend(
+                    UploadedPart(number=int(p["PartNumber"]), size=int(p["Size"]), etag=str(p["ETag"]))
+                    for p in page.get("Parts", [])
+                )
+        except ClientError as e:
+            if _status(e) == 404:  # NoSuchUpload: completed or aborted
+                return []
+            raise
+        return sorted(parts, key=lambda p: p.number)
+
+    def complete_multipart_upload(self, upload: MultipartUpload, parts: list[UploadedPart]) -> None:
+        """Complete the upload from ``parts`` (CompleteMultipartUpload); S3 then drops the parts.
+
+        ``If-None-Match: *`` makes S3 refuse to replace an object at the key.
+        """
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket_name,
+                Key=self.object_key(upload.key),
+                UploadId=upload.upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+                IfNoneMatch="*",
+            )
+        except ClientError as e:
+            if _status(e) in (409, 412):
+                raise FileExistsError(f"{upload.key!r} already exists in bucket {self.bucket_name!r}.") from e
+            raise
+
+    def abort_multipart_upload(self, upload: MultipartUpload) -> None:
+        """Abort the upload (AbortMultipartUpload): S3 deletes every part. An unknown upload is already gone."""
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket_name, Key=self.object_key(upload.key), UploadId=upload.upload_id
+            )
+        except ClientError as e:
+            if _status(e) != 404:
+                raise
+
     def cors_rules(self, origins: list[str]) -> list[dict[str, Any]]:
         """Return the bucket CORS rules a browser on ``origins`` needs to upload and download."""
         return [
             {
                 "AllowedOrigins": list(origins),
-                "AllowedMethods": ["POST", "GET", "HEAD"],
+                "AllowedMethods": ["POST", "PUT", "GET", "HEAD"],
                 "AllowedHeaders": ["*"],
                 "ExposeHeaders": ["ETag", "Location"],
                 "MaxAgeSeconds": 3600,
@@ -283,7 +379,7 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
     def apply_cors(self, origins: list[str]) -> str:
         """Set the bucket's CORS rules to :meth:`cors_rules` and describe what was done."""
         self.client.put_bucket_cors(Bucket=self.bucket_name, CORSConfiguration={"CORSRules": self.cors_rules(origins)})
-        return f"S3 bucket {self.bucket_name!r}: CORS allows POST/GET/HEAD from {', '.join(origins)}"
+        return f"S3 bucket {self.bucket_name!r}: CORS allows POST/PUT/GET/HEAD from {', '.join(origins)}"
 
 
 _RESPONSE_PARAMS = {
