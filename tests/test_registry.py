@@ -48,6 +48,11 @@ def test_get_url_patterns_returns_patterns_and_namespace_once_per_storage():
         "filesystem-upload",
         "filesystem-upload-part",
         "generate-upload-url",
+        "multipart-abort",
+        "multipart-complete",
+        "multipart-parts",
+        "multipart-sign",
+        "multipart-start",
     ]
 
 

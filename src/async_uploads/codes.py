@@ -103,6 +103,13 @@ class ErrorCode(enum.StrEnum):
         "(`MAX_PENDING_UPLOADS`, `MAX_PENDING_BYTES`); saving them, or the cleanup of abandoned ones, "
         "frees the quota",
     )
+    UPLOAD_SESSION_CLOSED = (
+        "upload_session_closed",
+        409,
+        _("This upload in parts is no longer open; start a new one."),
+        "a multipart session was already completed or aborted, or is past `MULTIPART_SESSION_EXPIRY`: "
+        "its parts can no longer be signed, listed or completed",
+    )
     INVALID_SIGNATURE = (
         "invalid_signature",
         403,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -9,15 +10,18 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, SuspiciousFileOperation, ValidationError
 from django.db import connections, models, router, transaction
+from django.utils import timezone
 
 from async_uploads import restrictions
+from async_uploads.acceptance import verify_temp_file
 from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
 from async_uploads.models import AsyncTempFile, UploadSession
 from async_uploads.names import is_text
 from async_uploads.permissions import check_permission
-from async_uploads.storage.base import UploadRequest
+from async_uploads.storage.base import MultipartUpload, PartTarget, UploadedPart, UploadRequest
+from async_uploads.storage.parts import PartPlan
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -27,13 +31,21 @@ if TYPE_CHECKING:
     from async_uploads.storage.base import GenerateUploadUrlResponse
 
 __all__ = [
+    "MAX_PARTS_PER_SIGN",
     "IssuedUpload",
     "PendingUploads",
+    "StartedUpload",
+    "abort_multipart_upload",
+    "abort_session",
+    "complete_multipart_upload",
     "get_field_or_reject",
     "get_instance_or_reject",
     "issue_upload",
+    "list_uploaded_parts",
     "pending_uploads",
     "resolve_download_url",
+    "sign_upload_parts",
+    "start_multipart_upload",
 ]
 
 #: Longest filename accepted from a client.
@@ -168,54 +180,16 @@ def issue_upload(
     """
     _count_request(request)
     field = get_field_or_reject(registry, field_id)
-    if not isinstance(filename, str) or not filename.strip():
-        raise UploadRejected({"filename": ["This field is required."]}, code=ErrorCode.INVALID_INPUT)
-    if len(filename) > MAX_FILENAME_LENGTH or "\x00" in filename:
-        raise UploadRejected(
-            {"filename": [f"A filename must have at most {MAX_FILENAME_LENGTH} characters and no NUL."]},
-            code=ErrorCode.INVALID_INPUT,
-        )
-    if not is_text(filename):
-        raise UploadRejected({"filename": ["The filename is not valid text."]}, code=ErrorCode.INVALID_INPUT)
-    if content_type is not None and (
-        not isinstance(content_type, str)
-        or len(content_type) > 255
-        or "\x00" in content_type
-        or not is_text(content_type)
-        or (content_type and not restrictions.is_mime_type(content_type))
-    ):
-        raise UploadRejected(
-            {"content_type": ["content_type must be one MIME type, such as image/png (no list)."]},
-            code=ErrorCode.INVALID_INPUT,
-        )
+    _check_filename_and_type(filename, content_type)
     declared_size = _parse_size(size)
     md5 = _parse_md5(content_md5)
     if fields is not None and (
         not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
     ):
         raise UploadRejected({"params": ["params must be an object of string values."]}, code=ErrorCode.INVALID_INPUT)
-    user = getattr(request, "user", None)
-    obj = get_instance_or_reject(field, instance_id, user=user, perm=field.perm_update)
-    perm = field.perm_update if obj is not None else field.perm_create
-    if not check_permission(user, perm, obj):
-        raise UploadPermissionDenied(f"You do not have permission to upload to {registry.generate_id(field)}.")
-    if (user is None or not user.is_authenticated) and not hasattr(request, "session"):
-        raise UploadPermissionDenied(
-            "Anonymous uploads need a session to tie the upload to its uploader; enable "
-            "django.contrib.sessions.middleware.SessionMiddleware."
-        )
-    if not field.is_valid_filetype(filename, content_type or None):
-        allowed = ", ".join(field.file_restrictions)
-        raise UploadRejected(
-            {"filename": [f"{filename!r} is not an accepted file type; accepted: {allowed}."]},
-            code=ErrorCode.INVALID_FILE_TYPE,
-        )
+    obj = _authorize_upload(registry, request, field, instance_id)
+    _check_against_field(field, filename, content_type, declared_size)
     limit = field.max_size_bytes
-    if declared_size is not None and limit is not None and declared_size > limit:
-        raise UploadRejected(
-            {"size": [f"The file is {declared_size} bytes; this field accepts at most {limit} bytes."]},
-            code=ErrorCode.FILE_TOO_LARGE,
-        )
     try:
         key = field.storage.generate_temporary_path(filename, max_length=field.max_length)
     except SuspiciousFileOperation as e:
@@ -223,9 +197,7 @@ def issue_upload(
     # Everything the transaction below needs is read first: on SQLite its first statement must be
     # the INSERT, which takes the database's write lock and so orders parallel requests.
     ContentType.objects.get_for_model(field.model, for_concrete_model=False)
-    session = getattr(request, "session", None) if user is None or not user.is_authenticated else None
-    if session is not None and session.session_key is None:
-        session.save()  # outside the transaction: a refusal must not roll back the new session
+    _ensure_session_key(request)
     using = router.db_for_write(AsyncTempFile)
     with transaction.atomic(using=using):
         _lock_uploader(request, using)
@@ -257,6 +229,75 @@ def issue_upload(
             )
         )
     return IssuedUpload(temp_file=temp_file, upload=upload)
+
+
+def _ensure_session_key(request: HttpRequest) -> None:
+    """Give an anonymous uploader's session its key, outside any transaction (a refusal must not roll it back)."""
+    user = getattr(request, "user", None)
+    session = getattr(request, "session", None) if user is None or not user.is_authenticated else None
+    if session is not None and session.session_key is None:
+        session.save()
+
+
+def _check_filename_and_type(filename: Any, content_type: Any) -> None:
+    """Raise ``UploadRejected`` (``invalid_input``) for a missing or malformed filename or content type."""
+    if not isinstance(filename, str) or not filename.strip():
+        raise UploadRejected({"filename": ["This field is required."]}, code=ErrorCode.INVALID_INPUT)
+    if len(filename) > MAX_FILENAME_LENGTH or "\x00" in filename:
+        raise UploadRejected(
+            {"filename": [f"A filename must have at most {MAX_FILENAME_LENGTH} characters and no NUL."]},
+            code=ErrorCode.INVALID_INPUT,
+        )
+    if not is_text(filename):
+        raise UploadRejected({"filename": ["The filename is not valid text."]}, code=ErrorCode.INVALID_INPUT)
+    if content_type is not None and (
+        not isinstance(content_type, str)
+        or len(content_type) > 255
+        or "\x00" in content_type
+        or not is_text(content_type)
+        or (content_type and not restrictions.is_mime_type(content_type))
+    ):
+        raise UploadRejected(
+            {"content_type": ["content_type must be one MIME type, such as image/png (no list)."]},
+            code=ErrorCode.INVALID_INPUT,
+        )
+
+
+def _authorize_upload(
+    registry: AsyncFieldRegistry, request: HttpRequest, field: AsyncFileMixin, instance_id: Any
+) -> models.Model | None:
+    """Return the record ``instance_id`` (``None``: a new one) once the uploader may upload to ``field`` for it.
+
+    ``perm_update`` on that record, else ``perm_create``; an anonymous uploader needs a session.
+    Raises ``UploadRejected`` or ``UploadPermissionDenied``.
+    """
+    user = getattr(request, "user", None)
+    obj = get_instance_or_reject(field, instance_id, user=user, perm=field.perm_update)
+    perm = field.perm_update if obj is not None else field.perm_create
+    if not check_permission(user, perm, obj):
+        raise UploadPermissionDenied(f"You do not have permission to upload to {registry.generate_id(field)}.")
+    if (user is None or not user.is_authenticated) and not hasattr(request, "session"):
+        raise UploadPermissionDenied(
+            "Anonymous uploads need a session to tie the upload to its uploader; enable "
+            "django.contrib.sessions.middleware.SessionMiddleware."
+        )
+    return obj
+
+
+def _check_against_field(field: AsyncFileMixin, filename: str, content_type: Any, declared_size: int | None) -> None:
+    """Raise ``UploadRejected`` when the name or type fits no ``file_restrictions`` or the size is over ``max_size``."""
+    if not field.is_valid_filetype(filename, content_type or None):
+        allowed = ", ".join(field.file_restrictions)
+        raise UploadRejected(
+            {"filename": [f"{filename!r} is not an accepted file type; accepted: {allowed}."]},
+            code=ErrorCode.INVALID_FILE_TYPE,
+        )
+    limit = field.max_size_bytes
+    if declared_size is not None and limit is not None and declared_size > limit:
+        raise UploadRejected(
+            {"size": [f"The file is {declared_size} bytes; this field accepts at most {limit} bytes."]},
+            code=ErrorCode.FILE_TOO_LARGE,
+        )
 
 
 def _count_request(request: HttpRequest) -> None:
@@ -478,3 +519,316 @@ def resolve_download_url(
     return field.storage.generate_download_url(
         value.name, registry.generate_id(field), registry=registry, **{**field.download_params, **params}
     )
+
+
+# --------------------------------------------------------------------------- uploads in parts
+
+#: Most parts one call may sign.
+MAX_PARTS_PER_SIGN = 100
+
+
+@dataclass
+class StartedUpload:
+    """A multipart session was opened: send its parts, then complete it."""
+
+    session: UploadSession
+    plan: PartPlan
+
+    @property
+    def key(self) -> str:
+        return self.session.key
+
+
+def start_multipart_upload(
+    registry: AsyncFieldRegistry,
+    request: HttpRequest,
+    *,
+    field_id: Any,
+    filename: Any,
+    content_type: Any = None,
+    size: Any = None,
+    instance_id: Any = None,
+) -> StartedUpload:
+    """Check a request to upload a file in parts, as :func:`issue_upload` does, and open its session.
+
+    ``size`` is required: the part plan is cut from it, the quotas count it while the session is
+    open, and completion checks the parts add up to it. Raises what :func:`issue_upload` raises;
+    nothing is recorded, and no upload is left open in storage, when it raises.
+    """
+    _count_request(request)
+    field = get_field_or_reject(registry, field_id)
+    _check_filename_and_type(filename, content_type)
+    declared_size = _parse_size(size)
+    if declared_size is None or declared_size < 1:
+        raise UploadRejected(
+            {"size": ["An upload in parts needs the file's size in bytes (at least 1)."]}, code=ErrorCode.INVALID_INPUT
+        )
+    storage = field.storage
+    if not storage.capabilities.multipart:
+        raise UploadRejected(
+            {
+                "field_id": [
+                    f"The storage of {registry.generate_id(field)} takes no uploads in parts; use generateUploadUrl."
+                ]
+            },
+            code=ErrorCode.INVALID_INPUT,
+        )
+    obj = _authorize_upload(registry, request, field, instance_id)
+    _check_against_field(field, filename, content_type, declared_size)
+    try:
+        plan = storage.plan_upload(declared_size)
+    except ValueError as e:
+        raise UploadRejected({"size": [str(e)]}, code=ErrorCode.FILE_TOO_LARGE) from e
+    try:
+        key = storage.generate_temporary_path(filename, max_length=field.max_length)
+    except SuspiciousFileOperation as e:
+        raise UploadRejected({"filename": [str(e)]}, code=ErrorCode.INVALID_INPUT) from e
+    content_type_obj = ContentType.objects.get_for_model(field.model, for_concrete_model=False)
+    _ensure_session_key(request)
+    user = getattr(request, "user", None)
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    session_key = "" if user_id is not None else (getattr(getattr(request, "session", None), "session_key", "") or "")
+    using = router.db_for_write(UploadSession)
+    fid = registry.generate_id(field)
+    with transaction.atomic(using=using):
+        _lock_uploader(request, using)
+        session = UploadSession.objects.using(using).create(
+            key=key,
+            upload_id="",
+            original_filename=filename,
+            declared_content_type=content_type or "",
+            declared_size=declared_size,
+            part_size=plan.part_size,
+            part_count=plan.part_count,
+            expires_at=timezone.now() + datetime.timedelta(seconds=int(app_settings.MULTIPART_SESSION_EXPIRY)),
+            content_type=content_type_obj,
+            field_name=field.name,
+            instance_pk=None if obj is None else str(obj.pk),
+            user_id=user_id,
+            session_key=session_key,
+        )
+        _check_quota(request, field, declared_size, using)
+        # Started in storage last: a refusal starts nothing, and a failure rolls the row back.
+        session.upload_id = storage.create_multipart_upload(
+            UploadRequest(
+                key=key,
+                field_id=fid,
+                filename=filename,
+                content_type=content_type or None,
+                size=declared_size,
+                max_size=field.max_size_bytes,
+                instance=obj,
+                registry=registry,
+            )
+        )
+        UploadSession.objects.using(using).filter(pk=session.pk).update(upload_id=session.upload_id)
+    return StartedUpload(session=session, plan=plan)
+
+
+def _not_found() -> UploadRejected:
+    return UploadRejected(
+        {"upload_id": ["No upload in parts with this key and upload id was started by you."]}, code=ErrorCode.NOT_FOUND
+    )
+
+
+def _closed(session: UploadSession) -> UploadRejected:
+    state = "past its expiry" if session.state == UploadSession.State.OPEN else session.state
+    return UploadRejected(f"This upload in parts is {state}; start a new one.", code=ErrorCode.UPLOAD_SESSION_CLOSED)
+
+
+def _session_for(
+    registry: AsyncFieldRegistry, request: HttpRequest, key: Any, upload_id: Any
+) -> tuple[UploadSession, AsyncFileMixin, MultipartUpload]:
+    """Return the session ``key`` / ``upload_id`` of this uploader in ``registry``, once its permission holds again.
+
+    Unknown, of another uploader or of another registry's field: ``not_found`` (nobody learns which
+    sessions exist). The field's permission is checked as when it started.
+    """
+    if not isinstance(key, str) or not key or not isinstance(upload_id, str) or not upload_id:
+        raise UploadRejected({"key": ["key and uploadId are required."]}, code=ErrorCode.INVALID_INPUT)
+    session = UploadSession.get_by_key(key)
+    if session is None or session.upload_id != upload_id or not session.is_owned_by(request):
+        raise _not_found()
+    try:
+        field = session.get_field()
+    except (LookupError, FieldDoesNotExist) as e:
+        raise _not_found() from e
+    fid = registry.generate_id(field)
+    registered = registry.get_field(fid)
+    if registered is None or not session.is_for_field(registered):
+        raise _not_found()
+    _authorize_upload(registry, request, registered, session.instance_pk)
+    upload = MultipartUpload(
+        key=session.key,
+        upload_id=session.upload_id,
+        field_id=fid,
+        plan=PartPlan(size=session.declared_size, part_size=session.part_size, part_count=session.part_count),
+        content_type=session.declared_content_type or None,
+        registry=registry,
+    )
+    return session, registered, upload
+
+
+def _require_open(session: UploadSession) -> None:
+    if session.state != UploadSession.State.OPEN or session.expires_at <= timezone.now():
+        raise _closed(session)
+
+
+def sign_upload_parts(
+    registry: AsyncFieldRegistry, request: HttpRequest, *, key: Any, upload_id: Any, part_numbers: Any
+) -> list[PartTarget]:
+    """Return where to send each of ``part_numbers`` (1 to :data:`MAX_PARTS_PER_SIGN` of ``1..partCount``).
+
+    Each target is valid for ``UPLOAD_URL_EXPIRY`` seconds, never past the session's expiry.
+    Raises ``UploadRejected`` (``invalid_input`` for bad part numbers, ``not_found``,
+    ``upload_session_closed``) or ``UploadPermissionDenied``.
+    """
+    session, field, upload = _session_for(registry, request, key, upload_id)
+    _require_open(session)
+    if (
+        not isinstance(part_numbers, list | tuple)
+        or not part_numbers
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in part_numbers)
+    ):
+        raise UploadRejected(
+            {"part_numbers": ["partNumbers must be a non-empty list of part numbers."]}, code=ErrorCode.INVALID_INPUT
+        )
+    if len(part_numbers) > MAX_PARTS_PER_SIGN:
+        raise UploadRejected(
+            {
+                "part_numbers": [
+                    f"At most {MAX_PARTS_PER_SIGN} parts can be signed in one call, got {len(part_numbers)}."
+                ]
+            },
+            code=ErrorCode.INVALID_INPUT,
+        )
+    outside = [n for n in part_numbers if not 1 <= n <= session.part_count]
+    if outside:
+        raise UploadRejected(
+            {"part_numbers": [f"Part {outside[0]} is outside 1..{session.part_count}."]}, code=ErrorCode.INVALID_INPUT
+        )
+    if len(set(part_numbers)) != len(part_numbers):
+        raise UploadRejected({"part_numbers": ["A part number is repeated."]}, code=ErrorCode.INVALID_INPUT)
+    left = int((session.expires_at - timezone.now()).total_seconds())
+    expire = max(1, min(int(app_settings.UPLOAD_URL_EXPIRY), left))
+    return field.storage.sign_upload_parts(upload, list(part_numbers), expire)
+
+
+def list_uploaded_parts(
+    registry: AsyncFieldRegistry, request: HttpRequest, *, key: Any, upload_id: Any
+) -> list[UploadedPart]:
+    """Return the parts storage holds for an open session (for resuming: send only the others)."""
+    session, field, upload = _session_for(registry, request, key, upload_id)
+    _require_open(session)
+    return field.storage.list_uploaded_parts(upload)
+
+
+def complete_multipart_upload(
+    registry: AsyncFieldRegistry, request: HttpRequest, *, key: Any, upload_id: Any
+) -> AsyncTempFile:
+    """Check every part is there with the planned sizes, assemble the object and verify it as a single upload.
+
+    A part missing, one more than planned, or a size that differs from the plan is ``invalid_input``
+    and changes nothing (the session stays open: send the part again, then complete). The
+    assembled object is verified as at acceptance (``invalid_file_type``, ``file_too_large``,
+    ``invalid_image``); a refused object is deleted and the session aborted. Returns the
+    temporary file recorded for the key, to submit in ``AsyncFileInput``.
+    """
+    session, field, upload = _session_for(registry, request, key, upload_id)
+    _require_open(session)
+    using = router.db_for_write(UploadSession)
+    storage = field.storage
+    with transaction.atomic(using=using):
+        # Claimed first: of two completions of one session, one goes on.
+        if (
+            not UploadSession.objects.using(using)
+            .filter(pk=session.pk, state=UploadSession.State.OPEN)
+            .update(state=UploadSession.State.COMPLETED)
+        ):
+            raise _closed(session)
+        parts = storage.list_uploaded_parts(upload)
+        _check_parts(upload.plan, parts)
+        storage.complete_multipart_upload(upload, parts)
+        temp_file = AsyncTempFile.create_for_field(
+            field,
+            session.original_filename,
+            request=request,
+            instance=get_instance_or_reject(field, session.instance_pk),
+            size=session.declared_size,
+            content_type=session.declared_content_type,
+            key=session.key,
+        )
+    try:
+        verify_temp_file(field, temp_file)
+    except UploadRejected:
+        with transaction.atomic(using=using):
+            AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).delete()
+            UploadSession.objects.using(using).filter(pk=session.pk).update(state=UploadSession.State.ABORTED)
+        storage.delete(session.key)
+        raise
+    AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(uploaded_at=timezone.now())
+    return temp_file
+
+
+def _check_parts(plan: PartPlan, parts: list[UploadedPart]) -> None:
+    numbers = [p.number for p in parts]
+    missing = sorted(set(range(1, plan.part_count + 1)) - set(numbers))
+    extra = sorted(n for n in set(numbers) if not 1 <= n <= plan.part_count)
+    if missing or extra:
+        said = []
+        if missing:
+            said.append(f"parts {_ranges(missing)} are missing")
+        if extra:
+            said.append(f"parts {_ranges(extra)} are not in the plan of {plan.part_count}")
+        raise UploadRejected(
+            f"The upload cannot be completed: {' and '.join(said)}. Send the missing parts (uploadedParts lists "
+            "those that arrived), or abort.",
+            code=ErrorCode.INVALID_INPUT,
+        )
+    wrong = [p for p in parts if p.size != plan.part_length(p.number)]
+    total = sum(p.size for p in parts)
+    if wrong or total != plan.size:
+        first = wrong[0] if wrong else None
+        detail = (
+            f"part {first.number} is {first.size} bytes but {plan.part_length(first.number)} were planned"
+            if first
+            else f"the parts add up to {total} bytes"
+        )
+        raise UploadRejected(
+            f"The upload cannot be completed: {detail}, and {plan.size} bytes were declared. Send that part again.",
+            code=ErrorCode.INVALID_INPUT,
+        )
+
+
+def _ranges(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
+
+
+def abort_multipart_upload(registry: AsyncFieldRegistry, request: HttpRequest, *, key: Any, upload_id: Any) -> str:
+    """Abort an open session and remove every part it left in storage; aborting again is harmless.
+
+    A completed session cannot be aborted (``upload_session_closed``): its object is an upload
+    like any other, which the cleanup removes unless a record takes it. Returns the key.
+    """
+    session, field, upload = _session_for(registry, request, key, upload_id)
+    if session.state == UploadSession.State.COMPLETED:
+        raise _closed(session)
+    abort_session(session, field.storage, upload)
+    return session.key
+
+
+def abort_session(session: UploadSession, storage: Any, upload: MultipartUpload | None = None) -> None:
+    """Mark ``session`` aborted and discard its parts in ``storage`` (what abort and the cleanup both do)."""
+    if upload is None:
+        upload = MultipartUpload(
+            key=session.key,
+            upload_id=session.upload_id,
+            field_id="",
+            plan=PartPlan(size=session.declared_size, part_size=session.part_size, part_count=session.part_count),
+        )
+    UploadSession.objects.filter(pk=session.pk).exclude(state=UploadSession.State.COMPLETED).update(
+        state=UploadSession.State.ABORTED
+    )
+    if session.upload_id:
+        storage.abort_multipart_upload(upload)

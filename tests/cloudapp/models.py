@@ -118,3 +118,31 @@ class FsImage(models.Model):
     image = _image(fs_storage)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
+
+
+def _big(storage):
+    return AsyncFileField(
+        storage=storage,
+        upload_to="big/",
+        blank=True,
+        max_size=16,
+        file_restrictions=[".pdf"],
+        async_field_registry=cloud_registry,
+        perm_create=None,
+        perm_update=None,
+        perm_detail=None,
+    )
+
+
+class S3Big(models.Model):
+    """Uploads in parts: S3 wants parts of at least 5 MiB, so files of about 11 MiB make three."""
+
+    file = _big(s3_storage)
+
+
+class AzureBig(models.Model):
+    file = _big(azure_storage)
+
+
+class FsBig(models.Model):
+    file = _big(fs_storage)

@@ -283,7 +283,6 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
             self.client.get_blob_client(self.blob_name(upload.key)).commit_block_list(
                 [BlobBlock(block_id=_block_id_text(p.number)) for p in parts],
                 content_settings=settings,
-                etag="*",
                 match_condition=MatchConditions.IfMissing,
             )
         except ResourceExistsError as e:

@@ -622,13 +622,19 @@ class AsyncUploadStorage(Storage):
     url_views: tuple[tuple[str, str, str], ...] = (
         ("download-file/", "async_uploads.views.DownloadRedirectView", "download"),
         ("generate-upload-url/", "async_uploads.views.GenerateUploadUrlView", "generate-upload-url"),
+        ("multipart/start/", "async_uploads.views.multipart.StartMultipartUploadView", "multipart-start"),
+        ("multipart/sign/", "async_uploads.views.multipart.SignUploadPartsView", "multipart-sign"),
+        ("multipart/parts/", "async_uploads.views.multipart.UploadedPartsView", "multipart-parts"),
+        ("multipart/complete/", "async_uploads.views.multipart.CompleteMultipartUploadView", "multipart-complete"),
+        ("multipart/abort/", "async_uploads.views.multipart.AbortMultipartUploadView", "multipart-abort"),
     )
 
     def get_url_patterns(self, registry: AsyncFieldRegistry) -> list[URLPattern]:
         """Return the URL patterns this backend needs, for :meth:`AsyncFieldRegistry.get_url_patterns`.
 
-        The base class gives ``download-file/`` (:class:`~async_uploads.views.DownloadRedirectView`)
-        and ``generate-upload-url/`` (:class:`~async_uploads.views.GenerateUploadUrlView`); a backend
+        The base class gives ``download-file/`` (:class:`~async_uploads.views.DownloadRedirectView`),
+        ``generate-upload-url/`` (:class:`~async_uploads.views.GenerateUploadUrlView`) and the
+        multipart views under ``multipart/`` (:mod:`async_uploads.views.multipart`); a backend
         that serves more views lists them in :attr:`url_views`.
         """
         return [
