@@ -571,13 +571,13 @@ def test_params_reach_the_storage_as_upload_fields(alice, monkeypatch):
     from async_uploads.storage.filesystem import FileSystemAsyncUploadStorage
 
     seen = {}
-    original = FileSystemAsyncUploadStorage.generate_upload_url
+    original = FileSystemAsyncUploadStorage.sign_upload
 
-    def spy(self, name, field_id, *args, **kwargs):
-        seen.update(kwargs)
-        return original(self, name, field_id, *args, **kwargs)
+    def spy(self, request):
+        seen["fields"] = dict(request.fields)
+        return original(self, request)
 
-    monkeypatch.setattr(FileSystemAsyncUploadStorage, "generate_upload_url", spy)
+    monkeypatch.setattr(FileSystemAsyncUploadStorage, "sign_upload", spy)
     response = post_json(alice, {"field_id": ATTACHMENT, "filename": "a.pdf", "params": {"acl": "private"}})
     assert response.status_code == 200
     assert seen["fields"] == {"acl": "private"}
@@ -608,7 +608,7 @@ def test_a_storage_that_fails_to_sign_leaves_no_key_behind(alice, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("signing service down")
 
-    monkeypatch.setattr(FileSystemAsyncUploadStorage, "generate_upload_url", broken)
+    monkeypatch.setattr(FileSystemAsyncUploadStorage, "sign_upload", broken)
     with pytest.raises(RuntimeError, match="signing service down"):
         post_json(alice, {"field_id": ATTACHMENT, "filename": "a.pdf"})
     assert AsyncTempFile.objects.count() == 0

@@ -361,15 +361,15 @@ def test_a_batch_whose_signing_fails_records_nothing(gql, monkeypatch):
     from async_uploads.storage.filesystem import FileSystemAsyncUploadStorage
 
     signed = []
-    original = FileSystemAsyncUploadStorage.generate_upload_url
+    original = FileSystemAsyncUploadStorage.sign_upload
 
-    def fails_on_the_third(self, *args, **kwargs):
+    def fails_on_the_third(self, upload_request):
         if len(signed) == 2:
             raise RuntimeError("signing service down")
-        signed.append(args[0])
-        return original(self, *args, **kwargs)
+        signed.append(upload_request.key)
+        return original(self, upload_request)
 
-    monkeypatch.setattr(FileSystemAsyncUploadStorage, "generate_upload_url", fails_on_the_third)
+    monkeypatch.setattr(FileSystemAsyncUploadStorage, "sign_upload", fails_on_the_third)
     result = gql.execute(BATCH, {"input": [{"field": EXTRA, "filename": f"f{i}.bin", "size": 1} for i in range(4)]})
     assert result.data is None and result.errors, result.body
     assert len(signed) == 2

@@ -42,7 +42,18 @@ def test_get_url_patterns_returns_patterns_and_namespace_once_per_storage():
     patterns, namespace = default_async_field_registry.get_url_patterns()
     assert namespace == "async_uploads"
     names = [p.name for p in patterns]
-    assert sorted(names) == ["download", "filesystem-download", "filesystem-upload", "generate-upload-url"]
+    assert sorted(names) == [
+        "download",
+        "filesystem-download",
+        "filesystem-upload",
+        "filesystem-upload-part",
+        "generate-upload-url",
+        "multipart-abort",
+        "multipart-complete",
+        "multipart-parts",
+        "multipart-sign",
+        "multipart-start",
+    ]
 
 
 def test_registry_name_must_be_usable_as_namespace():

@@ -17,6 +17,7 @@ class Bare(AsyncUploadStorage):
     ("method", "args"),
     [
         ("generate_upload_url", ("k", "f")),
+        ("sign_upload", (None,)),
         ("generate_download_url", ("k", "f")),
         ("copy_file", ("a", "b")),
     ],
@@ -122,3 +123,106 @@ def test_copy_file_never_overwrites(tmp_path):
     storage.move_file("a.txt", "moved/a.txt")
     assert not (tmp_path / "a.txt").exists()
     assert (tmp_path / "moved/a.txt").read_bytes() == b"a"
+
+
+# --------------------------------------------------------------------------- the typed contract
+
+
+def test_upload_request_from_the_alliance_platform_storage_keywords():
+    from async_uploads.storage.base import UploadRequest
+
+    request = UploadRequest.from_kwargs(
+        "async-temp-files/a.pdf", "app.Model.file", content_type="application/pdf", size=3, max_size=10, expire=60
+    )
+    assert (request.key, request.field_id, request.content_type, request.size, request.max_size) == (
+        "async-temp-files/a.pdf",
+        "app.Model.file",
+        "application/pdf",
+        3,
+        10,
+    )
+    assert request.expires_in == 60
+    assert request.as_kwargs() == {
+        "registry": None,
+        "fields": {},
+        "content_type": "application/pdf",
+        "size": 3,
+        "max_size": 10,
+        "expire": 60,
+    }
+    with pytest.raises(AttributeError):
+        request.size = 4  # type: ignore[misc]
+
+
+def test_upload_request_expiry_defaults_to_the_setting_at_call_time(settings):
+    from async_uploads.storage.base import UploadRequest
+
+    settings.ASYNC_UPLOADS = {"UPLOAD_URL_EXPIRY": 42}
+    assert UploadRequest("k", "f").expires_in == 42
+
+
+def test_backends_declare_their_capabilities():
+    from async_uploads.storage.azure import AzureAsyncUploadStorage
+    from async_uploads.storage.base import Capabilities
+    from async_uploads.storage.memory import InMemoryAsyncUploadStorage
+    from async_uploads.storage.s3 import S3AsyncUploadStorage
+
+    assert Bare.capabilities == Capabilities()
+    for cls in (S3AsyncUploadStorage, AzureAsyncUploadStorage, FileSystemAsyncUploadStorage):
+        assert cls.capabilities.multipart and cls.capabilities.server_side_copy
+    assert S3AsyncUploadStorage.capabilities.cors and AzureAsyncUploadStorage.capabilities.cors
+    assert not FileSystemAsyncUploadStorage.capabilities.cors
+    assert InMemoryAsyncUploadStorage.capabilities == Capabilities()
+    assert InMemoryAsyncUploadStorage().supports_copy(), "copy_file without a declaration still counts"
+    assert not Bare().supports_copy()
+
+
+def test_the_base_never_overwrites_when_naming(tmp_path):
+    class Named(FileSystemAsyncUploadStorage):
+        get_available_name = AsyncUploadStorage.get_available_name
+
+    storage = Named(location=str(tmp_path))
+    (tmp_path / "a.txt").write_bytes(b"x")
+    name = storage.get_available_name("a.txt")
+    assert name != "a.txt" and name.startswith("a_") and name.endswith(".txt")
+
+
+class LegacyStorage(FileSystemAsyncUploadStorage):
+    """A backend written against alliance-platform-storage: only ``generate_upload_url(name, field_id, **kwargs)``."""
+
+    seen: list = []
+
+    sign_upload = AsyncUploadStorage.sign_upload
+
+    def generate_upload_url(self, name, field_id, *args, **kwargs):
+        self.seen.append((name, field_id, kwargs))
+        return f"https://legacy.example/{name}"
+
+
+def test_a_backend_with_only_the_alliance_platform_storage_method_is_called_with_its_keywords():
+    from async_uploads.storage.base import UploadRequest
+
+    storage = LegacyStorage()
+    LegacyStorage.seen = []
+    upload = storage.sign_upload(UploadRequest("async-temp-files/x.pdf", "app.M.f", size=5, content_md5="abc"))
+    assert upload == {"url": "https://legacy.example/async-temp-files/x.pdf", "fields": {}}
+    ((name, fid, kwargs),) = LegacyStorage.seen
+    assert (name, fid) == ("async-temp-files/x.pdf", "app.M.f")
+    assert kwargs == {
+        "registry": None,
+        "fields": {},
+        "content_type": None,
+        "size": 5,
+        "max_size": None,
+        "content_md5": "abc",
+    }
+
+
+def test_content_disposition_is_an_attachment_for_active_content(tmp_path):
+    storage = FileSystemAsyncUploadStorage(location=str(tmp_path))
+    (tmp_path / "page.html").write_bytes(b"<!DOCTYPE html><html></html>")
+    (tmp_path / "doc.txt").write_bytes(b"hello")
+    assert storage.content_disposition("doc.txt", as_attachment=False).startswith("inline")
+    assert storage.content_disposition("page.html", as_attachment=False).startswith("attachment")
+    assert storage.content_disposition("doc.txt", filename="r.txt") == 'attachment; filename="r.txt"'
+    assert storage.content_disposition("doc.txt", requested="inline") == "inline"

@@ -10,7 +10,15 @@ from strawberry_django import mutations
 from strawberry_django.optimizer import DjangoOptimizerExtension
 from strawberry_django.permissions import HasPerm
 
-from async_uploads.graphql import generate_upload_url, generate_upload_urls
+from async_uploads.graphql import (
+    abort_multipart_upload,
+    complete_multipart_upload,
+    generate_upload_url,
+    generate_upload_urls,
+    sign_upload_parts,
+    start_multipart_upload,
+    uploaded_parts,
+)
 from example import models
 
 
@@ -66,12 +74,17 @@ class Query:
     photos: list[PhotoType] = strawberry_django.field(extensions=[HasPerm("example.view_photo")])
     document: DocumentType | None = strawberry_django.field(extensions=[HasPerm("example.view_document")])
     photo: PhotoType | None = strawberry_django.field(extensions=[HasPerm("example.view_photo")])
+    uploaded_parts = uploaded_parts()
 
 
 @strawberry.type
 class Mutation:
     generate_upload_url = generate_upload_url()
     generate_upload_urls = generate_upload_urls()
+    start_multipart_upload = start_multipart_upload()
+    sign_upload_parts = sign_upload_parts()
+    complete_multipart_upload = complete_multipart_upload()
+    abort_multipart_upload = abort_multipart_upload()
 
     create_document: DocumentType = mutations.create(
         DocumentInput, handle_django_errors=True, extensions=[HasPerm("example.add_document")]

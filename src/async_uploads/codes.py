@@ -110,6 +110,13 @@ class ErrorCode(enum.StrEnum):
         "a download of a file whose upload the background task has not verified yet "
         "(`BACKGROUND_VERIFY_MIN_SIZE`); GraphQL answers `downloadUrl: null` for it meanwhile",
     )
+    UPLOAD_SESSION_CLOSED = (
+        "upload_session_closed",
+        409,
+        _("This upload in parts is no longer open; start a new one."),
+        "a multipart session was already completed or aborted, or is past `MULTIPART_SESSION_EXPIRY`: "
+        "its parts can no longer be signed, listed or completed",
+    )
     INVALID_SIGNATURE = (
         "invalid_signature",
         403,

@@ -63,6 +63,14 @@ class AsyncUploadsSettings(TypedDict, total=False):
     #: takes its move over (the worker died: killed, out of memory, host lost). A running task
     #: renews it every third of this time. Default 60.
     BACKGROUND_MOVE_LEASE: int
+    #: Preferred size in bytes of each part of an upload in parts; raised or lowered to what the
+    #: backend's service allows (S3: 5 MiB to 5 GiB and 10,000 parts). Default 16 MiB.
+    MULTIPART_PART_SIZE: int
+    #: Seconds a multipart session stays open after it started; an open session past it is
+    #: aborted by ``cleanup_async_temp_files``. Default 86400 (a day).
+    MULTIPART_SESSION_EXPIRY: int
+    #: Size in bytes from which clients (the widget, the demo page) upload in parts. Default 100 MiB.
+    MULTIPART_THRESHOLD: int
 
 
 DEFAULTS: AsyncUploadsSettings = {
@@ -80,6 +88,9 @@ DEFAULTS: AsyncUploadsSettings = {
     "BACKGROUND_MOVE_BACKEND": "default",
     "BACKGROUND_MOVE_QUEUE": "default",
     "BACKGROUND_MOVE_LEASE": 60,
+    "MULTIPART_PART_SIZE": 16 * 1024**2,
+    "MULTIPART_SESSION_EXPIRY": 86400,
+    "MULTIPART_THRESHOLD": 100 * 1024**2,
 }
 
 _CALLABLE_KEYS = {"RESOLVE_PERM_NAME", "CHECK_PERMISSION"}

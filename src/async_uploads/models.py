@@ -44,6 +44,7 @@ __all__ = [
     "AsyncImageFieldFile",
     "AsyncTempFile",
     "RefusedKey",
+    "UploadSession",
 ]
 
 
@@ -197,3 +198,71 @@ class AsyncTempFile(models.Model):
         if model is None:
             raise LookupError(f"The model of {self.content_type} no longer exists.")
         return model._meta.get_field(self.field_name)  # type: ignore[return-value]
+
+
+class UploadSession(models.Model):
+    """An upload in parts (S3 multipart, Azure blocks, the filesystem's part view), from start to end.
+
+    Bound like a temporary key to the field (``content_type`` + ``field_name``), the record
+    (``instance_pk``) and the uploader (``user`` or ``session_key``). ``key`` is the temporary key
+    the parts are assembled at; ``upload_id`` the storage's id of the upload. While ``open`` the
+    session counts in the uploader's quotas by ``declared_size``. Completion checks the parts,
+    assembles the object and records an :class:`AsyncTempFile` for the key, which is then
+    submitted as any other upload; abort removes every part.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", "open"
+        COMPLETED = "completed", "completed"
+        ABORTED = "aborted", "aborted"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    #: After this, an open session can no longer be used and the cleanup aborts it.
+    expires_at = models.DateTimeField(db_index=True)
+    key = models.CharField(max_length=500, unique=True)
+    #: The storage's id of the upload (S3's UploadId; a random id on Azure and the filesystem).
+    upload_id = models.CharField(max_length=1024)
+    original_filename = models.TextField()
+    declared_content_type = models.CharField(max_length=255, blank=True, default="")
+    declared_size = models.PositiveBigIntegerField()
+    part_size = models.PositiveBigIntegerField()
+    part_count = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    field_name = models.CharField(max_length=100)
+    instance_pk = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (None: a new record)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    session_key = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        verbose_name = "async upload session"
+        indexes = [
+            # The quotas count an uploader's open sessions with its unsaved temporary keys.
+            models.Index(fields=["user", "state"], name="asyncsession_user_state_idx"),
+            models.Index(fields=["session_key", "state"], name="asyncsession_session_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @classmethod
+    def get_by_key(cls, key: str, using: str | None = None) -> UploadSession | None:
+        """Return the session of exactly ``key`` (compared in Python too: MySQL collations ignore case)."""
+        found = next(iter(cls.objects.db_manager(using).filter(key=key)[:1]), None)
+        return found if found is not None and found.key == key else None
+
+    def is_for_field(self, field: AsyncFileMixin) -> bool:
+        """Return whether this session was started for ``field``."""
+        ct = ContentType.objects.get_for_model(field.model, for_concrete_model=False)
+        return self.content_type_id == ct.pk and self.field_name == field.name
+
+    def is_owned_by(self, request: HttpRequest) -> bool:
+        """Return whether ``request`` comes from the user (or anonymous session) that started it."""
+        return AsyncTempFile.is_owned_by(self, request)  # type: ignore[arg-type]
+
+    def get_field(self) -> AsyncFileMixin:
+        """Return the model field this session was started for."""
+        return AsyncTempFile.get_field(self)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -10,14 +11,18 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, SuspiciousFileOperation, ValidationError
 from django.db import connections, models, router, transaction
+from django.utils import timezone
 
 from async_uploads import restrictions
+from async_uploads.acceptance import verify_temp_file
 from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
-from async_uploads.models import AsyncTempFile
+from async_uploads.models import AsyncTempFile, UploadSession
 from async_uploads.names import is_text
 from async_uploads.permissions import check_permission
+from async_uploads.storage.base import MultipartUpload, PartTarget, UploadedPart, UploadRequest
+from async_uploads.storage.parts import PartPlan
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -27,15 +32,23 @@ if TYPE_CHECKING:
     from async_uploads.storage.base import GenerateUploadUrlResponse
 
 __all__ = [
+    "MAX_PARTS_PER_SIGN",
     "IssuedUpload",
     "PendingUploads",
+    "StartedUpload",
     "UploadRequestItem",
+    "abort_multipart_upload",
+    "abort_session",
+    "complete_multipart_upload",
     "get_field_or_reject",
     "get_instance_or_reject",
     "issue_upload",
     "issue_uploads",
+    "list_uploaded_parts",
     "pending_uploads",
     "resolve_download_url",
+    "sign_upload_parts",
+    "start_multipart_upload",
 ]
 
 #: Longest filename accepted from a client.
@@ -170,14 +183,6 @@ class _Checked:
     instance: models.Model | None
     key: str
 
-    @property
-    def counted_bytes(self) -> int:
-        """The bytes this upload counts for in ``MAX_PENDING_BYTES`` (see :class:`PendingUploads`)."""
-        if self.declared_size is not None:
-            return self.declared_size
-        limit = self.field.max_size_bytes
-        return limit if limit is not None else (app_settings.MAX_PENDING_BYTES or 0)
-
 
 def issue_upload(
     registry: AsyncFieldRegistry,
@@ -230,12 +235,9 @@ def issue_uploads(
     checked = [a for a in answers if isinstance(a, _Checked)]
     if not checked:
         return answers  # type: ignore[return-value]
-    user = getattr(request, "user", None)
     # Everything the transaction below needs is read first: on SQLite its first statement must be
     # the INSERT, which takes the database's write lock and so orders parallel requests.
-    session = getattr(request, "session", None) if user is None or not user.is_authenticated else None
-    if session is not None and session.session_key is None:
-        session.save()  # outside the transaction: a refusal must not roll back the new session
+    _ensure_session_key(request)
     rows = [
         AsyncTempFile.new_for_field(
             c.field,
@@ -257,7 +259,7 @@ def issue_uploads(
         else:
             AsyncTempFile.objects.using(using).bulk_create(rows)
         # Counted with the new rows: the refused ones are taken back below.
-        refusals = _quota_refusals(request, checked, using)
+        refusals = _quota_refusals(request, [(c.field, c.declared_size) for c in checked], using)
         if refusals:
             refused_keys = [rows[i].key for i in refusals]
             AsyncTempFile.objects.using(using).filter(key__in=refused_keys)._raw_delete(using)  # type: ignore[attr-defined]
@@ -267,20 +269,20 @@ def issue_uploads(
             if i in refusals:
                 issued[i] = refusals[i]
                 continue
-            # content_md5 is passed only when given, so storages written before it existed keep working.
-            extra = {"content_md5": c.md5} if c.md5 else {}
-            upload = c.field.storage.generate_upload_url(
-                c.key,
-                c.field_id,
-                registry=registry,
-                fields=c.fields,
-                content_type=c.content_type or None,
-                size=c.declared_size,
-                max_size=c.field.max_size_bytes,
-                **extra,
+            upload = c.field.storage.sign_upload(
+                UploadRequest(
+                    key=c.key,
+                    field_id=c.field_id,
+                    filename=c.filename,
+                    content_type=c.content_type or None,
+                    size=c.declared_size,
+                    max_size=c.field.max_size_bytes,
+                    content_md5=c.md5,
+                    instance=c.instance,
+                    fields=c.fields,
+                    registry=registry,
+                )
             )
-            if isinstance(upload, str):  # a custom storage returning only a URL, as alliance-platform-storage allowed
-                upload = {"url": upload, "fields": {}}
             issued[i] = IssuedUpload(temp_file=row, upload=upload)
     position = iter(range(len(checked)))
     return [issued[next(position)] if isinstance(a, _Checked) else a for a in answers]
@@ -290,7 +292,44 @@ def _check_item(registry: AsyncFieldRegistry, request: HttpRequest, item: Upload
     """Run every check of one item but the quota (which needs the database's count)."""
     _count_request(request)
     field = get_field_or_reject(registry, item.field_id)
-    filename, content_type = item.filename, item.content_type
+    filename, content_type, fields = item.filename, item.content_type, item.fields
+    _check_filename_and_type(filename, content_type)
+    declared_size = _parse_size(item.size)
+    md5 = _parse_md5(item.content_md5)
+    if fields is not None and (
+        not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
+    ):
+        raise UploadRejected({"params": ["params must be an object of string values."]}, code=ErrorCode.INVALID_INPUT)
+    obj = _authorize_upload(registry, request, field, item.instance_id)
+    _check_against_field(field, filename, content_type, declared_size)
+    try:
+        key = field.storage.generate_temporary_path(filename, max_length=field.max_length)
+    except SuspiciousFileOperation as e:
+        raise UploadRejected({"filename": [str(e)]}, code=ErrorCode.INVALID_INPUT) from e
+    ContentType.objects.get_for_model(field.model, for_concrete_model=False)  # cached before the transaction
+    return _Checked(
+        field=field,
+        field_id=registry.generate_id(field),
+        filename=filename,
+        content_type=content_type or "",
+        declared_size=declared_size,
+        md5=md5,
+        fields=dict(fields or {}),
+        instance=obj,
+        key=key,
+    )
+
+
+def _ensure_session_key(request: HttpRequest) -> None:
+    """Give an anonymous uploader's session its key, outside any transaction (a refusal must not roll it back)."""
+    user = getattr(request, "user", None)
+    session = getattr(request, "session", None) if user is None or not user.is_authenticated else None
+    if session is not None and session.session_key is None:
+        session.save()
+
+
+def _check_filename_and_type(filename: Any, content_type: Any) -> None:
+    """Raise ``UploadRejected`` (``invalid_input``) for a missing or malformed filename or content type."""
     if not isinstance(filename, str) or not filename.strip():
         raise UploadRejected({"filename": ["This field is required."]}, code=ErrorCode.INVALID_INPUT)
     if len(filename) > MAX_FILENAME_LENGTH or "\x00" in filename:
@@ -311,24 +350,31 @@ def _check_item(registry: AsyncFieldRegistry, request: HttpRequest, item: Upload
             {"content_type": ["content_type must be one MIME type, such as image/png (no list)."]},
             code=ErrorCode.INVALID_INPUT,
         )
-    declared_size = _parse_size(item.size)
-    md5 = _parse_md5(item.content_md5)
-    fields = item.fields
-    if fields is not None and (
-        not isinstance(fields, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
-    ):
-        raise UploadRejected({"params": ["params must be an object of string values."]}, code=ErrorCode.INVALID_INPUT)
+
+
+def _authorize_upload(
+    registry: AsyncFieldRegistry, request: HttpRequest, field: AsyncFileMixin, instance_id: Any
+) -> models.Model | None:
+    """Return the record ``instance_id`` (``None``: a new one) once the uploader may upload to ``field`` for it.
+
+    ``perm_update`` on that record, else ``perm_create``; an anonymous uploader needs a session.
+    Raises ``UploadRejected`` or ``UploadPermissionDenied``.
+    """
     user = getattr(request, "user", None)
-    obj = get_instance_or_reject(field, item.instance_id, user=user, perm=field.perm_update)
+    obj = get_instance_or_reject(field, instance_id, user=user, perm=field.perm_update)
     perm = field.perm_update if obj is not None else field.perm_create
-    field_id = registry.generate_id(field)
     if not check_permission(user, perm, obj):
-        raise UploadPermissionDenied(f"You do not have permission to upload to {field_id}.")
+        raise UploadPermissionDenied(f"You do not have permission to upload to {registry.generate_id(field)}.")
     if (user is None or not user.is_authenticated) and not hasattr(request, "session"):
         raise UploadPermissionDenied(
             "Anonymous uploads need a session to tie the upload to its uploader; enable "
             "django.contrib.sessions.middleware.SessionMiddleware."
         )
+    return obj
+
+
+def _check_against_field(field: AsyncFileMixin, filename: str, content_type: Any, declared_size: int | None) -> None:
+    """Raise ``UploadRejected`` when the name or type fits no ``file_restrictions`` or the size is over ``max_size``."""
     if not field.is_valid_filetype(filename, content_type or None):
         allowed = ", ".join(field.file_restrictions)
         raise UploadRejected(
@@ -341,22 +387,6 @@ def _check_item(registry: AsyncFieldRegistry, request: HttpRequest, item: Upload
             {"size": [f"The file is {declared_size} bytes; this field accepts at most {limit} bytes."]},
             code=ErrorCode.FILE_TOO_LARGE,
         )
-    try:
-        key = field.storage.generate_temporary_path(filename, max_length=field.max_length)
-    except SuspiciousFileOperation as e:
-        raise UploadRejected({"filename": [str(e)]}, code=ErrorCode.INVALID_INPUT) from e
-    ContentType.objects.get_for_model(field.model, for_concrete_model=False)  # cached before the transaction
-    return _Checked(
-        field=field,
-        field_id=field_id,
-        filename=filename,
-        content_type=content_type or "",
-        declared_size=declared_size,
-        md5=md5,
-        fields=dict(fields or {}),
-        instance=obj,
-        key=key,
-    )
 
 
 def _count_request(request: HttpRequest) -> None:
@@ -440,7 +470,7 @@ def pending_uploads(request: HttpRequest, *, using: str | None = None) -> Pendin
     """Return the uploads ``request``'s uploader holds that no record has taken yet (one query).
 
     Rows a record claimed (``object_pk`` set, also when its move failed) and rows the cleanup
-    deleted do not count.
+    deleted do not count. Open multipart sessions count by their declared size.
     """
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
@@ -456,7 +486,8 @@ def pending_uploads(request: HttpRequest, *, using: str | None = None) -> Pendin
     column = AsyncTempFile._meta.get_field("user" if by_user else "session_key")
     count = total = 0
     with connection.cursor() as cursor:
-        cursor.execute(_pending_sql(connection, by_user), [column.get_db_prep_value(param, connection)])  # type: ignore[union-attr]
+        value = column.get_db_prep_value(param, connection)  # type: ignore[union-attr]
+        cursor.execute(_pending_sql(connection, by_user), [value, value])
         for content_type_id, field_name, n, declared, undeclared in cursor.fetchall():
             count += n
             total += int(declared or 0)
@@ -478,7 +509,9 @@ def _pending_sql(connection: Any, by_user: bool) -> str:
     """The quota statement, written once per database vendor (the ORM would build it per request).
 
     Per field: the uploader's unclaimed rows, their declared sizes added up, and how many have no
-    declared size. It reads the indexes ``asynctemp_user_pending_idx`` / ``asynctemp_session_pending_idx``.
+    declared size; then, in the same statement, the uploader's open multipart sessions and their
+    declared sizes. It reads the indexes ``asynctemp_user_pending_idx`` / ``asynctemp_session_pending_idx``
+    and ``asyncsession_user_state_idx`` / ``asyncsession_session_idx``.
     """
     cache_key = (connection.vendor, by_user)
     sql = _PENDING_SQL.get(cache_key)
@@ -495,6 +528,16 @@ def _pending_sql(connection: Any, by_user: bool) -> str:
             f"SUM(CASE WHEN {col['declared_size']} IS NULL THEN 1 ELSE 0 END) "
             f"FROM {q(opts.db_table)} WHERE {uploader} AND {object_col} IS NULL "
             f"GROUP BY {col['content_type']}, {col['field_name']}"
+        )
+        sopts = UploadSession._meta
+        scol = {name: q(_column(sopts, name)) for name in ("content_type", "field_name", "declared_size", "state")}
+        s_user, s_session = q(_column(sopts, "user")), q(_column(sopts, "session_key"))
+        s_uploader = f"{s_user} = %s" if by_user else f"{s_user} IS NULL AND {s_session} = %s"
+        sql += (
+            f" UNION ALL SELECT {scol['content_type']}, {scol['field_name']}, COUNT(*), "  # noqa: S608
+            f"SUM({scol['declared_size']}), 0 FROM {q(sopts.db_table)} "
+            f"WHERE {s_uploader} AND {scol['state']} = '{UploadSession.State.OPEN.value}' "
+            f"GROUP BY {scol['content_type']}, {scol['field_name']}"
         )
         _PENDING_SQL[cache_key] = sql
     return sql
@@ -513,24 +556,42 @@ def _undeclared_size(content_type_id: int, field_name: str) -> int:
     return limit if limit is not None else (app_settings.MAX_PENDING_BYTES or 0)
 
 
-def _quota_refusals(request: HttpRequest, checked: list[_Checked], using: str) -> dict[int, UploadRejected]:
-    """Return the items (by position) that would bring the uploader over a quota, counted in order.
+def _counted_bytes(field: AsyncFileMixin, declared_size: int | None) -> int:
+    """The bytes an upload counts for in ``MAX_PENDING_BYTES`` (see :class:`PendingUploads`)."""
+    if declared_size is not None:
+        return declared_size
+    limit = field.max_size_bytes
+    return limit if limit is not None else (app_settings.MAX_PENDING_BYTES or 0)
 
-    Called with ``checked``'s rows already inserted: the one count includes them, and each item is
-    then measured against what the uploader held before it plus the items accepted before it.
+
+def _check_quota(request: HttpRequest, field: AsyncFileMixin, declared_size: int | None, using: str) -> None:
+    """Raise ``UploadRejected`` (``quota_exceeded``) when the uploader, this upload included, is over a quota."""
+    refusals = _quota_refusals(request, [(field, declared_size)], using)
+    if refusals:
+        raise refusals[0]
+
+
+def _quota_refusals(
+    request: HttpRequest, uploads: list[tuple[AsyncFileMixin, int | None]], using: str
+) -> dict[int, UploadRejected]:
+    """Return the new uploads (by position) that would bring the uploader over a quota, counted in order.
+
+    Called with the new uploads already recorded: the one count includes them, and each is then
+    measured against what the uploader held before it plus the new ones accepted before it.
     """
     max_count, max_bytes = app_settings.MAX_PENDING_UPLOADS, app_settings.MAX_PENDING_BYTES
     if max_count is None and max_bytes is None:
         return {}
     pending = pending_uploads(request, using=using)
-    held_count = pending.count - len(checked)
-    held_bytes = pending.bytes - sum(c.counted_bytes for c in checked)
+    sizes = [_counted_bytes(field, declared) for field, declared in uploads]
+    held_count = pending.count - len(uploads)
+    held_bytes = pending.bytes - sum(sizes)
     free = (
         "Save the forms that use your earlier uploads, or wait until unsaved uploads are removed by the "
         "periodic cleanup, then try again."
     )
     refusals: dict[int, UploadRejected] = {}
-    for i, c in enumerate(checked):
+    for i, ((field, declared_size), counted) in enumerate(zip(uploads, sizes, strict=True)):
         if max_count is not None and held_count + 1 > max_count:
             refusals[i] = UploadRejected(
                 f"You have {held_count} uploads that are not saved to a record yet, and at most {max_count} "
@@ -538,24 +599,24 @@ def _quota_refusals(request: HttpRequest, checked: list[_Checked], using: str) -
                 code=ErrorCode.QUOTA_EXCEEDED,
             )
             continue
-        if max_bytes is not None and held_bytes + c.counted_bytes > max_bytes:
-            if c.declared_size is not None:
-                this = f"This upload ({c.declared_size} bytes)"
-            elif c.field.max_size_bytes is not None:
+        if max_bytes is not None and held_bytes + counted > max_bytes:
+            if declared_size is not None:
+                this = f"This upload ({declared_size} bytes)"
+            elif field.max_size_bytes is not None:
                 this = (
-                    f"This upload (counted as {c.field.max_size_bytes} bytes, the field's max_size, as no size was "
+                    f"This upload (counted as {field.max_size_bytes} bytes, the field's max_size, as no size was "
                     "declared)"
                 )
             else:
                 this = "This upload (of undeclared size to a field without max_size, so counted as the whole limit)"
             refusals[i] = UploadRejected(
-                f"{this} would bring your uploads not saved to a record yet to {held_bytes + c.counted_bytes} bytes, "
+                f"{this} would bring your uploads not saved to a record yet to {held_bytes + counted} bytes, "
                 f"and at most {max_bytes} bytes are allowed. {free}",
                 code=ErrorCode.QUOTA_EXCEEDED,
             )
             continue
         held_count += 1
-        held_bytes += c.counted_bytes
+        held_bytes += counted
     return refusals
 
 
@@ -585,3 +646,316 @@ def resolve_download_url(
     return field.storage.generate_download_url(
         value.name, registry.generate_id(field), registry=registry, **{**field.download_params, **params}
     )
+
+
+# --------------------------------------------------------------------------- uploads in parts
+
+#: Most parts one call may sign.
+MAX_PARTS_PER_SIGN = 100
+
+
+@dataclass
+class StartedUpload:
+    """A multipart session was opened: send its parts, then complete it."""
+
+    session: UploadSession
+    plan: PartPlan
+
+    @property
+    def key(self) -> str:
+        return self.session.key
+
+
+def start_multipart_upload(
+    registry: AsyncFieldRegistry,
+    request: HttpRequest,
+    *,
+    field_id: Any,
+    filename: Any,
+    content_type: Any = None,
+    size: Any = None,
+    instance_id: Any = None,
+) -> StartedUpload:
+    """Check a request to upload a file in parts, as :func:`issue_upload` does, and open its session.
+
+    ``size`` is required: the part plan is cut from it, the quotas count it while the session is
+    open, and completion checks the parts add up to it. Raises what :func:`issue_upload` raises;
+    nothing is recorded, and no upload is left open in storage, when it raises.
+    """
+    _count_request(request)
+    field = get_field_or_reject(registry, field_id)
+    _check_filename_and_type(filename, content_type)
+    declared_size = _parse_size(size)
+    if declared_size is None or declared_size < 1:
+        raise UploadRejected(
+            {"size": ["An upload in parts needs the file's size in bytes (at least 1)."]}, code=ErrorCode.INVALID_INPUT
+        )
+    storage = field.storage
+    if not storage.capabilities.multipart:
+        raise UploadRejected(
+            {
+                "field_id": [
+                    f"The storage of {registry.generate_id(field)} takes no uploads in parts; use generateUploadUrl."
+                ]
+            },
+            code=ErrorCode.INVALID_INPUT,
+        )
+    obj = _authorize_upload(registry, request, field, instance_id)
+    _check_against_field(field, filename, content_type, declared_size)
+    try:
+        plan = storage.plan_upload(declared_size)
+    except ValueError as e:
+        raise UploadRejected({"size": [str(e)]}, code=ErrorCode.FILE_TOO_LARGE) from e
+    try:
+        key = storage.generate_temporary_path(filename, max_length=field.max_length)
+    except SuspiciousFileOperation as e:
+        raise UploadRejected({"filename": [str(e)]}, code=ErrorCode.INVALID_INPUT) from e
+    content_type_obj = ContentType.objects.get_for_model(field.model, for_concrete_model=False)
+    _ensure_session_key(request)
+    user = getattr(request, "user", None)
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    session_key = "" if user_id is not None else (getattr(getattr(request, "session", None), "session_key", "") or "")
+    using = router.db_for_write(UploadSession)
+    fid = registry.generate_id(field)
+    with transaction.atomic(using=using):
+        _lock_uploader(request, using)
+        session = UploadSession.objects.using(using).create(
+            key=key,
+            upload_id="",
+            original_filename=filename,
+            declared_content_type=content_type or "",
+            declared_size=declared_size,
+            part_size=plan.part_size,
+            part_count=plan.part_count,
+            expires_at=timezone.now() + datetime.timedelta(seconds=int(app_settings.MULTIPART_SESSION_EXPIRY)),
+            content_type=content_type_obj,
+            field_name=field.name,
+            instance_pk=None if obj is None else str(obj.pk),
+            user_id=user_id,
+            session_key=session_key,
+        )
+        _check_quota(request, field, declared_size, using)
+        # Started in storage last: a refusal starts nothing, and a failure rolls the row back.
+        session.upload_id = storage.create_multipart_upload(
+            UploadRequest(
+                key=key,
+                field_id=fid,
+                filename=filename,
+                content_type=content_type or None,
+                size=declared_size,
+                max_size=field.max_size_bytes,
+                instance=obj,
+                registry=registry,
+            )
+        )
+        UploadSession.objects.using(using).filter(pk=session.pk).update(upload_id=session.upload_id)
+    return StartedUpload(session=session, plan=plan)
+
+
+def _not_found() -> UploadRejected:
+    return UploadRejected(
+        {"upload_id": ["No upload in parts with this key and upload id was started by you."]}, code=ErrorCode.NOT_FOUND
+    )
+
+
+def _closed(session: UploadSession) -> UploadRejected:
+    state = "past its expiry" if session.state == UploadSession.State.OPEN else session.state
+    return UploadRejected(f"This upload in parts is {state}; start a new one.", code=ErrorCode.UPLOAD_SESSION_CLOSED)
+
+
+def _session_for(
+    registry: AsyncFieldRegistry, request: HttpRequest, key: Any, upload_id: Any
+) -> tuple[UploadSession, AsyncFileMixin, MultipartUpload]:
+    """Return the session ``key`` / ``upload_id`` of this uploader in ``registry``, once its permission holds again.
+
+    Unknown, of another uploader or of another registry's field: ``not_found`` (nobody learns which
+    sessions exist). The field's permission is checked as when it started.
+    """
+    if not isinstance(key, str) or not key or not isinstance(upload_id, str) or not upload_id:
+        raise UploadRejected({"key": ["key and uploadId are required."]}, code=ErrorCode.INVALID_INPUT)
+    session = UploadSession.get_by_key(key)
+    if session is None or session.upload_id != upload_id or not session.is_owned_by(request):
+        raise _not_found()
+    try:
+        field = session.get_field()
+    except (LookupError, FieldDoesNotExist) as e:
+        raise _not_found() from e
+    fid = registry.generate_id(field)
+    registered = registry.get_field(fid)
+    if registered is None or not session.is_for_field(registered):
+        raise _not_found()
+    _authorize_upload(registry, request, registered, session.instance_pk)
+    upload = MultipartUpload(
+        key=session.key,
+        upload_id=session.upload_id,
+        field_id=fid,
+        plan=PartPlan(size=session.declared_size, part_size=session.part_size, part_count=session.part_count),
+        content_type=session.declared_content_type or None,
+        registry=registry,
+    )
+    return session, registered, upload
+
+
+def _require_open(session: UploadSession) -> None:
+    if session.state != UploadSession.State.OPEN or session.expires_at <= timezone.now():
+        raise _closed(session)
+
+
+def sign_upload_parts(
+    registry: AsyncFieldRegistry, request: HttpRequest, *, key: Any, upload_id: Any, part_numbers: Any
+) -> list[PartTarget]:
+    """Return where to send each of ``part_numbers`` (1 to :data:`MAX_PARTS_PER_SIGN` of ``1..partCount``).
+
+    Each target is valid for ``UPLOAD_URL_EXPIRY`` seconds, never past the session's expiry.
+    Raises ``UploadRejected`` (``invalid_input`` for bad part numbers, ``not_found``,
+    ``upload_session_closed``) or ``UploadPermissionDenied``.
+    """
+    session, field, upload = _session_for(registry, request, key, upload_id)
+    _require_open(session)
+    if (
+        not isinstance(part_numbers, list | tuple)
+        or not part_numbers
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in part_numbers)
+    ):
+        raise UploadRejected(
+            {"part_numbers": ["partNumbers must be a non-empty list of part numbers."]}, code=ErrorCode.INVALID_INPUT
+        )
+    if len(part_numbers) > MAX_PARTS_PER_SIGN:
+        raise UploadRejected(
+            {
+                "part_numbers": [
+                    f"At most {MAX_PARTS_PER_SIGN} parts can be signed in one call, got {len(part_numbers)}."
+                ]
+            },
+            code=ErrorCode.INVALID_INPUT,
+        )
+    outside = [n for n in part_numbers if not 1 <= n <= session.part_count]
+    if outside:
+        raise UploadRejected(
+            {"part_numbers": [f"Part {outside[0]} is outside 1..{session.part_count}."]}, code=ErrorCode.INVALID_INPUT
+        )
+    if len(set(part_numbers)) != len(part_numbers):
+        raise UploadRejected({"part_numbers": ["A part number is repeated."]}, code=ErrorCode.INVALID_INPUT)
+    left = int((session.expires_at - timezone.now()).total_seconds())
+    expire = max(1, min(int(app_settings.UPLOAD_URL_EXPIRY), left))
+    return field.storage.sign_upload_parts(upload, list(part_numbers), expire)
+
+
+def list_uploaded_parts(
+    registry: AsyncFieldRegistry, request: HttpRequest, *, key: Any, upload_id: Any
+) -> list[UploadedPart]:
+    """Return the parts storage holds for an open session (for resuming: send only the others)."""
+    session, field, upload = _session_for(registry, request, key, upload_id)
+    _require_open(session)
+    return field.storage.list_uploaded_parts(upload)
+
+
+def complete_multipart_upload(
+    registry: AsyncFieldRegistry, request: HttpRequest, *, key: Any, upload_id: Any
+) -> AsyncTempFile:
+    """Check every part is there with the planned sizes, assemble the object and verify it as a single upload.
+
+    A part missing, one more than planned, or a size that differs from the plan is ``invalid_input``
+    and changes nothing (the session stays open: send the part again, then complete). The
+    assembled object is verified as at acceptance (``invalid_file_type``, ``file_too_large``,
+    ``invalid_image``); a refused object is deleted and the session aborted. Returns the
+    temporary file recorded for the key, to submit in ``AsyncFileInput``.
+    """
+    session, field, upload = _session_for(registry, request, key, upload_id)
+    _require_open(session)
+    using = router.db_for_write(UploadSession)
+    storage = field.storage
+    with transaction.atomic(using=using):
+        # Claimed first: of two completions of one session, one goes on.
+        if (
+            not UploadSession.objects.using(using)
+            .filter(pk=session.pk, state=UploadSession.State.OPEN)
+            .update(state=UploadSession.State.COMPLETED)
+        ):
+            raise _closed(session)
+        parts = storage.list_uploaded_parts(upload)
+        _check_parts(upload.plan, parts)
+        storage.complete_multipart_upload(upload, parts)
+        temp_file = AsyncTempFile.create_for_field(
+            field,
+            session.original_filename,
+            request=request,
+            instance=get_instance_or_reject(field, session.instance_pk),
+            size=session.declared_size,
+            content_type=session.declared_content_type,
+            key=session.key,
+        )
+    try:
+        verify_temp_file(field, temp_file)
+    except UploadRejected:
+        with transaction.atomic(using=using):
+            AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).delete()
+            UploadSession.objects.using(using).filter(pk=session.pk).update(state=UploadSession.State.ABORTED)
+        storage.delete(session.key)
+        raise
+    AsyncTempFile.objects.using(using).filter(pk=temp_file.pk).update(uploaded_at=timezone.now())
+    return temp_file
+
+
+def _check_parts(plan: PartPlan, parts: list[UploadedPart]) -> None:
+    numbers = [p.number for p in parts]
+    missing = sorted(set(range(1, plan.part_count + 1)) - set(numbers))
+    extra = sorted(n for n in set(numbers) if not 1 <= n <= plan.part_count)
+    if missing or extra:
+        said = []
+        if missing:
+            said.append(f"parts {_ranges(missing)} are missing")
+        if extra:
+            said.append(f"parts {_ranges(extra)} are not in the plan of {plan.part_count}")
+        raise UploadRejected(
+            f"The upload cannot be completed: {' and '.join(said)}. Send the missing parts (uploadedParts lists "
+            "those that arrived), or abort.",
+            code=ErrorCode.INVALID_INPUT,
+        )
+    wrong = [p for p in parts if p.size != plan.part_length(p.number)]
+    total = sum(p.size for p in parts)
+    if wrong or total != plan.size:
+        first = wrong[0] if wrong else None
+        detail = (
+            f"part {first.number} is {first.size} bytes but {plan.part_length(first.number)} were planned"
+            if first
+            else f"the parts add up to {total} bytes"
+        )
+        raise UploadRejected(
+            f"The upload cannot be completed: {detail}, and {plan.size} bytes were declared. Send that part again.",
+            code=ErrorCode.INVALID_INPUT,
+        )
+
+
+def _ranges(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
+
+
+def abort_multipart_upload(registry: AsyncFieldRegistry, request: HttpRequest, *, key: Any, upload_id: Any) -> str:
+    """Abort an open session and remove every part it left in storage; aborting again is harmless.
+
+    A completed session cannot be aborted (``upload_session_closed``): its object is an upload
+    like any other, which the cleanup removes unless a record takes it. Returns the key.
+    """
+    session, field, upload = _session_for(registry, request, key, upload_id)
+    if session.state == UploadSession.State.COMPLETED:
+        raise _closed(session)
+    abort_session(session, field.storage, upload)
+    return session.key
+
+
+def abort_session(session: UploadSession, storage: Any, upload: MultipartUpload | None = None) -> None:
+    """Mark ``session`` aborted and discard its parts in ``storage`` (what abort and the cleanup both do)."""
+    if upload is None:
+        upload = MultipartUpload(
+            key=session.key,
+            upload_id=session.upload_id,
+            field_id="",
+            plan=PartPlan(size=session.declared_size, part_size=session.part_size, part_count=session.part_count),
+        )
+    UploadSession.objects.filter(pk=session.pk).exclude(state=UploadSession.State.COMPLETED).update(
+        state=UploadSession.State.ABORTED
+    )
+    if session.upload_id:
+        storage.abort_multipart_upload(upload)

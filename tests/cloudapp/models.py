@@ -155,3 +155,31 @@ class GatedDoc(models.Model):
     """On the gated filesystem storage: the test that kills a worker in the middle of a move."""
 
     file = _doc(gated_storage)
+
+
+def _big(storage):
+    return AsyncFileField(
+        storage=storage,
+        upload_to="big/",
+        blank=True,
+        max_size=16,
+        file_restrictions=[".pdf"],
+        async_field_registry=cloud_registry,
+        perm_create=None,
+        perm_update=None,
+        perm_detail=None,
+    )
+
+
+class S3Big(models.Model):
+    """Uploads in parts: S3 wants parts of at least 5 MiB, so files of about 11 MiB make three."""
+
+    file = _big(s3_storage)
+
+
+class AzureBig(models.Model):
+    file = _big(azure_storage)
+
+
+class FsBig(models.Model):
+    file = _big(fs_storage)

@@ -10,7 +10,15 @@ from strawberry_django import mutations
 from strawberry_django.optimizer import DjangoOptimizerExtension
 from strawberry_django.utils.requests import get_request
 
-from async_uploads.graphql import generate_upload_url, generate_upload_urls
+from async_uploads.graphql import (
+    abort_multipart_upload,
+    complete_multipart_upload,
+    generate_upload_url,
+    generate_upload_urls,
+    sign_upload_parts,
+    start_multipart_upload,
+    uploaded_parts,
+)
 from tests.testapp import models
 
 
@@ -79,6 +87,7 @@ class Query:
     photos: list[PhotoType] = strawberry_django.field()
     photos_without_hints: list[PhotoNoHintsType] = strawberry_django.field()
     public_notes: list[PublicNoteType] = strawberry_django.field()
+    uploaded_parts = uploaded_parts()
 
     @strawberry_django.field(description="The signed-in user's name (null for anonymous); loads request.user.")
     def viewer(self, info: Info) -> str | None:
@@ -90,6 +99,10 @@ class Query:
 class Mutation:
     generate_upload_url = generate_upload_url()
     generate_upload_urls = generate_upload_urls()
+    start_multipart_upload = start_multipart_upload()
+    sign_upload_parts = sign_upload_parts()
+    complete_multipart_upload = complete_multipart_upload()
+    abort_multipart_upload = abort_multipart_upload()
     create_document: DocumentType = mutations.create(DocumentInput, handle_django_errors=True)
     update_document: DocumentType = mutations.update(DocumentPartialInput, handle_django_errors=True)
     create_photo: PhotoType = mutations.create(PhotoInput, handle_django_errors=True)

@@ -9,13 +9,18 @@
 // are usable: a schema change that breaks this flow breaks the build.
 
 import {
+  AbortMultipartUploadDocument,
+  CompleteMultipartUploadDocument,
   CreateDocumentDocument,
   CreatePhotoDocument,
   ListDocumentsDocument,
   ListPhotosDocument,
   RequestUploadUrlDocument,
   RequestUploadUrlsDocument,
+  SignUploadPartsDocument,
+  StartMultipartUploadDocument,
   UpdateDocumentDocument,
+  UploadedPartsDocument,
 } from "./generated/graphql";
 import type {
   AsyncFileInput,
@@ -26,6 +31,9 @@ import type {
   ListDocumentsQuery,
   ListPhotosQuery,
   RequestUploadUrlMutation,
+  SignUploadPartsMutation,
+  StartMultipartUploadInput,
+  StartMultipartUploadMutation,
   TypedDocumentString,
   UpdateDocumentMutation,
   UploadProvider,
@@ -43,6 +51,14 @@ export type UpdatedDocument = Extract<UpdateDocumentMutation["updateDocument"], 
 export type Photo = Extract<CreatePhotoMutation["createPhoto"], { __typename: "PhotoType" }>;
 export type ListedDocument = ListDocumentsQuery["documents"][number];
 export type ListedPhoto = ListPhotosQuery["photos"][number];
+export type MultipartSession = Extract<
+  StartMultipartUploadMutation["startMultipartUpload"],
+  { __typename: "MultipartUpload" }
+>;
+export type SignedPart = Extract<
+  SignUploadPartsMutation["signUploadParts"],
+  { __typename: "SignedUploadParts" }
+>["parts"][number];
 
 /** The `code` values of OperationMessage that clients branch on (docs/graphql.md). */
 export type OperationCode =
@@ -52,7 +68,9 @@ export type OperationCode =
   | "file_too_large"
   | "invalid_key"
   | "invalid_input"
-  | "invalid_image";
+  | "invalid_image"
+  | "quota_exceeded"
+  | "upload_session_closed";
 
 // ---- errors ---------------------------------------------------------------------------------
 
@@ -234,6 +252,51 @@ export class AsyncUploadsClient {
 
   async listPhotos(signal?: AbortSignal): Promise<ListedPhoto[]> {
     return (await this.execute(ListPhotosDocument, {}, signal)).photos;
+  }
+
+  // ---- large files, in parts ----
+
+  async startMultipartUpload(input: StartMultipartUploadInput, signal?: AbortSignal): Promise<MultipartSession> {
+    const result = (await this.execute(StartMultipartUploadDocument, { input }, signal)).startMultipartUpload;
+    if (result.__typename === "OperationInfo") throw new OperationError(result.messages);
+    return result;
+  }
+
+  async signUploadParts(session: MultipartSession, partNumbers: number[], signal?: AbortSignal): Promise<SignedPart[]> {
+    const input = { key: session.key, uploadId: session.uploadId, partNumbers };
+    const result = (await this.execute(SignUploadPartsDocument, { input }, signal)).signUploadParts;
+    if (result.__typename === "OperationInfo") throw new OperationError(result.messages);
+    return result.parts;
+  }
+
+  /** Upload `file` in parts, sending only those storage does not hold yet (a resumed session), then complete. */
+  async uploadInParts(session: MultipartSession, file: Blob, signal?: AbortSignal): Promise<string> {
+    const ids = { key: session.key, uploadId: session.uploadId };
+    const held = (await this.execute(UploadedPartsDocument, ids, signal)).uploadedParts;
+    const have = new Set(held.map((p) => p.partNumber));
+    const missing: number[] = [];
+    for (let n = 1; n <= session.partCount; n++) if (!have.has(n)) missing.push(n);
+    const partSize = Number(session.partSize);
+    for (let i = 0; i < missing.length; i += 100) {
+      for (const part of await this.signUploadParts(session, missing.slice(i, i + 100), signal)) {
+        const headers = new Headers();
+        for (const { name, value } of part.headers) headers.set(name, value);
+        const start = (part.partNumber - 1) * partSize;
+        const init: RequestInit = { method: part.method, headers, body: file.slice(start, start + partSize), credentials: "omit" };
+        if (signal) init.signal = signal;
+        const response = await this.fetchImpl(part.url, init);
+        if (!response.ok) throw new UploadError(response.status, "OTHER", await response.text().catch(() => ""));
+      }
+    }
+    const done = (await this.execute(CompleteMultipartUploadDocument, { input: ids }, signal)).completeMultipartUpload;
+    if (done.__typename === "OperationInfo") throw new OperationError(done.messages);
+    return done.key;
+  }
+
+  async abortMultipartUpload(session: MultipartSession, signal?: AbortSignal): Promise<void> {
+    const input = { key: session.key, uploadId: session.uploadId };
+    const result = (await this.execute(AbortMultipartUploadDocument, { input }, signal)).abortMultipartUpload;
+    if (result.__typename === "OperationInfo") throw new OperationError(result.messages);
   }
 
   // ---- the whole flow ----

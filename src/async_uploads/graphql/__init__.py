@@ -3,7 +3,10 @@
 Importing this module maps :class:`~async_uploads.models.AsyncFileField` and
 :class:`~async_uploads.models.AsyncImageField` for strawberry_django's ``auto``: output types
 get :class:`AsyncFile` / :class:`AsyncImage`, input and partial types get :class:`AsyncFileInput`.
-Add :func:`generate_upload_url` to your ``Mutation`` type for clients to request upload URLs.
+Add :func:`generate_upload_url` to your ``Mutation`` type for clients to request upload URLs, and
+the multipart factories beside it (:func:`start_multipart_upload`, :func:`sign_upload_parts`,
+:func:`complete_multipart_upload`, :func:`abort_multipart_upload`; :func:`uploaded_parts` on ``Query``)
+for large files.
 """
 
 from __future__ import annotations
@@ -18,6 +21,13 @@ except ImportError as e:  # pragma: no cover - exercised in a subprocess test
 from strawberry_django.fields.types import field_type_map, input_field_type_map
 
 from async_uploads.fields import AsyncFileField, AsyncImageField
+from async_uploads.graphql.multipart import (
+    abort_multipart_upload,
+    complete_multipart_upload,
+    sign_upload_parts,
+    start_multipart_upload,
+    uploaded_parts,
+)
 from async_uploads.graphql.types import (
     AsyncFile,
     AsyncFileInput,
@@ -50,11 +60,16 @@ __all__ = [
     "UploadMethod",
     "UploadProvider",
     "UploadTarget",
+    "abort_multipart_upload",
+    "complete_multipart_upload",
     "field_enum",
     "generate_upload_url",
     "generate_upload_urls",
     "operation_info",
     "register_field_class",
+    "sign_upload_parts",
+    "start_multipart_upload",
+    "uploaded_parts",
 ]
 
 

@@ -43,6 +43,8 @@ _INPUT_NAMES = {
     "content_type": "contentType",
     "size": "size",
     "instance_id": "instanceId",
+    "upload_id": "uploadId",
+    "part_numbers": "partNumbers",
 }
 
 

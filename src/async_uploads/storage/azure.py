@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
-import posixpath
+import secrets
 import time
 from typing import Any
+from urllib.parse import quote
 
-from django.core.files.storage import Storage
 from django.utils.deconstruct import deconstructible
 
-from async_uploads.conf import app_settings
 from async_uploads.exceptions import AsyncUploadError, AsyncUploadsImproperlyInstalled, UploadReplaced
-from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
+from async_uploads.storage.base import (
+    AsyncUploadStorage,
+    Capabilities,
+    GenerateUploadUrlResponse,
+    MultipartUpload,
+    PartTarget,
+    UploadedPart,
+    UploadRequest,
+)
+from async_uploads.storage.parts import AZURE_LIMITS
 
 try:
     from azure.core import MatchConditions
     from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
-    from azure.storage.blob import BlobPrefix, BlobSasPermissions, CorsRule, generate_blob_sas
+    from azure.storage.blob import (
+        BlobBlock,
+        BlobPrefix,
+        BlobSasPermissions,
+        ContentSettings,
+        CorsRule,
+        generate_blob_sas,
+    )
     from storages.backends.azure_storage import AzureStorage
     from storages.utils import clean_name
 except ImportError as e:  # pragma: no cover - exercised in a subprocess by the tests
@@ -46,6 +62,9 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
     copy succeeded.
     """
 
+    capabilities = Capabilities(multipart=True, cors=True, server_side_copy=True)
+    part_limits = AZURE_LIMITS
+
     #: Seconds to wait for a pending server-side copy before giving up (and keeping the source).
     copy_timeout = 300.0
     #: First interval between polls of a pending copy, in seconds (doubles up to 5 s).
@@ -72,30 +91,28 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
         )
         return token, expiry
 
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        """Return a free name near ``name``: an async storage never overwrites.
+    #: Never overwrite: the base's free-name rule, not django-storages' overwriting one.
+    get_available_name = AsyncUploadStorage.get_available_name
 
-        django-storages overwrites by default (``AWS_S3_FILE_OVERWRITE`` / ``AZURE_OVERWRITE_FILES``);
-        moves and saves through this storage instead get Django's suffixed free name.
-        """
-        return Storage.get_available_name(self, clean_name(name), max_length=max_length)
+    def clean_storage_name(self, name: str) -> str:
+        """Return ``name`` cleaned as django-storages cleans blob names."""
+        return clean_name(name)
 
-    def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
-        """Return a create-only SAS URL for the blob ``name`` and the headers the PUT must carry.
+    def sign_upload(self, request: UploadRequest) -> GenerateUploadUrlResponse:
+        """Return a create-only SAS URL for the request's blob and the headers the PUT must carry.
 
         ``x-ms-blob-type: BlockBlob`` and ``If-None-Match: *`` (never overwrite) always;
         ``x-ms-blob-content-type`` with the declared ``content_type``; ``Content-MD5`` with the
         client's ``content_md5`` (Azure refuses a body that does not match). Azure SAS cannot
         limit the size: :meth:`verify_upload` enforces ``max_size`` before a key is accepted.
         """
-        expire = int(kwargs.get("expire") or app_settings.UPLOAD_URL_EXPIRY)
-        blob = self.blob_name(name)
-        token, expiry = self._sas(blob, BlobSasPermissions(create=True), expire)
+        blob = self.blob_name(request.key)
+        token, expiry = self._sas(blob, BlobSasPermissions(create=True), request.expires_in)
         headers = {"x-ms-blob-type": "BlockBlob", "If-None-Match": "*"}
-        if kwargs.get("content_type"):
-            headers["x-ms-blob-content-type"] = kwargs["content_type"]
-        if kwargs.get("content_md5"):
-            headers["Content-MD5"] = kwargs["content_md5"]
+        if request.content_type:
+            headers["x-ms-blob-content-type"] = request.content_type
+        if request.content_md5:
+            headers["Content-MD5"] = request.content_md5
         return {
             "url": f"{self.client.get_blob_client(blob).url}?{token}",
             "fields": {},
@@ -117,20 +134,15 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
         ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names its type (see
         :meth:`~async_uploads.storage.base.AsyncUploadStorage.must_download_as_attachment`).
         """
-        from django.utils.http import content_disposition_header
-
-        expire = int(kwargs.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
+        expire = self.download_expiry(kwargs)
         params = dict(kwargs.get("parameters") or {})
-        filename = str(kwargs.get("filename") or posixpath.basename(key))
-        if "content_disposition" not in params:
-            params["content_disposition"] = content_disposition_header(
-                kwargs.get("as_attachment", True) is not False, filename
-            )
-        disposition = str(params["content_disposition"] or "")
-        if not disposition.strip().lower().startswith("attachment") and self.must_download_as_attachment(
-            key, filename=kwargs.get("filename"), content_type=params.get("content_type")
-        ):
-            params["content_disposition"] = content_disposition_header(True, filename)
+        params["content_disposition"] = self.content_disposition(
+            key,
+            filename=kwargs.get("filename"),
+            as_attachment=kwargs.get("as_attachment", True),
+            content_type=params.get("content_type"),
+            requested=params.get("content_disposition"),
+        )
         blob = self.blob_name(key)
         token, _ = self._sas(blob, BlobSasPermissions(read=True), expire, **params)
         return f"{self.client.get_blob_client(blob).url}?{token}"
@@ -225,6 +237,71 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
                 f"{from_key!r} was kept. Retry with retry_async_file_moves."
             )
 
+    # ------------------------------------------------------------------ uploads in parts
+
+    def create_multipart_upload(self, request: UploadRequest) -> str:
+        """Return a new id for an upload in blocks; Azure itself keeps nothing until the first block."""
+        return secrets.token_hex(16)
+
+    def sign_upload_parts(self, upload: MultipartUpload, numbers: list[int], expire: int) -> list[PartTarget]:
+        """Return a Put Block URL per part, all under one SAS scoped to the blob that allows writing only.
+
+        Block ids are the part number in six digits (all of one length, as Azure requires), base64 in the URL.
+        """
+        blob = self.blob_name(upload.key)
+        token, _ = self._sas(blob, BlobSasPermissions(write=True), expire)
+        url = self.client.get_blob_client(blob).url
+        return [
+            PartTarget(
+                number=n,
+                url=f"{url}?comp=block&blockid={quote(_block_id(n), safe='')}&{token}",
+                method="PUT",
+            )
+            for n in numbers
+        ]
+
+    def list_uploaded_parts(self, upload: MultipartUpload) -> list[UploadedPart]:
+        """Return the uncommitted blocks of the blob (Get Block List) whose ids are part numbers."""
+        try:
+            _, uncommitted = self.client.get_blob_client(self.blob_name(upload.key)).get_block_list("uncommitted")
+        except ResourceNotFoundError:
+            return []
+        parts = []
+        for block in uncommitted:
+            number = _part_number(block.id)
+            if number is not None:
+                parts.append(UploadedPart(number=number, size=int(block.size), etag=block.id))
+        return sorted(parts, key=lambda p: p.number)
+
+    def complete_multipart_upload(self, upload: MultipartUpload, parts: list[UploadedPart]) -> None:
+        """Commit the blocks of ``parts`` (Put Block List) with the declared content type; never overwrite.
+
+        Azure discards the uncommitted blocks that are not in the list.
+        """
+        settings = ContentSettings(content_type=upload.content_type) if upload.content_type else None
+        try:
+            self.client.get_blob_client(self.blob_name(upload.key)).commit_block_list(
+                [BlobBlock(block_id=_block_id_text(p.number)) for p in parts],
+                content_settings=settings,
+                match_condition=MatchConditions.IfMissing,
+            )
+        except ResourceExistsError as e:
+            raise FileExistsError(f"{upload.key!r} already exists in container {self.azure_container!r}.") from e
+
+    def abort_multipart_upload(self, upload: MultipartUpload) -> None:
+        """Discard the uncommitted blocks: commit an empty list (Azure drops the others), then delete that empty blob.
+
+        Azure has no call that drops uncommitted blocks alone; left alone they would stay a week. Only
+        an open session is aborted, and its key holds no accepted object, so whatever blob a client
+        put there with the write SAS goes too.
+        """
+        blob = self.client.get_blob_client(self.blob_name(upload.key))
+        blob.commit_block_list([])
+        try:
+            blob.delete_blob()
+        except ResourceNotFoundError:
+            pass
+
     def is_same_object(self, key: str, other: str) -> bool:
         """Return whether ``other`` has the size and content MD5 of ``key``."""
         try:
@@ -255,7 +332,7 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
         return [
             CorsRule(
                 allowed_origins=list(origins),
-                allowed_methods=["PUT", "GET", "HEAD", "OPTIONS"],
+                allowed_methods=["PUT", "GET", "HEAD", "OPTIONS"],  # Put Block is a PUT too
                 allowed_headers=[
                     "x-ms-blob-type",
                     "x-ms-blob-content-type",
@@ -278,3 +355,20 @@ class AzureAsyncUploadStorage(AzureStorage, AsyncUploadStorage):
         return (
             f"Azure Blob service of account {self.account_name!r}: CORS allows PUT/GET/HEAD from {', '.join(origins)}"
         )
+
+
+def _block_id_text(number: int) -> str:
+    """The block id of part ``number`` as the SDK takes it (it base64-encodes it on the wire)."""
+    return f"{number:06d}"
+
+
+def _block_id(number: int) -> str:
+    """The block id of part ``number`` as it goes in a Put Block URL (base64)."""
+    return base64.b64encode(_block_id_text(number).encode()).decode()
+
+
+def _part_number(block_id: str) -> int | None:
+    """The part number of a block id the SDK decoded (``None``: not one of ours)."""
+    if len(block_id) == 6 and block_id.isdigit():
+        return int(block_id)
+    return None

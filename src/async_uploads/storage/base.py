@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import functools
 import inspect
-from dataclasses import dataclass
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from django.core.files.storage import Storage
@@ -14,8 +16,10 @@ from django.utils.module_loading import import_string
 
 from async_uploads import image_headers, restrictions, sniffing
 from async_uploads.codes import ErrorCode
+from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadRejected, UploadReplaced
 from async_uploads.names import MAX_NAME_BYTES, fit_name, is_temporary_key, safe_basename, temporary_key
+from async_uploads.storage.parts import PartLimits, PartPlan, plan_parts
 
 if TYPE_CHECKING:
     from django.urls import URLPattern
@@ -26,7 +30,12 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_NAME_BYTES",
     "AsyncUploadStorage",
+    "Capabilities",
     "GenerateUploadUrlResponse",
+    "MultipartUpload",
+    "PartTarget",
+    "UploadRequest",
+    "UploadedPart",
     "VerifiedUpload",
     "fit_name",
     "safe_basename",
@@ -49,6 +58,135 @@ class GenerateUploadUrlResponse(TypedDict):
     fileFieldName: NotRequired[str]
     #: When the URL stops working (timezone-aware).
     expiresAt: NotRequired[datetime.datetime]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, declared on its class (:attr:`AsyncUploadStorage.capabilities`).
+
+    Callers ask these instead of probing the backend for methods.
+    """
+
+    #: Uploads in parts (:meth:`AsyncUploadStorage.create_multipart_upload` and the other multipart hooks).
+    multipart: bool = False
+    #: Bucket or account CORS rules the ``async_uploads_cors`` command can set
+    #: (:meth:`AsyncUploadStorage.cors_rules`, :meth:`AsyncUploadStorage.apply_cors`).
+    cors: bool = False
+    #: :meth:`AsyncUploadStorage.copy_file` copies inside the storage service: no object bytes
+    #: pass through Django (a hard link or a local copy on the filesystem).
+    server_side_copy: bool = False
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """Everything a backend needs to sign one upload target, checked by the caller beforehand.
+
+    The service layer builds it after the permission, type, size and quota checks passed; a
+    backend maps the fields it can enforce in storage (the S3 policy, the Azure headers) and
+    ignores the others.
+    """
+
+    #: The temporary key the object is uploaded to.
+    key: str
+    #: The registry id of the field (``app_label.Model.field``).
+    field_id: str
+    #: The file's original name, as the client sent it.
+    filename: str = ""
+    #: The MIME type the client declared (``None``: none declared).
+    content_type: str | None = None
+    #: The size in bytes the client declared (``None``: none declared).
+    size: int | None = None
+    #: The field's ``max_size`` in bytes (``None``: unbounded).
+    max_size: int | None = None
+    #: Seconds the target stays valid (``None``: ``ASYNC_UPLOADS["UPLOAD_URL_EXPIRY"]``).
+    expire: int | None = None
+    #: Base64 MD5 of the file (``Content-MD5``) the client declared, for storages that check it.
+    content_md5: str | None = None
+    #: The record the upload is for (``None``: a new record).
+    instance: Any = None
+    #: Extra upload form fields the client asked for (only S3 user metadata is signed).
+    fields: Mapping[str, str] = field(default_factory=dict)
+    #: The registry the field belongs to (views of the filesystem backend are reversed in its namespace).
+    registry: AsyncFieldRegistry | None = None
+
+    @property
+    def expires_in(self) -> int:
+        """Return the seconds the target stays valid: :attr:`expire`, else ``UPLOAD_URL_EXPIRY``."""
+        return int(self.expire or app_settings.UPLOAD_URL_EXPIRY)
+
+    @classmethod
+    def from_kwargs(cls, name: str, field_id: str, **kwargs: Any) -> UploadRequest:
+        """Return the request the call ``generate_upload_url(name, field_id, **kwargs)`` means."""
+        return cls(
+            key=name,
+            field_id=field_id,
+            filename=kwargs.get("filename") or "",
+            content_type=kwargs.get("content_type") or None,
+            size=kwargs.get("size"),
+            max_size=kwargs.get("max_size"),
+            expire=kwargs.get("expire"),
+            content_md5=kwargs.get("content_md5") or None,
+            instance=kwargs.get("instance"),
+            fields=dict(kwargs.get("fields") or {}),
+            registry=kwargs.get("registry"),
+        )
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """Return the keyword arguments a backend with alliance-platform-storage's ``generate_upload_url`` gets.
+
+        The same names the first release passed: ``registry``, ``fields``, ``content_type``, ``size``,
+        ``max_size``, and ``content_md5`` / ``expire`` only when set.
+        """
+        kwargs: dict[str, Any] = {
+            "registry": self.registry,
+            "fields": dict(self.fields),
+            "content_type": self.content_type,
+            "size": self.size,
+            "max_size": self.max_size,
+        }
+        if self.content_md5:
+            kwargs["content_md5"] = self.content_md5
+        if self.expire:
+            kwargs["expire"] = self.expire
+        return kwargs
+
+
+@dataclass(frozen=True)
+class MultipartUpload:
+    """One open upload in parts, as a backend sees it: where it goes, its storage id and its plan."""
+
+    #: The temporary key the parts are assembled at.
+    key: str
+    #: The backend's id of the upload (what :meth:`AsyncUploadStorage.create_multipart_upload` returned).
+    upload_id: str
+    #: The registry id of the field.
+    field_id: str
+    #: How the declared size is cut into parts.
+    plan: PartPlan
+    #: The MIME type the client declared (``None``: none).
+    content_type: str | None = None
+    #: The field's registry (for reversing the backend's own views).
+    registry: AsyncFieldRegistry | None = None
+
+
+@dataclass(frozen=True)
+class PartTarget:
+    """Where and how a client sends one part: the raw bytes as the body, exactly this method, URL and headers."""
+
+    number: int
+    url: str
+    method: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    """A part the storage holds for an open upload."""
+
+    number: int
+    size: int
+    #: The storage's tag of the part (S3's ETag), when it has one.
+    etag: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,13 +242,19 @@ def _signature_accepts(func: Any, name: str) -> bool:
 class AsyncUploadStorage(Storage):
     """Base class of storages that take uploads straight from the browser.
 
-    A backend provides :meth:`generate_upload_url` (a signed target the browser uploads to),
-    :meth:`generate_download_url` (a signed URL to read a key) and :meth:`move_file` (move an
-    upload from its temporary key to its permanent name). Backends that can copy without
-    deleting should also provide :meth:`copy_file`: the save flow then copies, points the
-    record at the copy and only then deletes the temporary object, so a crash at any step
-    never leaves a record pointing at a missing object.
+    A backend provides :meth:`sign_upload` (a signed target the browser uploads to, for one
+    typed :class:`UploadRequest`), :meth:`generate_download_url` (a signed URL to read a key)
+    and :meth:`move_file` (move an upload from its temporary key to its permanent name).
+    Backends that can copy without deleting should also provide :meth:`copy_file`: the save
+    flow then copies, points the record at the copy and only then deletes the temporary object,
+    so a crash at any step never leaves a record pointing at a missing object. What else a
+    backend can do it declares in :attr:`capabilities`.
     """
+
+    #: What this backend can do; callers ask this instead of probing for methods.
+    capabilities = Capabilities()
+    #: The service's rules for uploads in parts (backends declaring ``capabilities.multipart``).
+    part_limits: PartLimits | None = None
 
     #: Prefix of every temporary key. It must be used by temporary files only.
     temporary_key_prefix = "async-temp-files"
@@ -118,9 +262,77 @@ class AsyncUploadStorage(Storage):
     #: Length of the random part of a temporary key.
     temporary_key_secret_length = 12
 
+    def sign_upload(self, request: UploadRequest) -> GenerateUploadUrlResponse:
+        """Return the signed upload target for ``request`` (its temporary key, field, limits).
+
+        A backend written against alliance-platform-storage overrides :meth:`generate_upload_url`
+        instead; it is then called with the keyword arguments of :meth:`UploadRequest.as_kwargs`.
+        """
+        if type(self).generate_upload_url is not AsyncUploadStorage.generate_upload_url:
+            upload = self.generate_upload_url(request.key, request.field_id, **request.as_kwargs())
+            if isinstance(upload, str):  # alliance-platform-storage allowed a bare URL
+                return {"url": upload, "fields": {}}
+            return upload
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage must provide a sign_upload() method "
+            "(or alliance-platform-storage's generate_upload_url())"
+        )
+
     def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
-        """Return the signed upload target for the temporary key ``name`` of the field ``field_id``."""
-        raise NotImplementedError("subclasses of AsyncUploadStorage must provide a generate_upload_url() method")
+        """Return the signed upload target for the temporary key ``name`` of the field ``field_id``.
+
+        alliance-platform-storage's signature, kept for code that calls a storage directly: the
+        keyword arguments (``content_type``, ``size``, ``max_size``, ``expire``, ``content_md5``,
+        ``fields``, ``registry``, ``filename``, ``instance``) become an :class:`UploadRequest` for
+        :meth:`sign_upload`.
+        """
+        if type(self).sign_upload is AsyncUploadStorage.sign_upload:
+            raise NotImplementedError(
+                "subclasses of AsyncUploadStorage must provide a generate_upload_url() or a sign_upload() method"
+            )
+        return self.sign_upload(UploadRequest.from_kwargs(name, field_id, **kwargs))
+
+    def download_expiry(self, params: Mapping[str, Any]) -> int:
+        """Return the seconds a download URL stays valid: ``params["expire"]``, else ``DOWNLOAD_URL_EXPIRY``."""
+        return int(params.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
+
+    def content_disposition(
+        self,
+        key: str,
+        *,
+        filename: str | None = None,
+        as_attachment: bool | None = True,
+        content_type: str | None = None,
+        requested: str | None = None,
+    ) -> str:
+        """Return the ``Content-Disposition`` a download of ``key`` is served with.
+
+        ``requested`` (a value the caller set itself), else an attachment (or inline, with
+        ``as_attachment=False``) named ``filename`` or the key's base name. Whatever it says, active
+        content is an attachment (:meth:`must_download_as_attachment`).
+        """
+        from django.utils.http import content_disposition_header
+
+        name = str(filename or posixpath.basename(key))
+        disposition = str(requested or content_disposition_header(as_attachment is not False, name) or "attachment")
+        if not _is_attachment(disposition) and self.must_download_as_attachment(
+            key, filename=filename, content_type=content_type
+        ):
+            disposition = content_disposition_header(True, name) or "attachment"
+        return disposition
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        """Return a free name near ``name``: an async storage never overwrites.
+
+        django-storages overwrites by default (``AWS_S3_FILE_OVERWRITE`` / ``AZURE_OVERWRITE_FILES``);
+        its backends here take this method instead of theirs, so moves and saves get Django's
+        suffixed free name. :meth:`clean_storage_name` normalises ``name`` first.
+        """
+        return Storage.get_available_name(self, self.clean_storage_name(name), max_length=max_length)
+
+    def clean_storage_name(self, name: str) -> str:
+        """Return ``name`` as this backend spells storage names (the default: unchanged)."""
+        return name
 
     def generate_download_url(self, key: str, field_id: str, **kwargs: Any) -> str:
         """Return a URL the object at ``key`` can be downloaded from (a signed URL)."""
@@ -324,8 +536,66 @@ class AsyncUploadStorage(Storage):
         return False
 
     def supports_copy(self) -> bool:
-        """Return whether this backend implements :meth:`copy_file`."""
+        """Return whether this backend implements :meth:`copy_file` (the save flow then copies before it deletes).
+
+        Whether that copy stays inside the storage service is :attr:`capabilities` ``.server_side_copy``.
+        """
         return type(self).copy_file is not AsyncUploadStorage.copy_file
+
+    # ------------------------------------------------------------------ uploads in parts
+
+    def plan_upload(self, size: int) -> PartPlan:
+        """Return the part plan of an object of ``size`` bytes: ``MULTIPART_PART_SIZE`` within :attr:`part_limits`.
+
+        Raise :class:`ValueError` when the size cannot be uploaded in parts here.
+        """
+        if not self.capabilities.multipart or self.part_limits is None:
+            raise ValueError(f"{type(self).__name__} does not take uploads in parts.")
+        return plan_parts(size, self.part_limits, int(app_settings.MULTIPART_PART_SIZE))
+
+    def create_multipart_upload(self, request: UploadRequest) -> str:
+        """Start an upload in parts to ``request.key`` and return the backend's id of it."""
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage declaring multipart must provide a create_multipart_upload() method"
+        )
+
+    def sign_upload_parts(self, upload: MultipartUpload, numbers: list[int], expire: int) -> list[PartTarget]:
+        """Return where each part of ``numbers`` is sent, valid for ``expire`` seconds.
+
+        Each target is bound, where the service allows, to the part's length in the plan.
+        """
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage declaring multipart must provide a sign_upload_parts() method"
+        )
+
+    def list_uploaded_parts(self, upload: MultipartUpload) -> list[UploadedPart]:
+        """Return the parts the storage holds for ``upload``, by part number (an empty list: none)."""
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage declaring multipart must provide a list_uploaded_parts() method"
+        )
+
+    def complete_multipart_upload(self, upload: MultipartUpload, parts: list[UploadedPart]) -> None:
+        """Assemble ``parts`` (every part of the plan, in order) into the object at ``upload.key``.
+
+        Never overwrite an object at the key (raise :class:`FileExistsError`); leave no part behind.
+        """
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage declaring multipart must provide a complete_multipart_upload() method"
+        )
+
+    def abort_multipart_upload(self, upload: MultipartUpload) -> None:
+        """Discard every part of ``upload``; nothing of it is left in storage. Aborting twice is harmless."""
+        raise NotImplementedError(
+            "subclasses of AsyncUploadStorage declaring multipart must provide an abort_multipart_upload() method"
+        )
+
+    def cors_rules(self, origins: list[str]) -> list[Any]:
+        """Return the CORS rules a browser on ``origins`` needs (backends declaring ``capabilities.cors``)."""
+        raise NotImplementedError("subclasses of AsyncUploadStorage declaring CORS must provide a cors_rules() method")
+
+    def apply_cors(self, origins: list[str]) -> str:
+        """Set :meth:`cors_rules` on the bucket or account and describe what was done (``capabilities.cors``)."""
+        raise NotImplementedError("subclasses of AsyncUploadStorage declaring CORS must provide an apply_cors() method")
 
     def generate_temporary_path(self, filename: str, max_length: int | None = None) -> str:
         """Return a new unique temporary key for an upload of ``filename``.
@@ -352,16 +622,26 @@ class AsyncUploadStorage(Storage):
     url_views: tuple[tuple[str, str, str], ...] = (
         ("download-file/", "async_uploads.views.DownloadRedirectView", "download"),
         ("generate-upload-url/", "async_uploads.views.GenerateUploadUrlView", "generate-upload-url"),
+        ("multipart/start/", "async_uploads.views.multipart.StartMultipartUploadView", "multipart-start"),
+        ("multipart/sign/", "async_uploads.views.multipart.SignUploadPartsView", "multipart-sign"),
+        ("multipart/parts/", "async_uploads.views.multipart.UploadedPartsView", "multipart-parts"),
+        ("multipart/complete/", "async_uploads.views.multipart.CompleteMultipartUploadView", "multipart-complete"),
+        ("multipart/abort/", "async_uploads.views.multipart.AbortMultipartUploadView", "multipart-abort"),
     )
 
     def get_url_patterns(self, registry: AsyncFieldRegistry) -> list[URLPattern]:
         """Return the URL patterns this backend needs, for :meth:`AsyncFieldRegistry.get_url_patterns`.
 
-        The base class gives ``download-file/`` (:class:`~async_uploads.views.DownloadRedirectView`)
-        and ``generate-upload-url/`` (:class:`~async_uploads.views.GenerateUploadUrlView`); a backend
+        The base class gives ``download-file/`` (:class:`~async_uploads.views.DownloadRedirectView`),
+        ``generate-upload-url/`` (:class:`~async_uploads.views.GenerateUploadUrlView`) and the
+        multipart views under ``multipart/`` (:mod:`async_uploads.views.multipart`); a backend
         that serves more views lists them in :attr:`url_views`.
         """
         return [
             path(route, import_string(view).as_view(registry=registry), name=name)
             for route, view, name in self.url_views
         ]
+
+
+def _is_attachment(disposition: str) -> bool:
+    return disposition.strip().lower().startswith("attachment")

@@ -8,9 +8,12 @@ import filecmp
 import hashlib
 import hmac
 import os
+import re
+import secrets
 import shutil
+import tempfile
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.core import signing
@@ -20,19 +23,32 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import force_bytes
 
-from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadReplaced
 from async_uploads.registry import cached_reverse, default_async_field_registry
-from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
+from async_uploads.storage.base import (
+    AsyncUploadStorage,
+    Capabilities,
+    GenerateUploadUrlResponse,
+    MultipartUpload,
+    PartTarget,
+    UploadedPart,
+    UploadRequest,
+)
+from async_uploads.storage.parts import FILESYSTEM_LIMITS
 
 if TYPE_CHECKING:
     from async_uploads.registry import AsyncFieldRegistry
 
-__all__ = ["DOWNLOAD_SALT", "UPLOAD_SALT", "FileSystemAsyncUploadStorage"]
+__all__ = ["DOWNLOAD_SALT", "PART_SALT", "UPLOAD_SALT", "FileSystemAsyncUploadStorage"]
 
 #: Salts keep upload and download tokens apart: neither can stand in for the other.
 UPLOAD_SALT = "async_uploads.filesystem.upload"
 DOWNLOAD_SALT = "async_uploads.filesystem.download"
+PART_SALT = "async_uploads.filesystem.part"
+
+#: Bytes read from the request and copied between files at a time: memory stays flat whatever the size.
+CHUNK = 1024 * 1024
+_PART_FILE = re.compile(r"^([0-9]{5})\.part$")
 
 
 class _DownloadSigner(signing.Signer):
@@ -100,8 +116,8 @@ def _version(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def _registry(kwargs: dict[str, Any]) -> AsyncFieldRegistry:
-    return kwargs.get("registry") or default_async_field_registry
+def _registry(registry: AsyncFieldRegistry | None) -> AsyncFieldRegistry:
+    return registry or default_async_field_registry
 
 
 @deconstructible(path="async_uploads.storage.filesystem.FileSystemAsyncUploadStorage")
@@ -120,13 +136,16 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
     or pass an instance as a field's ``storage``.
     """
 
-    def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
-        """Return a signed single-use URL the browser POSTs the file for key ``name`` to."""
-        expire = int(kwargs.get("expire") or app_settings.UPLOAD_URL_EXPIRY)
-        expires_at = timezone.now() + datetime.timedelta(seconds=expire)
-        payload = {"k": name, "f": field_id, "p": "u", "e": int(expires_at.timestamp())}
+    capabilities = Capabilities(multipart=True, cors=False, server_side_copy=True)
+    part_limits = FILESYSTEM_LIMITS
+
+    def sign_upload(self, request: UploadRequest) -> GenerateUploadUrlResponse:
+        """Return a signed single-use URL the browser POSTs the file for the request's key to."""
+        expires_at = timezone.now() + datetime.timedelta(seconds=request.expires_in)
+        payload = {"k": request.key, "f": request.field_id, "p": "u", "e": int(expires_at.timestamp())}
         token = signing.Signer(salt=UPLOAD_SALT).sign_object(payload)
-        url = cached_reverse(f"{_registry(kwargs).url_namespace}:filesystem-upload") + "?" + urlencode({"token": token})
+        namespace = _registry(request.registry).url_namespace
+        url = cached_reverse(f"{namespace}:filesystem-upload") + "?" + urlencode({"token": token})
         return {
             "url": url,
             "fields": {},
@@ -145,7 +164,7 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         SVG, …) is an attachment even with ``as_attachment=False``, unless
         ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names its type.
         """
-        expire = int(kwargs.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
+        expire = self.download_expiry(kwargs)
         payload: dict[str, Any] = {
             "k": key,
             "f": field_id,
@@ -159,7 +178,7 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         if kwargs.get("filename"):
             payload["n"] = str(kwargs["filename"])
         token = _signer().sign_flat(payload)
-        base = cached_reverse(f"{_registry(kwargs).url_namespace}:filesystem-download")
+        base = cached_reverse(f"{_registry(kwargs.get('registry')).url_namespace}:filesystem-download")
         # urlencode({"token": token}): a token is URL-safe base64 joined by ":", the only
         # character quote_plus() changes in it.
         return f"{base}?token={token.replace(':', '%3A')}"
@@ -236,13 +255,125 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         except OSError:
             return False
 
-    #: Adds the upload (``upload-file-direct/``) and download (``download-file-direct/``) views.
+    # ------------------------------------------------------------------ uploads in parts
+
+    def parts_directory(self, upload_id: str) -> str:
+        """Return the directory the parts of ``upload_id`` are written to, beside the temporary prefix."""
+        if not re.fullmatch(r"[0-9a-f]{32}", upload_id):
+            raise ValueError("Not an upload id of this storage.")
+        return self.path(f"{self.temporary_key_prefix}-parts/{upload_id}")
+
+    def create_multipart_upload(self, request: UploadRequest) -> str:
+        """Make the directory of a new upload in parts and return its (random) id."""
+        upload_id = secrets.token_hex(16)
+        os.makedirs(self.parts_directory(upload_id), exist_ok=False)
+        return upload_id
+
+    def sign_upload_parts(self, upload: MultipartUpload, numbers: list[int], expire: int) -> list[PartTarget]:
+        """Return a signed URL of the part view per part, bound to the key, field, upload id, number and length."""
+        expires = int(timezone.now().timestamp()) + expire
+        signer = signing.Signer(salt=PART_SALT)
+        base = cached_reverse(f"{_registry(upload.registry).url_namespace}:filesystem-upload-part")
+        targets = []
+        for n in numbers:
+            payload = {
+                "k": upload.key,
+                "f": upload.field_id,
+                "p": "p",
+                "u": upload.upload_id,
+                "n": n,
+                "s": upload.plan.part_length(n),
+                "e": expires,
+            }
+            targets.append(
+                PartTarget(number=n, url=base + "?" + urlencode({"token": signer.sign_object(payload)}), method="PUT")
+            )
+        return targets
+
+    def receive_part(self, upload_id: str, number: int, body: IO[bytes], length: int) -> int:
+        """Stream ``length`` bytes of ``body`` to the file of part ``number``, replacing an earlier one.
+
+        Raise :class:`FileNotFoundError` when the upload is gone (completed or aborted) and
+        :class:`ValueError` when the body ends early; nothing is left of a failed part.
+        """
+        directory = self.parts_directory(upload_id)
+        fd, temp = tempfile.mkstemp(prefix=".receiving-", dir=directory)
+        try:
+            received = 0
+            with os.fdopen(fd, "wb") as out:
+                while received < length:
+                    chunk = body.read(min(CHUNK, length - received))
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    received += len(chunk)
+                if received != length:
+                    raise ValueError(f"{received} bytes arrived but the part is {length} bytes.")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, os.path.join(directory, f"{number:05d}.part"))
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except FileNotFoundError:
+                pass
+            raise
+        return received
+
+    def list_uploaded_parts(self, upload: MultipartUpload) -> list[UploadedPart]:
+        """Return the part files of the upload and their sizes."""
+        try:
+            entries = list(os.scandir(self.parts_directory(upload.upload_id)))
+        except FileNotFoundError:
+            return []
+        parts = []
+        for entry in entries:
+            match = _PART_FILE.match(entry.name)
+            if match:
+                parts.append(UploadedPart(number=int(match.group(1)), size=entry.stat().st_size))
+        return sorted(parts, key=lambda p: p.number)
+
+    def complete_multipart_upload(self, upload: MultipartUpload, parts: list[UploadedPart]) -> None:
+        """Copy the part files in order into the file at the key, chunk by chunk, then remove the parts.
+
+        The file is written beside the key and linked into place, so the key never holds half a file
+        and an existing file is never overwritten (:class:`FileExistsError`).
+        """
+        directory = self.parts_directory(upload.upload_id)
+        target = self.path(upload.key)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".assembling-", dir=os.path.dirname(target))
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for part in parts:
+                    with open(os.path.join(directory, f"{part.number:05d}.part"), "rb") as src:
+                        shutil.copyfileobj(src, out, CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+            if self.file_permissions_mode is not None:
+                os.chmod(temp, self.file_permissions_mode)
+            os.link(temp, target)
+        finally:
+            os.unlink(temp)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    def abort_multipart_upload(self, upload: MultipartUpload) -> None:
+        """Remove the upload's directory and every part in it."""
+        shutil.rmtree(self.parts_directory(upload.upload_id), ignore_errors=True)
+
+    #: Adds the upload (``upload-file-direct/``), part (``upload-part-direct/``) and download
+    #: (``download-file-direct/``) views.
     url_views = (
         *AsyncUploadStorage.url_views,
         (
             "upload-file-direct/",
             "async_uploads.views.filesystem.FileSystemAsyncStorageUploadView",
             "filesystem-upload",
+        ),
+        (
+            "upload-part-direct/",
+            "async_uploads.views.filesystem.FileSystemAsyncStoragePartView",
+            "filesystem-upload-part",
         ),
         (
             "download-file-direct/",

@@ -10,8 +10,7 @@ from django.core.files.storage import InMemoryStorage
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
-from async_uploads.conf import app_settings
-from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
+from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse, UploadRequest
 
 __all__ = ["InMemoryAsyncUploadStorage"]
 
@@ -30,11 +29,11 @@ class InMemoryAsyncUploadStorage(InMemoryStorage, AsyncUploadStorage):
         storage.receive_upload(issued["key"], b"%PDF-1.7 ...")
     """
 
-    def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
-        """Return a ``memory://`` target for ``name``; upload to it with :meth:`receive_upload`."""
-        expire = int(kwargs.get("expire") or app_settings.UPLOAD_URL_EXPIRY)
+    def sign_upload(self, request: UploadRequest) -> GenerateUploadUrlResponse:
+        """Return a ``memory://`` target for the request's key; upload to it with :meth:`receive_upload`."""
+        expire = request.expires_in
         return {
-            "url": f"memory://{name}",
+            "url": f"memory://{request.key}",
             "fields": {},
             "method": "PUT",
             "provider": "memory",

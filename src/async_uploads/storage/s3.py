@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import datetime
-import posixpath
 from typing import Any
 
-from django.core.files.storage import Storage
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
-from async_uploads.conf import app_settings
 from async_uploads.exceptions import AsyncUploadsImproperlyInstalled, UploadReplaced
-from async_uploads.storage.base import AsyncUploadStorage, GenerateUploadUrlResponse
+from async_uploads.storage.base import (
+    AsyncUploadStorage,
+    Capabilities,
+    GenerateUploadUrlResponse,
+    MultipartUpload,
+    PartTarget,
+    UploadedPart,
+    UploadRequest,
+)
+from async_uploads.storage.parts import S3_LIMITS
 
 try:
     from botocore.exceptions import ClientError
@@ -44,6 +50,9 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
     :attr:`multipart_copy_threshold`) followed by a delete: no object bytes pass through Django.
     """
 
+    capabilities = Capabilities(multipart=True, cors=True, server_side_copy=True)
+    part_limits = S3_LIMITS
+
     #: Objects larger than this are copied with a multipart copy.
     multipart_copy_threshold = MAX_SINGLE_COPY
     #: Size of each part of a multipart copy (S3 allows 5 MiB to 5 GiB).
@@ -64,41 +73,36 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
         """Return the S3 key of the storage name ``name`` (``AWS_LOCATION`` applied)."""
         return self._normalize_name(clean_name(name))
 
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        """Return a free name near ``name``: an async storage never overwrites.
+    #: Never overwrite: the base's free-name rule, not django-storages' overwriting one.
+    get_available_name = AsyncUploadStorage.get_available_name
 
-        django-storages overwrites by default (``AWS_S3_FILE_OVERWRITE`` / ``AZURE_OVERWRITE_FILES``);
-        moves and saves through this storage instead get Django's suffixed free name.
-        """
-        return Storage.get_available_name(self, clean_name(name), max_length=max_length)
+    def clean_storage_name(self, name: str) -> str:
+        """Return ``name`` cleaned as django-storages cleans S3 names."""
+        return clean_name(name)
 
-    def generate_upload_url(self, name: str, field_id: str, *args: Any, **kwargs: Any) -> GenerateUploadUrlResponse:
-        """Return a presigned POST (URL and form fields) for uploading to the key ``name``.
+    def sign_upload(self, request: UploadRequest) -> GenerateUploadUrlResponse:
+        """Return a presigned POST (URL and form fields) for uploading to the request's key.
 
         The policy fixes the key, limits ``content-length-range`` to ``[size, size]`` when the
         client declared a ``size``, else to ``[0, max_size]``, binds ``Content-Type`` to the
         declared ``content_type`` and ``Content-MD5`` to the client's ``content_md5``. Extra
         ``fields`` are signed only when they are user metadata (``x-amz-meta-*``).
         """
-        expire = int(kwargs.get("expire") or app_settings.UPLOAD_URL_EXPIRY)
-        key = self.object_key(name)
+        expire = request.expires_in
+        key = self.object_key(request.key)
         fields: dict[str, str] = {}
         conditions: list[Any] = []
-        size = kwargs.get("size")
-        max_size = kwargs.get("max_size")
-        if size is not None:
-            conditions.append(["content-length-range", int(size), int(size)])
-        elif max_size is not None:
-            conditions.append(["content-length-range", 0, int(max_size)])
-        content_type = kwargs.get("content_type")
-        if content_type:
-            fields["Content-Type"] = content_type
-        content_md5 = kwargs.get("content_md5")
-        if content_md5:
-            fields["Content-MD5"] = content_md5
+        if request.size is not None:
+            conditions.append(["content-length-range", int(request.size), int(request.size)])
+        elif request.max_size is not None:
+            conditions.append(["content-length-range", 0, int(request.max_size)])
+        if request.content_type:
+            fields["Content-Type"] = request.content_type
+        if request.content_md5:
+            fields["Content-MD5"] = request.content_md5
         if self.default_acl:
             fields["acl"] = self.default_acl
-        for field_name, value in (kwargs.get("fields") or {}).items():
+        for field_name, value in request.fields.items():
             if field_name.lower().startswith("x-amz-meta-"):
                 fields[field_name.lower()] = value
         conditions.extend({k: v} for k, v in fields.items())
@@ -127,16 +131,17 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
         ``ASYNC_UPLOADS["INLINE_ACTIVE_CONTENT_TYPES"]`` names its type (see
         :meth:`~async_uploads.storage.base.AsyncUploadStorage.must_download_as_attachment`).
         """
-        expire = int(kwargs.get("expire") or app_settings.DOWNLOAD_URL_EXPIRY)
+        expire = self.download_expiry(kwargs)
         params: dict[str, Any] = {}
         for name, value in (kwargs.get("parameters") or {}).items():
             params[_RESPONSE_PARAMS.get(name, name)] = value
-        disposition = str(params.get("ResponseContentDisposition") or _disposition(kwargs, key))
-        if not _is_attachment(disposition) and self.must_download_as_attachment(
-            key, filename=kwargs.get("filename"), content_type=params.get("ResponseContentType")
-        ):
-            disposition = _disposition({**kwargs, "as_attachment": True}, key)
-        params["ResponseContentDisposition"] = disposition
+        params["ResponseContentDisposition"] = self.content_disposition(
+            key,
+            filename=kwargs.get("filename"),
+            as_attachment=kwargs.get("as_attachment", True),
+            content_type=params.get("ResponseContentType"),
+            requested=params.get("ResponseContentDisposition"),
+        )
         return self.url(key, parameters=params, expire=expire)  # type: ignore[call-arg]
 
     def read_head(self, key: str, length: int) -> tuple[bytes, str | None]:
@@ -273,12 +278,98 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
             return False
         return a["ContentLength"] == b["ContentLength"] and a.get("ETag") == b.get("ETag")
 
+    # ------------------------------------------------------------------ uploads in parts
+
+    def create_multipart_upload(self, request: UploadRequest) -> str:
+        """Start an S3 multipart upload to the request's key (CreateMultipartUpload) and return its UploadId."""
+        extra: dict[str, Any] = {}
+        if request.content_type:
+            extra["ContentType"] = request.content_type
+        if self.default_acl:
+            extra["ACL"] = self.default_acl
+        created = self.client.create_multipart_upload(
+            Bucket=self.bucket_name, Key=self.object_key(request.key), **extra
+        )
+        return str(created["UploadId"])
+
+    def sign_upload_parts(self, upload: MultipartUpload, numbers: list[int], expire: int) -> list[PartTarget]:
+        """Return a presigned UploadPart URL per part, each signed for the part's ``Content-Length``.
+
+        The browser sets ``Content-Length`` from the body itself, so no header is listed: a part of
+        another length fails the signature.
+        """
+        key = self.object_key(upload.key)
+        return [
+            PartTarget(
+                number=n,
+                url=self.client.generate_presigned_url(
+                    "upload_part",
+                    Params={
+                        "Bucket": self.bucket_name,
+                        "Key": key,
+                        "UploadId": upload.upload_id,
+                        "PartNumber": n,
+                        "ContentLength": upload.plan.part_length(n),
+                    },
+                    ExpiresIn=expire,
+                ),
+                method="PUT",
+            )
+            for n in numbers
+        ]
+
+    def list_uploaded_parts(self, upload: MultipartUpload) -> list[UploadedPart]:
+        """Return the parts S3 holds for the upload (ListParts, every page)."""
+        parts: list[UploadedPart] = []
+        paginator = self.client.get_paginator("list_parts")
+        try:
+            for page in paginator.paginate(
+                Bucket=self.bucket_name, Key=self.object_key(upload.key), UploadId=upload.upload_id
+            ):
+                parts.extend(
+                    UploadedPart(number=int(p["PartNumber"]), size=int(p["Size"]), etag=str(p["ETag"]))
+                    for p in page.get("Parts", [])
+                )
+        except ClientError as e:
+            if _status(e) == 404:  # NoSuchUpload: completed or aborted
+                return []
+            raise
+        return sorted(parts, key=lambda p: p.number)
+
+    def complete_multipart_upload(self, upload: MultipartUpload, parts: list[UploadedPart]) -> None:
+        """Complete the upload from ``parts`` (CompleteMultipartUpload); S3 then drops the parts.
+
+        ``If-None-Match: *`` makes S3 refuse to replace an object at the key.
+        """
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket_name,
+                Key=self.object_key(upload.key),
+                UploadId=upload.upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+                IfNoneMatch="*",
+            )
+        except ClientError as e:
+            if _status(e) in (409, 412):
+                raise FileExistsError(f"{upload.key!r} already exists in bucket {self.bucket_name!r}.") from e
+            raise
+
+    def abort_multipart_upload(self, upload: MultipartUpload) -> None:
+        """Abort the upload (AbortMultipartUpload): S3 deletes every part. An unknown upload is already gone."""
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket_name, Key=self.object_key(upload.key), UploadId=upload.upload_id
+            )
+        except ClientError as e:
+            if _status(e) != 404:
+                raise
+
     def cors_rules(self, origins: list[str]) -> list[dict[str, Any]]:
         """Return the bucket CORS rules a browser on ``origins`` needs to upload and download."""
         return [
             {
                 "AllowedOrigins": list(origins),
-                "AllowedMethods": ["POST", "GET", "HEAD"],
+                "AllowedMethods": ["POST", "PUT", "GET", "HEAD"],
                 "AllowedHeaders": ["*"],
                 "ExposeHeaders": ["ETag", "Location"],
                 "MaxAgeSeconds": 3600,
@@ -288,7 +379,7 @@ class S3AsyncUploadStorage(S3Storage, AsyncUploadStorage):
     def apply_cors(self, origins: list[str]) -> str:
         """Set the bucket's CORS rules to :meth:`cors_rules` and describe what was done."""
         self.client.put_bucket_cors(Bucket=self.bucket_name, CORSConfiguration={"CORSRules": self.cors_rules(origins)})
-        return f"S3 bucket {self.bucket_name!r}: CORS allows POST/GET/HEAD from {', '.join(origins)}"
+        return f"S3 bucket {self.bucket_name!r}: CORS allows POST/PUT/GET/HEAD from {', '.join(origins)}"
 
 
 _RESPONSE_PARAMS = {
@@ -298,15 +389,3 @@ _RESPONSE_PARAMS = {
     "content_language": "ResponseContentLanguage",
     "content_encoding": "ResponseContentEncoding",
 }
-
-
-def _disposition(kwargs: dict[str, Any], key: str) -> str:
-    """Return a ``Content-Disposition`` value for a download of ``key``."""
-    from django.utils.http import content_disposition_header
-
-    filename = str(kwargs.get("filename") or posixpath.basename(key))
-    return content_disposition_header(kwargs.get("as_attachment", True) is not False, filename) or "attachment"
-
-
-def _is_attachment(disposition: str) -> bool:
-    return disposition.strip().lower().startswith("attachment")

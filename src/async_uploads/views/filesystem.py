@@ -20,12 +20,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from async_uploads.codes import ErrorCode
 from async_uploads.fields import AsyncFileMixin
-from async_uploads.models import AsyncTempFile
+from async_uploads.models import AsyncTempFile, UploadSession
 from async_uploads.names import is_clean_key, safe_basename
-from async_uploads.storage.filesystem import DOWNLOAD_SALT, UPLOAD_SALT, FileSystemAsyncUploadStorage
+from async_uploads.storage.filesystem import DOWNLOAD_SALT, PART_SALT, UPLOAD_SALT, FileSystemAsyncUploadStorage
 from async_uploads.views import RegistryView, json_error
 
-__all__ = ["FileSystemAsyncStorageDownloadView", "FileSystemAsyncStorageUploadView"]
+__all__ = ["FileSystemAsyncStorageDownloadView", "FileSystemAsyncStoragePartView", "FileSystemAsyncStorageUploadView"]
 
 logger = logging.getLogger("async_uploads")
 
@@ -268,6 +268,57 @@ class FileSystemAsyncStorageUploadView(RegistryView):
         AsyncTempFile.objects.filter(pk=temp_file.pk).update(uploaded_at=None)
         status = 415 if code is ErrorCode.INVALID_FILE_TYPE else None
         return json_error(code, message, status=status)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class FileSystemAsyncStoragePartView(RegistryView):
+    """Receive one part of an upload in parts for :class:`FileSystemAsyncUploadStorage`.
+
+    The signed URL (from ``signUploadParts``) names the key, field, upload id, part number and the
+    part's exact length; permissions were checked when it was signed. The part is the raw request
+    body of a ``PUT`` (no form encoding), streamed to a part file in chunks, so memory stays flat.
+    Sending a part again replaces it. Answers 200 ``{"partNumber", "size"}`` with an ``ETag``;
+    errors are JSON ``{"code", "message"}`` (400 wrong length, 404 the session is no longer open).
+    """
+
+    http_method_names = ["put", "options"]
+
+    def put(self, request: HttpRequest) -> HttpResponse:
+        payload = _read_token(request, PART_SALT, "p")
+        if isinstance(payload, JsonResponse):
+            return payload
+        number, length, upload_id = payload.get("n"), payload.get("s"), payload.get("u")
+        if not isinstance(number, int) or not isinstance(length, int) or not isinstance(upload_id, str):
+            return json_error(ErrorCode.INVALID_SIGNATURE, "The URL's signature is not valid.")
+        field = self.registry.get_field(payload.get("f", ""))
+        if field is None or not isinstance(field.storage, FileSystemAsyncUploadStorage):
+            return json_error(ErrorCode.INVALID_INPUT, "The URL names no field of this registry.")
+        session = UploadSession.get_by_key(payload["k"])
+        if (
+            session is None
+            or session.upload_id != upload_id
+            or session.state != UploadSession.State.OPEN
+            or not session.is_for_field(field)
+        ):
+            return json_error(ErrorCode.NOT_FOUND, "This upload is no longer open; start a new one.")
+        try:
+            sent = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return json_error(ErrorCode.INVALID_INPUT, "Invalid Content-Length.")
+        if sent <= 0 and length > 0:
+            return json_error(ErrorCode.LENGTH_REQUIRED, "Send the part with a Content-Length header.")
+        if sent != length:
+            return json_error(ErrorCode.INVALID_INPUT, f"Part {number} is {length} bytes; {sent} were sent.")
+        try:
+            received = field.storage.receive_part(upload_id, number, request, length)  # type: ignore[arg-type]
+        except FileNotFoundError:
+            return json_error(ErrorCode.NOT_FOUND, "This upload is no longer open; start a new one.")
+        except ValueError as e:
+            return json_error(ErrorCode.INVALID_INPUT, str(e))
+        response = JsonResponse({"partNumber": number, "size": received})
+        response["ETag"] = f'"{number}-{received}"'
+        return response
 
 
 class FileSystemAsyncStorageDownloadView(RegistryView):

@@ -43,13 +43,13 @@ class Command(BaseCommand):
                 + (f" in registry {registry!r}." if registry else ".")
             )
         for storage in storages:
-            rules = storage.cors_rules(origins)  # type: ignore[attr-defined]
+            rules = storage.cors_rules(origins)
             if dry_run:
                 self.stdout.write(f"{type(storage).__name__}:")
                 self.stdout.write(json.dumps([_as_dict(r) for r in rules], indent=2))
                 continue
             try:
-                done = storage.apply_cors(origins)  # type: ignore[attr-defined]
+                done = storage.apply_cors(origins)
             except Exception as e:
                 raise CommandError(
                     f"Could not set CORS rules on {type(storage).__name__}: {e}. The credentials need "
@@ -62,7 +62,9 @@ def _storages(registry: str | None) -> list[AsyncUploadStorage]:
     found: list[AsyncUploadStorage] = []
     for model in apps.get_models():
         for field in model._meta.concrete_fields:
-            if not isinstance(field, AsyncFileMixin) or not hasattr(field.storage, "apply_cors"):
+            if not isinstance(field, AsyncFileMixin) or not isinstance(field.storage, AsyncUploadStorage):
+                continue
+            if not field.storage.capabilities.cors:
                 continue
             if registry is not None and field.async_field_registry.name != registry:
                 continue

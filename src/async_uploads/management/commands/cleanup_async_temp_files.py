@@ -12,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from async_uploads.fields import AsyncFileMixin
-from async_uploads.models import AsyncTempFile
+from async_uploads.models import AsyncTempFile, UploadSession
 from async_uploads.recovery import claim_for_holder, complete_move, find_referencing_records
+from async_uploads.services import abort_session
 from async_uploads.storage.base import AsyncUploadStorage
 
 logger = logging.getLogger("async_uploads")
@@ -67,6 +68,7 @@ class Command(BaseCommand):
                 counts[outcome] += 1
                 if outcome not in ("abandoned", "refused"):  # those rows are gone already
                     temp_file.delete()
+        aborted = self._abort_sessions(cutoff)
         swept = self._sweep(cutoff.date() - timedelta(days=1))
         consumed = self._drop_reuploads(cutoff.date() - timedelta(days=1))
         if not quiet:
@@ -76,7 +78,8 @@ class Command(BaseCommand):
                 f"kept {kept_with_error} records with move errors (see retry_async_file_moves); "
                 f"refused {counts['refused']} unclaimed keys whose object failed verification; "
                 f"swept {swept} unrecorded temporary objects; "
-                f"deleted {consumed} objects uploaded again to keys already used."
+                f"deleted {consumed} objects uploaded again to keys already used; "
+                f"aborted {aborted} abandoned uploads in parts."
             )
 
     def _clean(self, temp_file: AsyncTempFile, holder: str | None) -> str:
@@ -100,6 +103,21 @@ class Command(BaseCommand):
             if claimed == "taken":
                 raise RuntimeError("the key was claimed while cleaning up; it is left for the next run")
         return "completed" if complete_move(temp_file) == "moved" else "finished"
+
+    def _abort_sessions(self, cutoff: Any) -> int:
+        """Abort open multipart sessions past their expiry (every part removed), and drop old closed ones."""
+        aborted = 0
+        for session in UploadSession.objects.filter(
+            state=UploadSession.State.OPEN, expires_at__lt=timezone.now()
+        ).select_related("content_type"):
+            try:
+                abort_session(session, session.get_field().storage)
+                aborted += 1
+            except Exception as e:
+                logger.exception("Aborting UploadSession(pk=%s, key=%r) failed.", session.pk, session.key)
+                self.stderr.write(f"Could not abort the upload in parts {session.key}: {e}")
+        UploadSession.objects.exclude(state=UploadSession.State.OPEN).filter(updated_at__lt=cutoff).delete()
+        return aborted
 
     def _sweep(self, before: date) -> int:
         """Delete objects under each storage's temporary prefix, in day folders before ``before``, with no record."""
