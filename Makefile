@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite test-matrix lint format bench schema docs check-links codegen-check clean
+.PHONY: install run test test-sqlite test-matrix test-matrix-ci lint format bench schema docs check-links codegen-check clean
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ test-sqlite: install
 ## one leg: make test-matrix ARGS='-s "tests(3.12-django6.1)"'; pytest arguments after --: ARGS='-- -m "not browser"'
 test-matrix: install
 	$(VENV)/bin/nox $(ARGS)
+
+## The matrix legs CI runs beside `make test`: Django 6.0 (Python 3.12) and 6.1 (Python 3.13) on SQLite,
+## Django 6.1 on PostgreSQL and MariaDB (scripts/ci-matrix.sh)
+test-matrix-ci: install
+	VENV=$(VENV) bash scripts/ci-matrix.sh
 
 lint: install
 	$(VENV)/bin/ruff check .

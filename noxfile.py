@@ -61,6 +61,8 @@ def tests(session: nox.Session, django: str) -> None:
     # `--group` needs pip 25.1; the extras and the dev group are what scripts/install.sh installs.
     session.install("pip>=25.1")
     session.install("-e", f".[{EXTRAS}]", "--group", "dev", f"Django~={django}.0")
+    if os.environ.get("DATABASE_URL", "").startswith("mysql"):
+        session.install("mysqlclient>=2.2")  # builds against libmariadb-dev, as scripts/install.sh does
     session.run("python", "-c", "import django, sys; print('Django', django.get_version(), 'on Python', sys.version)")
     session.run("python", "-m", "pytest", "-n", "2", *session.posargs)
 
