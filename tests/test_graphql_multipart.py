@@ -179,6 +179,23 @@ def test_another_users_session_is_not_found(gql, make_gql, other_user):
     assert os.path.isdir(default_storage.parts_directory(s["uploadId"]))
 
 
+@pytest.mark.parametrize("bad", ["key", "uploadId"])
+def test_a_nul_in_the_key_or_upload_id_is_not_found_and_changes_nothing(gql, bad):
+    s = start(gql)
+    ids = {"key": s["key"], "uploadId": s["uploadId"]}
+    ids[bad] += "\x00"
+    for query, name, extra in (
+        (SIGN, "signUploadParts", {"partNumbers": [1]}),
+        (COMPLETE, "completeMultipartUpload", {}),
+        (ABORT, "abortMultipartUpload", {}),
+    ):
+        assert single_message(op(gql, query, name, **ids, **extra))["code"] == "not_found"
+    result = gql.execute(PARTS, ids)
+    assert result.errors[0]["extensions"]["code"] == "not_found", result.body
+    assert UploadSession.objects.get().state == "open" and AsyncTempFile.objects.count() == 0
+    assert os.path.isdir(default_storage.parts_directory(s["uploadId"]))
+
+
 def test_start_checks_the_fields_rules_and_permission(gql, make_gql):
     assert single_message(start(gql, size=2 * 1024 * 1024))["code"] == "file_too_large"
     assert single_message(start(gql, filename="big.exe"))["code"] == "invalid_file_type"

@@ -773,6 +773,8 @@ def _session_for(
     """
     if not isinstance(key, str) or not key or not isinstance(upload_id, str) or not upload_id:
         raise UploadRejected({"key": ["key and uploadId are required."]}, code=ErrorCode.INVALID_INPUT)
+    if "\x00" in key or "\x00" in upload_id or not is_text(key) or not is_text(upload_id):
+        raise _not_found()  # no session has such a key, and PostgreSQL cannot even compare it
     session = UploadSession.get_by_key(key)
     if session is None or session.upload_id != upload_id or not session.is_owned_by(request):
         raise _not_found()
