@@ -280,10 +280,11 @@ def test_a_worker_killed_in_the_middle_of_a_move_is_replaced_and_nothing_is_lost
     assert files_under(gated_storage, "docs") == [os.path.basename(target)], "no second copy, no stray file"
     assert read(target) == PDF
     assert not gated_storage.exists(key), "the temporary object is deleted"
-    row = AsyncTempFile.objects.get(pk=temp_pk)
-    assert (row.error, row.move_heartbeat, row.moved_to_location) == (None, None, target)
+    # The run lets go of its lease after the record points at the copy: its result comes after both.
     finished = wait_for(lambda: task_results(status="SUCCESSFUL"), 10, "the check's result", second)
     assert finished[0].return_value == "moved", "the check the killed run enqueued took the move over"
+    row = AsyncTempFile.objects.get(pk=temp_pk)
+    assert (row.error, row.move_heartbeat, row.moved_to_location) == (None, None, target)
     print(f"killed mid-move and finished by a restarted worker {took:.1f} s after the first started")
 
 
