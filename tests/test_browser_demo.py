@@ -316,7 +316,9 @@ def test_oversize_file_is_refused(example: Example, page: Any, tmp_path: Path) -
     page.fill("#document-form input[name=title]", "Too big")
     page.set_input_files("#document-form input[type=file]", files=[str(big)])
     text = errors_of(page, "#document-form")
-    assert f"The file is {MAX_DOCUMENT_BYTES + 1} bytes; this field accepts at most {MAX_DOCUMENT_BYTES} bytes." in text
+    # The refusal counts in the units of the hint above the picker.
+    assert "at most 10 MB." in page.locator("#document-form").inner_text()
+    assert "The file is 10.000001 MB; this field accepts at most 10 MB." in text
     assert "file_too_large" in text
     assert page.locator("#document-form").get_attribute("data-upload") == "failed"
     assert progress_of(page, "#document-form")["value"] == 0

@@ -3,6 +3,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.shortcuts import render, resolve_url
 
+from async_uploads.sizes import human_size
 from example.models import Document, Photo
 
 STORAGE_NAMES = {"filesystem": "this Django server", "s3": "an S3 bucket", "azure": "an Azure Blob container"}
@@ -26,5 +27,5 @@ def index(request):
 def _hint(field):
     """Describe what ``field`` accepts; the server checks it again whatever the page says."""
     accepted = ", ".join(field.file_restrictions) or "any file"
-    size = f"; at most {field.max_size:g} MB" if field.max_size is not None else ""
+    size = f"; at most {human_size(field.max_size_bytes)}" if field.max_size_bytes is not None else ""
     return f"Accepted: {accepted}{size}."

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadRejected
+from async_uploads.sizes import human_size
 from async_uploads.storage.base import accepts_keyword
 
 if TYPE_CHECKING:
@@ -230,7 +231,8 @@ def verify_temp_file(
     declared = temp_file.declared_size
     if verified is not None and declared is not None and verified.size != declared:
         raise UploadRejected(
-            f"The uploaded file is {verified.size} bytes, but {declared} bytes were declared when the "
+            f"The uploaded file is {human_size(verified.size, unlike=declared)}, but "
+            f"{human_size(declared, unlike=verified.size)} were declared when the "
             "upload URL was issued; request a new upload URL with the file's real size.",
             code=ErrorCode.INVALID_INPUT,
         )

@@ -21,6 +21,7 @@ from async_uploads.exceptions import UploadPermissionDenied, UploadRejected
 from async_uploads.models import AsyncTempFile, UploadSession
 from async_uploads.names import is_text
 from async_uploads.permissions import check_permission
+from async_uploads.sizes import human_size, too_large
 from async_uploads.storage.base import MultipartUpload, PartTarget, UploadedPart, UploadRequest
 from async_uploads.storage.parts import PartPlan
 
@@ -384,7 +385,7 @@ def _check_against_field(field: AsyncFileMixin, filename: str, content_type: Any
     limit = field.max_size_bytes
     if declared_size is not None and limit is not None and declared_size > limit:
         raise UploadRejected(
-            {"size": [f"The file is {declared_size} bytes; this field accepts at most {limit} bytes."]},
+            {"size": [too_large(declared_size, limit)]},
             code=ErrorCode.FILE_TOO_LARGE,
         )
 
@@ -601,17 +602,18 @@ def _quota_refusals(
             continue
         if max_bytes is not None and held_bytes + counted > max_bytes:
             if declared_size is not None:
-                this = f"This upload ({declared_size} bytes)"
+                this = f"This upload ({human_size(declared_size)})"
             elif field.max_size_bytes is not None:
                 this = (
-                    f"This upload (counted as {field.max_size_bytes} bytes, the field's max_size, as no size was "
+                    f"This upload (counted as {human_size(field.max_size_bytes)}, the field's max_size, as no size was "
                     "declared)"
                 )
             else:
                 this = "This upload (of undeclared size to a field without max_size, so counted as the whole limit)"
             refusals[i] = UploadRejected(
-                f"{this} would bring your uploads not saved to a record yet to {held_bytes + counted} bytes, "
-                f"and at most {max_bytes} bytes are allowed. {free}",
+                f"{this} would bring your uploads not saved to a record yet to "
+                f"{human_size(held_bytes + counted, unlike=max_bytes)}, and at most {human_size(max_bytes)} are "
+                f"allowed. {free}",
                 code=ErrorCode.QUOTA_EXCEEDED,
             )
             continue

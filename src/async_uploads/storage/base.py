@@ -19,6 +19,7 @@ from async_uploads.codes import ErrorCode
 from async_uploads.conf import app_settings
 from async_uploads.exceptions import UploadRejected, UploadReplaced
 from async_uploads.names import MAX_NAME_BYTES, fit_name, is_temporary_key, safe_basename, temporary_key
+from async_uploads.sizes import too_large
 from async_uploads.storage.parts import PartLimits, PartPlan, plan_parts
 
 if TYPE_CHECKING:
@@ -478,7 +479,7 @@ class AsyncUploadStorage(Storage):
         limit = field.max_size_bytes
         if limit is not None and size > limit:
             raise UploadRejected(
-                f"The uploaded file is {size} bytes; this field accepts at most {limit} bytes.",
+                too_large(size, limit, "The uploaded file"),
                 code=ErrorCode.FILE_TOO_LARGE,
             )
         is_image = isinstance(field, ImageField)

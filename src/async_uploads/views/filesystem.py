@@ -22,6 +22,7 @@ from async_uploads.codes import ErrorCode
 from async_uploads.fields import AsyncFileMixin
 from async_uploads.models import AsyncTempFile, UploadSession
 from async_uploads.names import is_clean_key, safe_basename
+from async_uploads.sizes import human_size
 from async_uploads.storage.filesystem import DOWNLOAD_SALT, PART_SALT, UPLOAD_SALT, FileSystemAsyncUploadStorage
 from async_uploads.views import RegistryView, json_error
 
@@ -134,7 +135,7 @@ class _StreamToDisk(FileUploadHandler):
         if self.limit is not None and self.received > self.limit:
             self.error = (
                 ErrorCode.FILE_TOO_LARGE,
-                f"The file is larger than this field's limit of {self.limit} bytes.",
+                f"The file is larger than this field's limit of {human_size(self.limit)}.",
             )
             self.discard()
             raise StopUpload(connection_reset=False)
@@ -223,7 +224,9 @@ class FileSystemAsyncStorageUploadView(RegistryView):
             # Under WSGI a body without Content-Length (chunked) reads as empty; say so instead of "no file".
             return json_error(ErrorCode.LENGTH_REQUIRED, "Send the upload with a Content-Length header.")
         if limit is not None and length > limit + MULTIPART_OVERHEAD:
-            return json_error(ErrorCode.FILE_TOO_LARGE, f"The file is larger than this field's limit of {limit} bytes.")
+            return json_error(
+                ErrorCode.FILE_TOO_LARGE, f"The file is larger than this field's limit of {human_size(limit)}."
+            )
 
         # Single use: only the first request to claim the key may write it.
         if not AsyncTempFile.objects.filter(pk=temp_file.pk, uploaded_at__isnull=True).update(
