@@ -42,6 +42,27 @@ def test_bad_expiry_is_a_system_check_error(settings, value):
     assert "DOWNLOAD_URL_EXPIRY" in errors[0].msg
 
 
+@pytest.mark.parametrize(
+    "name", ["MULTIPART_PART_SIZE", "MULTIPART_THRESHOLD", "MULTIPART_SESSION_EXPIRY", "MULTIPART_CONCURRENCY"]
+)
+@pytest.mark.parametrize("value", [0, -1, "16 MB", 1.5, None, True])
+def test_bad_multipart_settings_are_system_check_errors(settings, name, value):
+    settings.ASYNC_UPLOADS = {name: value}
+    [message] = check_settings()
+    assert message.id == "async_uploads.E020"
+    assert message.msg.startswith(f"ASYNC_UPLOADS[{name!r}] must be a positive whole number of ")
+
+
+def test_good_multipart_settings_pass_the_checks(settings):
+    settings.ASYNC_UPLOADS = {
+        "MULTIPART_PART_SIZE": 8 * 1024**2,
+        "MULTIPART_THRESHOLD": 1,
+        "MULTIPART_SESSION_EXPIRY": 3600,
+        "MULTIPART_CONCURRENCY": 1,
+    }
+    assert check_settings() == []
+
+
 def test_uncallable_or_unimportable_permission_hooks(settings):
     settings.ASYNC_UPLOADS = {"RESOLVE_PERM_NAME": "nowhere.to.be.found"}
     assert [e.id for e in check_settings()] == ["async_uploads.E012"]

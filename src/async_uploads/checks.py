@@ -51,6 +51,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         if not callable(value):
             errors.append(checks.Error(f"ASYNC_UPLOADS[{name!r}] must be callable.", id="async_uploads.E012"))
     errors.extend(_check_background_settings())
+    for name, unit in (
+        ("MULTIPART_PART_SIZE", "bytes"),
+        ("MULTIPART_THRESHOLD", "bytes"),
+        ("MULTIPART_SESSION_EXPIRY", "seconds"),
+        ("MULTIPART_CONCURRENCY", "parts"),
+    ):
+        value = getattr(app_settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            errors.append(
+                checks.Error(
+                    f"ASYNC_UPLOADS[{name!r}] must be a positive whole number of {unit}, got {value!r}.",
+                    hint=f"Leave it out for the default ({DEFAULTS[name]!r}).",  # type: ignore[literal-required]
+                    id="async_uploads.E020",
+                )
+            )
     inline = app_settings.INLINE_ACTIVE_CONTENT_TYPES
     if not isinstance(inline, list | tuple) or not all(isinstance(t, str) and "/" in t for t in inline):
         errors.append(

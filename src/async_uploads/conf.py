@@ -71,6 +71,8 @@ class AsyncUploadsSettings(TypedDict, total=False):
     MULTIPART_SESSION_EXPIRY: int
     #: Size in bytes from which clients (the widget, the demo page) upload in parts. Default 100 MiB.
     MULTIPART_THRESHOLD: int
+    #: How many parts of one upload the widget sends at the same time. Default 4.
+    MULTIPART_CONCURRENCY: int
 
 
 DEFAULTS: AsyncUploadsSettings = {
@@ -91,6 +93,7 @@ DEFAULTS: AsyncUploadsSettings = {
     "MULTIPART_PART_SIZE": 16 * 1024**2,
     "MULTIPART_SESSION_EXPIRY": 86400,
     "MULTIPART_THRESHOLD": 100 * 1024**2,
+    "MULTIPART_CONCURRENCY": 4,
 }
 
 _CALLABLE_KEYS = {"RESOLVE_PERM_NAME", "CHECK_PERMISSION"}
