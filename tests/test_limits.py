@@ -194,25 +194,49 @@ def test_rest_quota_check_is_one_indexed_query(alice, user):
     post_json(alice, {"field_id": REST_EXTRA, "filename": "warm.bin", "size": 1})  # session, permissions
     with CaptureQueriesContext(connection) as queries:
         assert post_json(alice, {"field_id": REST_EXTRA, "filename": "a.bin", "size": 1}).status_code == 200
+    assert AsyncTempFile.objects.filter(original_filename="a.bin", user=user).count() == 1
     table = AsyncTempFile._meta.db_table
     on_table = [q["sql"] for q in queries.captured_queries if table in q["sql"]]
+    kinds = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    if not connection.features.has_select_for_update:
+        # SQLite: one statement counts and inserts under the database's write lock (no transaction
+        # of its own); before it only the session, the user and the user's permissions are read.
+        [insert] = on_table
+        assert insert.startswith("INSERT") and " SELECT " in insert and "COUNT(*)" in insert, insert
+        assert kinds == ["SELECT"] * (len(kinds) - 1) + ["INSERT"] and len(kinds) <= 5, kinds
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {insert}")
+            plan = " ".join(str(row) for row in cursor.fetchall())
+        assert "asynctemp_user_pending_idx" in plan, plan
+        return
     # The INSERT of the new row, and one SELECT for both quotas.
     assert [sql.split()[0] for sql in on_table] == ["INSERT", "SELECT"], on_table
     assert "GROUP BY" in on_table[1]
-    # The issuing transaction (a savepoint here: the test runs in one) holds the uploader's lock
-    # (databases with row locks), the INSERT and the one count, and nothing else; before it only
-    # the session, the user and the user's permissions are read.
-    kinds = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    # The issuing transaction (a savepoint here: the test runs in one) holds the uploader's lock,
+    # the INSERT and the one count, and nothing else; before it only the session, the user and the
+    # user's permissions are read.
     start = kinds.index("SAVEPOINT") if "SAVEPOINT" in kinds else kinds.index("BEGIN")
-    lock = ["SELECT"] if connection.features.has_select_for_update else []
-    assert kinds[start + 1 :] == [*lock, "INSERT", "SELECT", "RELEASE" if kinds[start] == "SAVEPOINT" else "COMMIT"]
+    assert kinds[start + 1 :] == ["SELECT", "INSERT", "SELECT", "RELEASE" if kinds[start] == "SAVEPOINT" else "COMMIT"]
     assert kinds[:start] == ["SELECT"] * start and start <= 4, kinds
-    if connection.vendor == "sqlite":
-        count_sql = on_table[1]
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN QUERY PLAN {count_sql}")
-            plan = " ".join(str(row) for row in cursor.fetchall())
-        assert "asynctemp_user_pending_idx" in plan, plan
+
+
+def test_on_sqlite_an_upload_over_a_quota_takes_the_counting_path_and_records_nothing(settings, alice, user):
+    """The one-statement insert answers no row when the uploader is at a quota: nothing is written, and
+    the refusal is worded from the exact count."""
+    if connection.features.has_select_for_update:
+        pytest.skip("databases with row locks always count in a transaction (the test above)")
+    limits(settings, MAX_PENDING_UPLOADS=2)
+    for name in ("a.bin", "b.bin"):
+        assert post_json(alice, {"field_id": REST_EXTRA, "filename": name, "size": 1}).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        message = assert_quota_refused(post_json(alice, {"field_id": REST_EXTRA, "filename": "c.bin", "size": 1}), 2)
+    assert "You have 2 uploads that are not saved to a record yet, and at most 2 are allowed." in message
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 2, "the one-statement try, then the counting transaction's (taken back)"
+    assert sorted(AsyncTempFile.objects.filter(user=user).values_list("original_filename", flat=True)) == [
+        "a.bin",
+        "b.bin",
+    ]
 
 
 # Real threads need a database server: the SQLite test database is in memory.
@@ -373,6 +397,21 @@ def test_a_batch_whose_signing_fails_records_nothing(gql, monkeypatch):
     result = gql.execute(BATCH, {"input": [{"field": EXTRA, "filename": f"f{i}.bin", "size": 1} for i in range(4)]})
     assert result.data is None and result.errors, result.body
     assert len(signed) == 2
+    assert AsyncTempFile.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_upload_url_whose_signing_fails_records_nothing(client, user, monkeypatch):
+    """Autocommit, as in production: on SQLite the row is already written when signing runs."""
+    from async_uploads.storage.filesystem import FileSystemAsyncUploadStorage
+
+    def fails(self, upload_request):
+        raise RuntimeError("signing service down")
+
+    monkeypatch.setattr(FileSystemAsyncUploadStorage, "sign_upload", fails)
+    client.force_login(user)
+    with pytest.raises(RuntimeError, match="signing service down"):
+        post_json(client, {"field_id": REST_EXTRA, "filename": "a.bin", "size": 1})
     assert AsyncTempFile.objects.count() == 0
 
 

@@ -224,8 +224,9 @@ def issue_uploads(
 
     Each answer is what :func:`issue_upload` would return or raise for the item, asked in this
     order: the quotas count the items accepted before it. The accepted items are recorded in one
-    statement and counted against the quotas once, in one transaction; if signing fails for
-    one of them, the exception propagates and nothing is recorded for any.
+    statement and counted against the quotas once, in one transaction (on SQLite, one item under
+    the quotas is recorded by one statement that also counts: :func:`_insert_within_quotas`); if
+    signing fails for one of them, the exception propagates and nothing is recorded for any.
     """
     answers: list[IssuedUpload | UploadRejected | UploadPermissionDenied | _Checked] = []
     for item in items:
@@ -252,6 +253,13 @@ def issue_uploads(
         for c in checked
     ]
     using = router.db_for_write(AsyncTempFile)
+    if len(rows) == 1 and _insert_within_quotas(request, checked[0], rows[0], using):
+        try:
+            upload = _sign(registry, checked[0])
+        except BaseException:
+            AsyncTempFile.objects.using(using).filter(pk=rows[0].pk)._raw_delete(using)  # type: ignore[attr-defined]
+            raise
+        return [IssuedUpload(temp_file=rows[0], upload=upload) if isinstance(a, _Checked) else a for a in answers]
     issued: dict[int, IssuedUpload | UploadRejected] = {}
     with transaction.atomic(using=using):
         _lock_uploader(request, using)
@@ -270,23 +278,107 @@ def issue_uploads(
             if i in refusals:
                 issued[i] = refusals[i]
                 continue
-            upload = c.field.storage.sign_upload(
-                UploadRequest(
-                    key=c.key,
-                    field_id=c.field_id,
-                    filename=c.filename,
-                    content_type=c.content_type or None,
-                    size=c.declared_size,
-                    max_size=c.field.max_size_bytes,
-                    content_md5=c.md5,
-                    instance=c.instance,
-                    fields=c.fields,
-                    registry=registry,
-                )
-            )
-            issued[i] = IssuedUpload(temp_file=row, upload=upload)
+            issued[i] = IssuedUpload(temp_file=row, upload=_sign(registry, c))
     position = iter(range(len(checked)))
     return [issued[next(position)] if isinstance(a, _Checked) else a for a in answers]
+
+
+def _sign(registry: AsyncFieldRegistry, c: _Checked) -> Any:
+    return c.field.storage.sign_upload(
+        UploadRequest(
+            key=c.key,
+            field_id=c.field_id,
+            filename=c.filename,
+            content_type=c.content_type or None,
+            size=c.declared_size,
+            max_size=c.field.max_size_bytes,
+            content_md5=c.md5,
+            instance=c.instance,
+            fields=c.fields,
+            registry=registry,
+        )
+    )
+
+
+def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile, using: str) -> bool:
+    """Record one upload in one statement that holds it to the quotas; return whether it was recorded.
+
+    Only where the database has no row locks (SQLite): there a statement that writes runs under
+    the database's write lock from its start, so ``INSERT ... SELECT ... WHERE <under the quotas>``
+    counts and inserts with no other writer in between, and needs no transaction of its own. The
+    condition is exact for declared sizes and open sessions; while the uploader holds an upload of
+    undeclared size (counted by its field's ``max_size``), it answers ``False``, as it does when
+    the upload is over a quota: the caller then takes the transaction path, which counts exactly
+    and words the refusal. Databases with row locks always take that path.
+    """
+    connection = connections[using]
+    if connection.features.has_select_for_update:
+        return False
+    user = getattr(request, "user", None)
+    by_user = user is not None and user.is_authenticated
+    uploader = getattr(user, "pk", None) if by_user else getattr(getattr(request, "session", None), "session_key", None)
+    if uploader is None:
+        return False
+    max_count, max_bytes = app_settings.MAX_PENDING_UPLOADS, app_settings.MAX_PENDING_BYTES
+    opts = AsyncTempFile._meta
+    fields = [f for f in opts.local_concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+    column = opts.get_field("user" if by_user else "session_key")
+    who = column.get_db_prep_value(uploader, connection)  # type: ignore[union-attr]
+    params: list[Any] = [*values]
+    if max_count is not None:
+        params += [who, who, max_count]
+    if max_bytes is not None:
+        params += [who, who, _counted_bytes(c.field, c.declared_size), max_bytes, who]
+    with connection.cursor() as cursor:
+        cursor.execute(_quota_insert_sql(connection, by_user, max_count is not None, max_bytes is not None), params)
+        if cursor.rowcount != 1:
+            return False
+        row.pk = cursor.lastrowid
+    row._state.adding, row._state.db = False, using
+    return True
+
+
+_QUOTA_INSERT_SQL: dict[tuple[str, bool, bool, bool], str] = {}
+
+
+def _quota_insert_sql(connection: Any, by_user: bool, count: bool, size: bool) -> str:
+    """The statement of :func:`_insert_within_quotas`, written once per database and uploader kind."""
+    cache_key = (connection.alias, by_user, count, size)
+    sql = _QUOTA_INSERT_SQL.get(cache_key)
+    if sql is not None:
+        return sql
+    q = connection.ops.quote_name
+    opts, sopts = AsyncTempFile._meta, UploadSession._meta
+    fields = [f for f in opts.local_concrete_fields if not f.primary_key]
+    table, sessions = q(opts.db_table), q(sopts.db_table)
+
+    def uploader(o: Any) -> str:
+        user_col, session_col = q(_column(o, "user")), q(_column(o, "session_key"))
+        return f"{user_col} = %s" if by_user else f"{user_col} IS NULL AND {session_col} = %s"
+
+    pending = f"{uploader(opts)} AND {q(_column(opts, 'object_pk'))} IS NULL"
+    open_sessions = f"{uploader(sopts)} AND {q(_column(sopts, 'state'))} = '{UploadSession.State.OPEN.value}'"
+    declared, s_declared = q(_column(opts, "declared_size")), q(_column(sopts, "declared_size"))
+    conditions = ["1 = 1"]
+    # Only quoted names of this app's own tables go into the text; every value is a parameter.
+    if count:
+        conditions.append(
+            f"(SELECT COUNT(*) FROM {table} WHERE {pending}) "  # noqa: S608
+            f"+ (SELECT COUNT(*) FROM {sessions} WHERE {open_sessions}) < %s"
+        )
+    if size:
+        conditions.append(
+            f"(SELECT COALESCE(SUM({declared}), 0) FROM {table} WHERE {pending}) "  # noqa: S608
+            f"+ (SELECT COALESCE(SUM({s_declared}), 0) FROM {sessions} WHERE {open_sessions}) + %s <= %s"
+        )
+        conditions.append(f"NOT EXISTS (SELECT 1 FROM {table} WHERE {pending} AND {declared} IS NULL)")  # noqa: S608
+    sql = (
+        f"INSERT INTO {table} ({', '.join(q(f.column) for f in fields)}) "
+        f"SELECT {', '.join(['%s'] * len(fields))} WHERE {' AND '.join(conditions)}"
+    )
+    _QUOTA_INSERT_SQL[cache_key] = sql
+    return sql
 
 
 def _check_item(registry: AsyncFieldRegistry, request: HttpRequest, item: UploadRequestItem) -> _Checked:
