@@ -400,6 +400,23 @@ def test_a_batch_whose_signing_fails_records_nothing(gql, monkeypatch):
     assert AsyncTempFile.objects.count() == 0
 
 
+def test_on_sqlite_uploads_of_undeclared_size_count_as_the_fields_max_size_in_the_one_statement(settings, alice):
+    if connection.features.has_select_for_update:
+        pytest.skip("databases with row locks always count in a transaction")
+    limits(settings, MAX_PENDING_BYTES=2 * MB + MB // 2)
+    for name in ("a.pdf", "b.pdf"):  # each counts as the field's max_size, 1 MB
+        with CaptureQueriesContext(connection) as queries:
+            assert post_json(alice, {"field_id": REST_ATTACHMENT, "filename": name}).status_code == 200
+        assert [q["sql"].split()[0] for q in queries.captured_queries].count("INSERT") == 1
+        assert not any(q["sql"].startswith(("SAVEPOINT", "BEGIN")) for q in queries.captured_queries)
+    message = assert_quota_refused(post_json(alice, {"field_id": REST_ATTACHMENT, "filename": "c.pdf"}), 2)
+    assert "counted as 1 MB" in message and "to 3 MB, and at most 2.5 MB are allowed" in message
+    # A declared half MB still fits beside the two undeclared ones: 2.5 MB exactly.
+    assert post_json(alice, {"field_id": REST_ATTACHMENT, "filename": "d.pdf", "size": MB // 2}).status_code == 200
+    assert post_json(alice, {"field_id": REST_ATTACHMENT, "filename": "e.pdf", "size": 1}).status_code == 429
+    assert AsyncTempFile.objects.count() == 3
+
+
 @pytest.mark.django_db(transaction=True)
 def test_one_upload_url_whose_signing_fails_records_nothing(client, user, monkeypatch):
     """Autocommit, as in production: on SQLite the row is already written when signing runs."""

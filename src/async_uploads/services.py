@@ -305,11 +305,12 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
 
     Only where the database has no row locks (SQLite): there a statement that writes runs under
     the database's write lock from its start, so ``INSERT ... SELECT ... WHERE <under the quotas>``
-    counts and inserts with no other writer in between, and needs no transaction of its own. The
-    condition is exact for declared sizes and open sessions; while the uploader holds an upload of
-    undeclared size (counted by its field's ``max_size``), it answers ``False``, as it does when
-    the upload is over a quota: the caller then takes the transaction path, which counts exactly
-    and words the refusal. Databases with row locks always take that path.
+    counts and inserts with no other writer in between, and needs no transaction of its own. It
+    counts as :func:`pending_uploads` does: an upload of undeclared size as its field's
+    ``max_size`` (read now, per async field of the project), one of a field no model has any more
+    as the whole ``MAX_PENDING_BYTES`` (never less than the exact count, which says 0). Over a
+    quota it records nothing and answers ``False``: the caller then takes the transaction path,
+    which counts exactly and words the refusal. Databases with row locks always take that path.
     """
     connection = connections[using]
     if connection.features.has_select_for_update:
@@ -328,10 +329,15 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
     params: list[Any] = [*values]
     if max_count is not None:
         params += [who, who, max_count]
+    async_fields = _async_fields()
     if max_bytes is not None:
-        params += [who, who, _counted_bytes(c.field, c.declared_size), max_bytes, who]
+        for _, field in async_fields:
+            limit = field.max_size_bytes
+            params.append(limit if limit is not None else max_bytes)
+        params += [max_bytes, who, who, _counted_bytes(c.field, c.declared_size), max_bytes]
+    sql = _quota_insert_sql(connection, by_user, max_count is not None, max_bytes is not None, async_fields)
     with connection.cursor() as cursor:
-        cursor.execute(_quota_insert_sql(connection, by_user, max_count is not None, max_bytes is not None), params)
+        cursor.execute(sql, params)
         if cursor.rowcount != 1:
             return False
         row.pk = cursor.lastrowid
@@ -339,12 +345,35 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
     return True
 
 
-_QUOTA_INSERT_SQL: dict[tuple[str, bool, bool, bool], str] = {}
+_ASYNC_FIELDS: list[tuple[int, AsyncFileMixin]] | None = None
 
 
-def _quota_insert_sql(connection: Any, by_user: bool, count: bool, size: bool) -> str:
+def _async_fields() -> list[tuple[int, AsyncFileMixin]]:
+    """Every async file field of the project's models, proxies included, with its model's content type id."""
+    global _ASYNC_FIELDS
+    if _ASYNC_FIELDS is None:
+        from django.apps import apps
+
+        from async_uploads.fields import AsyncFileMixin
+
+        found: list[tuple[int, AsyncFileMixin]] = []
+        for model in apps.get_models():
+            for field in model._meta.concrete_fields:
+                if isinstance(field, AsyncFileMixin) and field.name.isidentifier():
+                    ct = ContentType.objects.get_for_model(model, for_concrete_model=False)
+                    found.append((ct.pk, field))
+        _ASYNC_FIELDS = found
+    return _ASYNC_FIELDS
+
+
+_QUOTA_INSERT_SQL: dict[tuple[str, bool, bool, bool, int], str] = {}
+
+
+def _quota_insert_sql(
+    connection: Any, by_user: bool, count: bool, size: bool, async_fields: list[tuple[int, AsyncFileMixin]]
+) -> str:
     """The statement of :func:`_insert_within_quotas`, written once per database and uploader kind."""
-    cache_key = (connection.alias, by_user, count, size)
+    cache_key = (connection.alias, by_user, count, size, len(async_fields))
     sql = _QUOTA_INSERT_SQL.get(cache_key)
     if sql is not None:
         return sql
@@ -368,11 +397,17 @@ def _quota_insert_sql(connection: Any, by_user: bool, count: bool, size: bool) -
             f"+ (SELECT COUNT(*) FROM {sessions} WHERE {open_sessions}) < %s"
         )
     if size:
+        ct_col, name_col = q(_column(opts, "content_type")), q(_column(opts, "field_name"))
+        # A field's name is a Python identifier (checked above): it goes into the text as a literal;
+        # the sizes are parameters, read per call.
+        undeclared = " ".join(
+            f"WHEN {ct_col} = {int(ct_id)} AND {name_col} = '{field.name}' THEN %s" for ct_id, field in async_fields
+        )
+        counted = f"CASE WHEN {declared} IS NOT NULL THEN {declared} {undeclared} ELSE %s END"
         conditions.append(
-            f"(SELECT COALESCE(SUM({declared}), 0) FROM {table} WHERE {pending}) "  # noqa: S608
+            f"(SELECT COALESCE(SUM({counted}), 0) FROM {table} WHERE {pending}) "  # noqa: S608
             f"+ (SELECT COALESCE(SUM({s_declared}), 0) FROM {sessions} WHERE {open_sessions}) + %s <= %s"
         )
-        conditions.append(f"NOT EXISTS (SELECT 1 FROM {table} WHERE {pending} AND {declared} IS NULL)")  # noqa: S608
     sql = (
         f"INSERT INTO {table} ({', '.join(q(f.column) for f in fields)}) "
         f"SELECT {', '.join(['%s'] * len(fields))} WHERE {' AND '.join(conditions)}"
