@@ -216,3 +216,72 @@ def test_a_new_pick_aborts_the_running_session_on_the_server(admin_page, in_part
     assert box.locator(".async-file-input__status").inner_text() == "Uploaded small.pdf."
     assert box.locator(".async-file-input__pause").is_hidden()
     save_and_check(page, FsBig, small)
+
+
+def test_a_5xx_part_is_sent_again_a_4xx_is_not_and_parts_are_signed_in_batches_of_100(admin_page, settings):
+    """On the filesystem (no smallest part): 1 KiB parts make 110 of them, so two sign calls."""
+    settings.ASYNC_UPLOADS = {
+        "MULTIPART_PART_SIZE": 1024,
+        "MULTIPART_THRESHOLD": 1,
+        "MULTIPART_CONCURRENCY": 4,
+        "MAX_PENDING_BYTES": 1024 * MiB,
+    }
+    content = pdf_of(110 * 1024 - 10, seed=3)
+    page = admin_page
+    puts: dict[str, int] = {}
+    signs: list[int] = []
+
+    def flaky(route: Any) -> None:
+        request = route.request
+        if request.method == "POST" and "/multipart/sign/" in request.url:
+            signs.append(len(request.post_data_json["partNumbers"]))
+        if request.method != "PUT":
+            route.continue_()
+            return
+        puts[request.url] = puts.get(request.url, 0) + 1
+        first = next(iter(puts))
+        if request.url == first and puts[first] <= 2:  # the first part answers 503 twice, then arrives
+            route.fulfill(status=503, content_type="application/json", body='{"code": "x", "message": "busy"}')
+        else:
+            route.continue_()
+
+    page.route("**/*", flaky)
+    page.goto(add_url(page, FsBig))
+    box = widget(page, "file")
+    box.locator(".async-file-input__picker").set_input_files(
+        {"name": "many.pdf", "mimeType": "application/pdf", "buffer": content}
+    )
+    wait_idle(page, box)
+    assert box.locator(".async-file-input__status").inner_text() == "Uploaded many.pdf."
+    assert signs == [100, 10]
+    assert len(puts) == 110 and sorted(puts.values()) == [1] * 109 + [3]
+    save_and_check(page, FsBig, content)
+
+    # A 4xx is the storage's refusal: not sent again, and the upload stops with the message shown.
+    FsBig.objects.all().delete()
+    refused: list[str] = []
+
+    def forbidden(route: Any) -> None:
+        if route.request.method != "PUT":
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(
+            status=403, content_type="application/json", body='{"code": "x", "message": "Signature expired."}'
+        )
+
+    page.unroute("**/*")
+    page.route("**/*", forbidden)
+    settings.ASYNC_UPLOADS = {**settings.ASYNC_UPLOADS, "MULTIPART_CONCURRENCY": 1}
+    page.goto(add_url(page, FsBig))
+    box = widget(page, "file")
+    box.locator(".async-file-input__picker").set_input_files(
+        {"name": "refused.pdf", "mimeType": "application/pdf", "buffer": content}
+    )
+    wait_idle(page, box)
+    assert box.locator(".async-file-input__error").inner_text() == "Signature expired."
+    assert len(refused) == 1
+    assert "error" in box.locator("input[type=hidden]").input_value()
+    page.click("input[name=_save]")
+    page.wait_for_selector(".errornote")
+    assert not FsBig.objects.exists()

@@ -360,8 +360,8 @@
 
   /* Start a session, or take up the one remembered for this file if the server still has it open.
    * Resolves to {session, arrived: {partNumber: size}}. */
-  function openSession(widget, file, id) {
-    var known = remembered(id);
+  function openSession(widget, file, id, current) {
+    var known = remembered(id) || current || null; // ``current``: the session of this page's last try
     function start() {
       var data = {
         fieldId: widget.dataset.asyncFieldId,
@@ -406,10 +406,10 @@
   }
 
   /* Upload ``file`` in parts; resolves to the key once the server completed the object. */
-  function uploadInParts(widget, file, token, onProgress) {
+  function uploadInParts(widget, file, token, onProgress, current) {
     var id = fingerprint(widget, file);
     var concurrency = Math.max(1, parseInt(widget.dataset.multipartConcurrency, 10) || 4);
-    return openSession(widget, file, id).then(function (opened) {
+    return openSession(widget, file, id, current).then(function (opened) {
       var session = opened.session;
       token.session = session;
       token.storeId = id;
@@ -614,7 +614,8 @@
     wantSize
       .then(function (size) {
         if (inParts) {
-          return uploadInParts(widget, file, token, onProgress).then(function (completed) {
+          var current = (resuming || sameFile) && previous ? previous.session : null;
+          return uploadInParts(widget, file, token, onProgress, current).then(function (completed) {
             key = completed;
             return size;
           });
