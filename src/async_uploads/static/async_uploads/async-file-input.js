@@ -341,6 +341,9 @@
   function sendPartWithRetries(target, body, token, onProgress) {
     var attempt = 0;
     function tryOnce() {
+      if (token.stopped) {
+        return Promise.reject(pausedError()); // paused during the backoff
+      }
       attempt += 1;
       return sendPart(target, body, token, onProgress).catch(function (error) {
         if (token.stopped) {
