@@ -284,3 +284,59 @@ def test_a_failed_upload_can_keep_the_current_file(admin_page):
     page.wait_for_selector(".messagelist .success")
     profile.refresh_from_db()
     assert (profile.name, profile.resume.name) == ("Gil 2", "resumes/old.pdf")
+
+
+# --------------------------------------------------------------------------- what the user sees
+
+
+def test_no_progress_bar_or_picker_text_shows_before_a_file_is_picked(admin_page):
+    """Before any pick the admin shows no (empty) bar; the name of a file appears once, not twice."""
+    page = admin_page
+    profile = Profile.objects.create(name="Hal", resume="resumes/old.pdf")
+    page.goto(page.base_url + f"/admin/testapp/profile/{profile.pk}/change/")
+    box = widget(page, "resume")
+    page.click(".add-row a")  # an inline row added in the browser: no bar either
+    for field in ("resume", "avatar", "attachments-0-file"):
+        for name in ("progress", "pause", "resume", "error", "keep"):
+            assert widget(page, field).locator(f".async-file-input__{name}").is_hidden(), (field, name)
+    # The browser's own file input (which repeats the chosen name) is out of sight; the button opens it.
+    picker = box.locator(".async-file-input__picker").bounding_box()
+    assert picker is not None and picker["width"] <= 1 and picker["height"] <= 1
+    assert box.inner_text().count("old.pdf") == 1
+    with page.expect_file_chooser() as chooser:
+        box.locator(".async-file-input__choose").click()
+    chooser.value.set_files(file_payload("new.pdf", PDF, "application/pdf"))
+    page.wait_for_function("el => el.dataset.uploaded === 'true'", arg=box.element_handle(), timeout=15_000)
+    assert box.locator(".async-file-input__status").inner_text() == "Uploaded new.pdf."
+    assert box.inner_text().count("new.pdf") == 2  # the current file and the status line
+    assert box.locator(".async-file-input__picker").bounding_box()["width"] <= 1
+    assert page.console_errors == []
+
+
+def test_an_error_hides_the_status_and_the_bar_and_a_new_status_clears_it(admin_page):
+    page = admin_page
+    held: list[Any] = []
+    page.route("**/async-uploads/upload-file-direct/**", lambda route: held.append(route))
+    page.goto(page.base_url + "/admin/testapp/profile/add/")
+    box = widget(page, "resume")
+    box.locator(".async-file-input__picker").set_input_files(file_payload("held.pdf", PDF, "application/pdf"))
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held
+    assert box.locator(".async-file-input__progress").is_visible()
+    page.fill("#id_name", "Ida")
+    page.click("input[name=_save]")  # refused by the page: the upload is still running
+    error, status = box.locator(".async-file-input__error"), box.locator(".async-file-input__status")
+    assert error.inner_text() == "Wait for the upload to finish before saving."
+    assert status.inner_text() == "" and box.locator(".async-file-input__progress").is_hidden()
+    held[0].continue_()
+    page.wait_for_function("el => !el.hasAttribute('data-busy')", arg=box.element_handle(), timeout=15_000)
+    assert status.inner_text() == "Uploaded held.pdf."
+    assert error.is_hidden()
+    assert box.locator(".async-file-input__progress").evaluate("el => el.value === el.max")
+    assert Profile.objects.count() == 0
+    page.click("input[name=_save]")
+    page.wait_for_url("**/admin/testapp/profile/")
+    assert saved_bytes(Profile.objects.get().resume) == PDF

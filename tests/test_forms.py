@@ -32,6 +32,26 @@ def test_widget_renders_field_id_and_upload_url():
     assert 'name="attachment"' in html
 
 
+def test_widget_renders_the_multipart_endpoints_and_the_settings_of_the_moment(settings):
+    html = str(DocumentForm()["attachment"])
+    for op in ("start", "sign", "parts", "complete", "abort"):
+        assert f'data-multipart-{op}="/async-uploads/multipart/{op}/"' in html
+    assert f'data-multipart-threshold="{100 * 1024**2}"' in html
+    assert 'data-multipart-concurrency="4"' in html
+    settings.ASYNC_UPLOADS = {"MULTIPART_THRESHOLD": 5, "MULTIPART_CONCURRENCY": 2}
+    html = str(DocumentForm()["attachment"])  # read when rendering, not when the form class was made
+    assert 'data-multipart-threshold="5"' in html
+    assert 'data-multipart-concurrency="2"' in html
+
+
+def test_a_backend_without_parts_renders_no_multipart_attributes():
+    from tests.testapp.models import MemoryNote
+
+    html = str(forms.modelform_factory(MemoryNote, fields=["file"])()["file"])
+    assert "data-generate-upload-url=" in html
+    assert "data-multipart" not in html  # the widget sends every file as a single upload
+
+
 def test_value_from_datadict():
     widget = AsyncFileInput()
     data = {"f": json.dumps({"key": "async-temp-files/x-a.pdf", "name": "a.pdf", "url": "/ignored"})}

@@ -12,6 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.deconstruct import deconstructible
 
 from async_uploads.codes import ErrorCode
+from async_uploads.conf import app_settings
 from async_uploads.fields import AsyncFileMixin
 from async_uploads.inputs import AsyncFileInputData
 from async_uploads.models import AsyncTempFile
@@ -58,6 +59,20 @@ class AsyncFileInput(forms.Widget):
                 f"The URLs of {registry} are not installed; include registry.get_url_patterns() in your URLconf."
             ) from e
         widget_attrs["data-async-field-id"] = widget_attrs.pop("async_field_id", "")
+        storage = self.storage
+        if storage is not None and storage.capabilities.multipart:
+            # Read at render time, so a settings change (or a test override) takes effect at once.
+            try:
+                endpoints = {
+                    f"data-multipart-{op}": reverse(f"{registry.url_namespace}:multipart-{op}")
+                    for op in ("start", "sign", "parts", "complete", "abort")
+                }
+            except NoReverseMatch:
+                endpoints = {}  # a URLconf without the views in parts: the widget sends single uploads
+            if endpoints:
+                widget_attrs.update(endpoints)
+                widget_attrs["data-multipart-threshold"] = str(app_settings.MULTIPART_THRESHOLD)
+                widget_attrs["data-multipart-concurrency"] = str(app_settings.MULTIPART_CONCURRENCY)
         context["widget"]["file"] = _displayed_file(context["widget"]["value"])
         return context
 

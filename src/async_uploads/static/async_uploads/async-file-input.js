@@ -9,6 +9,11 @@
  *   async-uploads:start    detail {file}
  *   async-uploads:done     detail {file, key, value}
  *   async-uploads:error    detail {file, message}
+ *   async-uploads:pause    detail {file}  (an upload in parts was paused)
+ * Files of at least data-multipart-threshold bytes go in parts (start, sign, send each part as the
+ * raw body, complete), data-multipart-concurrency at a time, with pause and resume; the session is
+ * remembered in localStorage under the file's fingerprint, so the same pick after a reload sends
+ * only the parts that are missing.
  * Works for widgets added to the page later (admin inlines): every listener is delegated.
  */
 (function () {
@@ -24,14 +29,24 @@
     return widget.querySelector(".async-file-input__" + name);
   }
 
+  /* One state at a time: an error hides the status and the progress bar... */
   function setError(widget, message) {
     var box = part(widget, "error");
     box.textContent = message || "";
     box.hidden = !message;
+    if (message) {
+      part(widget, "status").textContent = "";
+      part(widget, "progress").hidden = true;
+    }
   }
 
-  function setStatus(widget, message) {
+  /* ...and a new status clears the error; ``bar`` says whether the progress bar goes with it. */
+  function setStatus(widget, message, bar) {
     part(widget, "status").textContent = message || "";
+    if (message) {
+      setError(widget, "");
+    }
+    part(widget, "progress").hidden = !(message && bar);
   }
 
   function setCurrent(widget, name, url) {
@@ -200,13 +215,348 @@
     widget.dispatchEvent(new CustomEvent("async-uploads:" + name, { bubbles: true, detail: detail }));
   }
 
-  /* Stop the widget's running upload, if any: its result is no longer wanted. */
-  function cancel(widget) {
+  /* ---- Uploads in parts (files of at least data-multipart-threshold bytes) ---- */
+
+  var SIGN_BATCH = 100; // the most part numbers one sign call takes
+  var PART_TRIES = 3;
+  var STORE_PREFIX = "async-uploads:multipart:";
+
+  function usesParts(widget, file) {
+    var threshold = parseInt(widget.dataset.multipartThreshold, 10);
+    return !!widget.dataset.multipartStart && !isNaN(threshold) && file.size >= threshold;
+  }
+
+  /* The file's fingerprint: what a later page (after a reload) recognises the same pick by. */
+  function fingerprint(widget, file) {
+    return STORE_PREFIX + [widget.dataset.asyncFieldId, file.name, file.size, file.lastModified].join(":");
+  }
+
+  function remembered(id) {
+    try {
+      var data = JSON.parse(window.localStorage.getItem(id) || "null");
+      return data && data.key && data.uploadId && data.partSize && data.partCount ? data : null;
+    } catch (e) {
+      return null; // storage disabled, or an entry of an older script
+    }
+  }
+
+  function remember(id, session) {
+    try {
+      window.localStorage.setItem(id, JSON.stringify(session));
+    } catch (e) {
+      // private mode or full: the upload still works, only a reload cannot resume it
+    }
+  }
+
+  function forget(id) {
+    try {
+      window.localStorage.removeItem(id);
+    } catch (e) {
+      // nothing was stored
+    }
+  }
+
+  /* A JSON call to one of the multipart views; refusals reject with {status, code, message}. */
+  function api(widget, method, url, data) {
+    var options = {
+      method: method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    };
+    if (method === "POST") {
+      options.headers["Content-Type"] = "application/json";
+      options.headers["X-CSRFToken"] = csrfToken(widget);
+      options.body = JSON.stringify(data);
+    }
+    return fetch(url, options).then(function (response) {
+      return response.json().then(
+        function (body) {
+          if (!response.ok) {
+            var error = new Error(body.message || "The upload was refused (HTTP " + response.status + ").");
+            error.status = response.status;
+            error.code = body.code;
+            throw error;
+          }
+          return body;
+        },
+        function () {
+          var error = new Error("The server answered HTTP " + response.status + ".");
+          error.status = response.status;
+          throw error;
+        }
+      );
+    });
+  }
+
+  function pausedError() {
+    var error = new Error("paused");
+    error.paused = true;
+    return error;
+  }
+
+  /* Send one part as the raw body with exactly the signed method, URL and headers (no cookies). */
+  function sendPart(target, body, token, onProgress) {
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      token.xhrs.push(xhr);
+      function done() {
+        var i = token.xhrs.indexOf(xhr);
+        if (i >= 0) {
+          token.xhrs.splice(i, 1);
+        }
+      }
+      xhr.open(target.method || "PUT", target.url);
+      xhr.withCredentials = false;
+      (target.headers || []).forEach(function (header) {
+        xhr.setRequestHeader(header.name, header.value);
+      });
+      xhr.upload.onprogress = function (event) {
+        onProgress(event.loaded);
+      };
+      xhr.onload = function () {
+        done();
+        if (xhr.status >= 200 && xhr.status < 300) {
+          onProgress(body.size);
+          resolve();
+        } else {
+          var error = new Error(errorText(xhr));
+          error.retry = xhr.status >= 500; // a 4xx will not get better by sending again
+          reject(error);
+        }
+      };
+      xhr.onerror = function () {
+        done();
+        var error = new Error("A part could not reach the storage (network or CORS error).");
+        error.retry = true;
+        reject(error);
+      };
+      xhr.onabort = function () {
+        done();
+        reject(pausedError());
+      };
+      xhr.send(body);
+    });
+  }
+
+  function sendPartWithRetries(target, body, token, onProgress) {
+    var attempt = 0;
+    function tryOnce() {
+      if (token.stopped) {
+        return Promise.reject(pausedError()); // paused during the backoff
+      }
+      attempt += 1;
+      return sendPart(target, body, token, onProgress).catch(function (error) {
+        if (token.stopped) {
+          throw pausedError();
+        }
+        if (!error.retry || attempt >= PART_TRIES) {
+          throw error;
+        }
+        onProgress(0);
+        return new Promise(function (resolve) {
+          setTimeout(resolve, 400 * attempt); // a short backoff: 0.4 s, then 0.8 s
+        }).then(tryOnce);
+      });
+    }
+    return tryOnce();
+  }
+
+  /* Start a session, or take up the one remembered for this file if the server still has it open.
+   * Resolves to {session, arrived: {partNumber: size}}. */
+  function openSession(widget, file, id, current) {
+    var known = remembered(id) || current || null; // ``current``: the session of this page's last try
+    function start() {
+      var data = {
+        fieldId: widget.dataset.asyncFieldId,
+        filename: file.name,
+        contentType: file.type || "",
+        size: file.size,
+      };
+      if (widget.dataset.instanceId) {
+        data.instanceId = widget.dataset.instanceId;
+      }
+      return api(widget, "POST", widget.dataset.multipartStart, data).then(function (started) {
+        var session = {
+          key: started.key,
+          uploadId: started.uploadId,
+          partSize: started.partSize,
+          partCount: started.partCount,
+        };
+        remember(id, session);
+        return { session: session, arrived: {} };
+      });
+    }
+    if (!known) {
+      return start();
+    }
+    var query = "?key=" + encodeURIComponent(known.key) + "&uploadId=" + encodeURIComponent(known.uploadId);
+    return api(widget, "GET", widget.dataset.multipartParts + query).then(
+      function (listed) {
+        var arrived = {};
+        (listed.parts || []).forEach(function (p) {
+          arrived[p.partNumber] = p.size;
+        });
+        return { session: known, arrived: arrived };
+      },
+      function (error) {
+        if (error.status === 404 || error.status === 409) {
+          forget(id); // completed, aborted, expired or unknown: start over
+          return start();
+        }
+        throw error;
+      }
+    );
+  }
+
+  /* Upload ``file`` in parts; resolves to the key once the server completed the object. */
+  function uploadInParts(widget, file, token, onProgress, current) {
+    var id = fingerprint(widget, file);
+    var concurrency = Math.max(1, parseInt(widget.dataset.multipartConcurrency, 10) || 4);
+    return openSession(widget, file, id, current).then(function (opened) {
+      var session = opened.session;
+      token.session = session;
+      token.storeId = id;
+      if (token.stopped) {
+        throw pausedError();
+      }
+      var sent = 0; // bytes of the parts that arrived
+      var inFlight = {}; // partNumber: bytes sent so far
+      var missing = [];
+      for (var n = 1; n <= session.partCount; n++) {
+        var planned = Math.min(session.partSize, file.size - (n - 1) * session.partSize);
+        if (opened.arrived[n] === planned) {
+          sent += planned;
+        } else {
+          missing.push(n);
+        }
+      }
+      function report() {
+        var total = sent;
+        Object.keys(inFlight).forEach(function (k) {
+          total += inFlight[k];
+        });
+        onProgress(total, file.size);
+      }
+      report();
+      var batches = [];
+      for (var i = 0; i < missing.length; i += SIGN_BATCH) {
+        batches.push(missing.slice(i, i + SIGN_BATCH));
+      }
+      function sendBatch(numbers) {
+        return api(widget, "POST", widget.dataset.multipartSign, {
+          key: session.key,
+          uploadId: session.uploadId,
+          partNumbers: numbers,
+        }).then(function (signed) {
+          var queue = signed.parts.slice();
+          function worker() {
+            if (token.stopped) {
+              return Promise.reject(pausedError());
+            }
+            var target = queue.shift();
+            if (!target) {
+              return Promise.resolve();
+            }
+            var number = target.partNumber;
+            var begin = (number - 1) * session.partSize;
+            var body = file.slice(begin, Math.min(begin + session.partSize, file.size));
+            return sendPartWithRetries(target, body, token, function (loaded) {
+              inFlight[number] = loaded;
+              report();
+            }).then(function () {
+              delete inFlight[number];
+              sent += body.size;
+              report();
+              return worker();
+            });
+          }
+          var workers = [];
+          for (var w = 0; w < Math.min(concurrency, queue.length); w++) {
+            workers.push(worker());
+          }
+          return Promise.all(workers).catch(function (error) {
+            stopParts(token); // one part failed for good: stop the others
+            throw error;
+          });
+        });
+      }
+      return batches
+        .reduce(function (chain, numbers) {
+          return chain.then(function () {
+            return sendBatch(numbers);
+          });
+        }, Promise.resolve())
+        .then(function () {
+          if (token.stopped) {
+            throw pausedError();
+          }
+          return api(widget, "POST", widget.dataset.multipartComplete, {
+            key: session.key,
+            uploadId: session.uploadId,
+          });
+        })
+        .then(function (completed) {
+          forget(id);
+          token.session = null;
+          return completed.key;
+        });
+    });
+  }
+
+  /* Stop the parts in flight of ``token`` (pause, a failed part, a new pick). */
+  function stopParts(token) {
+    token.stopped = true;
+    (token.xhrs || []).slice().forEach(function (xhr) {
+      xhr.abort();
+    });
+  }
+
+  /* Abort ``token``'s session on the server (nothing of it is left) and forget it. */
+  function abortSession(widget, token) {
+    var session = token && token.session;
+    if (!session) {
+      return;
+    }
+    token.session = null;
+    forget(token.storeId);
+    api(widget, "POST", widget.dataset.multipartAbort, { key: session.key, uploadId: session.uploadId }).catch(
+      function () {
+        // already closed; the cleanup command aborts what is left past its expiry
+      }
+    );
+  }
+
+  function showPauseResume(widget, state) {
+    var pause = part(widget, "pause");
+    var resume = part(widget, "resume");
+    if (pause) {
+      pause.hidden = state !== "running";
+    }
+    if (resume) {
+      resume.hidden = state !== "paused";
+    }
+    if (state === "paused") {
+      widget.dataset.paused = "true";
+    } else {
+      delete widget.dataset.paused;
+    }
+  }
+
+  /* Stop the widget's running upload, if any: its result is no longer wanted. With ``dropSession``
+   * an upload in parts is also aborted on the server. */
+  function cancel(widget, dropSession) {
     var running = widget._asyncUpload;
     widget._asyncUpload = null;
-    if (running && running.xhr) {
-      running.xhr.abort();
+    if (running) {
+      if (running.xhr) {
+        running.xhr.abort();
+      }
+      stopParts(running);
+      if (dropSession) {
+        abortSession(widget, running);
+      }
     }
+    showPauseResume(widget, "none");
   }
 
   /* The last value that names a usable file (or none): what "Keep the current file" restores. */
@@ -233,41 +583,52 @@
     }
   }
 
-  function upload(widget, file) {
+  /* Upload ``file``; ``resuming`` (the resume button) takes up the paused session instead of
+   * aborting it. */
+  function upload(widget, file, resuming) {
     var hidden = part(widget, "value");
     var progress = part(widget, "progress");
-    var token = {};
+    var token = { xhrs: [] };
+    var inParts = usesParts(widget, file);
+    var previous = widget._asyncUpload;
+    // The same file picked again takes up its session (as after a reload); another one replaces it.
+    var sameFile = !!(previous && inParts && previous.storeId === fingerprint(widget, file));
     goodValue(widget);
-    cancel(widget); // a newer pick supersedes the running upload
+    cancel(widget, !resuming && !sameFile); // a newer pick supersedes the running upload
     widget._asyncUpload = token;
+    widget._asyncFile = file;
     widget.dataset.busy = "true";
     showKeep(widget, false);
-    setError(widget, "");
-    setStatus(widget, "Uploading " + file.name + "…");
     progress.value = 0;
     progress.max = file.size || 1;
-    progress.hidden = false;
+    setStatus(widget, "Uploading " + file.name + "…", true);
+    if (inParts) {
+      showPauseResume(widget, "running");
+    }
     emit(widget, "start", { file: file });
     var wantSize = widget.dataset.image === "true" ? imageSize(file) : Promise.resolve(null);
     var key = null;
+    function onProgress(loaded, total) {
+      if (widget._asyncUpload === token) {
+        progress.max = total || 1;
+        progress.value = loaded;
+      }
+    }
     wantSize
       .then(function (size) {
+        if (inParts) {
+          var current = (resuming || sameFile) && previous ? previous.session : null;
+          return uploadInParts(widget, file, token, onProgress, current).then(function (completed) {
+            key = completed;
+            return size;
+          });
+        }
         return requestTarget(widget, file).then(function (issued) {
           key = issued.key;
           if (widget._asyncUpload !== token) {
             throw new Error("superseded"); // picked again, or removed, while the URL was requested
           }
-          return send(
-            issued.uploadUrl,
-            file,
-            function (loaded, total) {
-              if (widget._asyncUpload === token) {
-                progress.max = total || 1;
-                progress.value = loaded;
-              }
-            },
-            token
-          ).then(function () {
+          return send(issued.uploadUrl, file, onProgress, token).then(function () {
             return size;
           });
         });
@@ -286,23 +647,34 @@
           widget._asyncGoodValue = hidden.value;
           delete widget.dataset.busy;
           widget.dataset.uploaded = "true";
+          showPauseResume(widget, "none");
           setCurrent(widget, file.name, null);
-          setStatus(widget, "Uploaded " + file.name + ".");
+          progress.max = file.size || 1;
+          progress.value = progress.max;
+          setStatus(widget, "Uploaded " + file.name + ".", true);
           emit(widget, "done", { file: file, key: key, value: value });
         },
         function (error) {
           if (widget._asyncUpload !== token) {
             return;
           }
+          if (error.paused) {
+            // Paused: the session stays open (and remembered); the resume button sends the rest.
+            showPauseResume(widget, "paused");
+            var percent = Math.floor((100 * progress.value) / (progress.max || 1));
+            setStatus(widget, "Paused at " + percent + "%.", true);
+            emit(widget, "pause", { file: file });
+            return;
+          }
           delete widget.dataset.busy;
-          progress.hidden = true;
+          showPauseResume(widget, "none");
+          key = key || (token.session && token.session.key);
           if (key) {
             // A key was issued but the file did not arrive: submitting says so instead of
             // silently keeping the previous file, unless the user chooses to keep it.
             hidden.value = JSON.stringify({ key: key, name: file.name, error: error.message });
             showKeep(widget, parsed(goodValue(widget)) !== null);
           }
-          setStatus(widget, "");
           setError(widget, error.message);
           emit(widget, "error", { file: file, message: error.message });
         }
@@ -325,12 +697,11 @@
     var kept = keep && keep.closest(SELECTOR);
     if (kept) {
       event.preventDefault();
-      cancel(kept);
+      cancel(kept, true);
       var previous = goodValue(kept);
       var data = parsed(previous);
       part(kept, "value").value = previous;
       part(kept, "picker").value = "";
-      part(kept, "progress").hidden = true;
       setError(kept, "");
       setStatus(kept, "");
       setCurrent(kept, data ? data.name || data.key : null, data ? data.url : null);
@@ -348,17 +719,43 @@
       return;
     }
     event.preventDefault();
-    cancel(widget);
+    cancel(widget, true);
     delete widget.dataset.busy;
     delete widget.dataset.uploaded;
     part(widget, "value").value = "";
     widget._asyncGoodValue = "";
     showKeep(widget, false);
     part(widget, "picker").value = "";
-    part(widget, "progress").hidden = true;
     setError(widget, "");
     setStatus(widget, "");
     setCurrent(widget, null, null);
+  });
+
+  // Pause stops the parts in flight (the session stays open); resume sends only what is missing.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".async-file-input__pause, .async-file-input__resume");
+    var widget = button && button.closest(SELECTOR);
+    if (!widget) {
+      return;
+    }
+    event.preventDefault();
+    if (button.classList.contains("async-file-input__pause")) {
+      if (widget._asyncUpload) {
+        stopParts(widget._asyncUpload);
+      }
+    } else if (widget._asyncFile && widget.dataset.paused) {
+      upload(widget, widget._asyncFile, true);
+    }
+  });
+
+  // The picker itself stays out of sight (its own label would repeat the file's name).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".async-file-input__choose");
+    var widget = button && button.closest(SELECTOR);
+    if (widget) {
+      event.preventDefault();
+      part(widget, "picker").click();
+    }
   });
 
   // No submit while a file is still on its way: the form would save without it.
@@ -375,5 +772,5 @@
     true
   );
 
-  window.asyncUploadsWidget = { upload: upload, send: send, imageSize: imageSize };
+  window.asyncUploadsWidget = { upload: upload, send: send, imageSize: imageSize, fingerprint: fingerprint };
 })();
