@@ -226,9 +226,11 @@
     return !!widget.dataset.multipartStart && !isNaN(threshold) && file.size >= threshold;
   }
 
-  /* The file's fingerprint: what a later page (after a reload) recognises the same pick by. */
+  /* The file's fingerprint: what a later page (after a reload) recognises the same pick by. The
+   * record's id is part of it: a session started on one record's page is not taken up on another's. */
   function fingerprint(widget, file) {
-    return STORE_PREFIX + [widget.dataset.asyncFieldId, file.name, file.size, file.lastModified].join(":");
+    var parts = [widget.dataset.asyncFieldId, widget.dataset.instanceId || "", file.name, file.size, file.lastModified];
+    return STORE_PREFIX + parts.join(":");
   }
 
   function remembered(id) {
