@@ -78,8 +78,8 @@ class Servers:
         (work / "azurite").mkdir()
         self.azurite = self._start(
             [str(azurite), "--blobHost", "127.0.0.1", "--blobPort", str(self.az_port), "--location",
-             str(work / "azurite"), "--skipApiVersionCheck", "--disableTelemetry", "--debug", str(self.az_log)],
-            work / "azurite.out", env,
+             str(work / "azurite"), "--skipApiVersionCheck", "--disableTelemetry"],
+            self.az_log, env,
         )
         wait_port(self.az_port, self.azurite)
         from tests.servers import azurite_connection_string
@@ -106,7 +106,7 @@ class Servers:
     def django(self) -> tuple[subprocess.Popen, str]:
         port = free_port()
         proc = self._start(
-            [PY, "-m", "django", "runserver", "--noreload", "--nothreading" if False else "--skip-checks",
+            [PY, "-m", "django", "runserver", "--noreload", "--skip-checks",
              f"127.0.0.1:{port}"],
             self.work / "django.log", self.env,
         )
@@ -115,9 +115,7 @@ class Servers:
 
     def storage_requests(self) -> int:
         """Requests moto and Azurite have answered so far (their access logs)."""
-        s3 = sum(1 for line in self.s3_log.read_text(errors="replace").splitlines() if '" 20' in line or '" 40' in line)
-        az = self.az_log.read_text(errors="replace").count("IncomingRequest") if self.az_log.exists() else 0
-        return s3 + az
+        return sum(log.read_text(errors="replace").count(' HTTP/1.1" ') for log in (self.s3_log, self.az_log))
 
     def stop(self) -> None:
         for proc in self.procs:
