@@ -91,7 +91,7 @@ class Servers:
             "ASYNC_UPLOADS_TEST_DB_NAME": str(work / "db.sqlite3"),
             "ASYNC_UPLOADS_TEST_MEDIA": str(work / "media"),
             "ASYNC_UPLOADS_TEST_SETTINGS": json.dumps(
-                {"MULTIPART_PART_SIZE": part_size, "MAX_PENDING_BYTES": 8 * 1024 * MiB}
+                {"MULTIPART_PART_SIZE": part_size, "MAX_PENDING_BYTES": 1024 * 1024 * MiB}
             ),
             "ASYNC_UPLOADS_TEST_S3_URL": f"http://127.0.0.1:{self.s3_port}",
             "ASYNC_UPLOADS_TEST_AZURE": azurite_connection_string(self.az_port),
