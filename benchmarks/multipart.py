@@ -216,7 +216,7 @@ def load() -> str:
 BACKENDS = {"filesystem": "FsHuge", "s3": "S3Huge", "azure": "AzureHuge"}
 
 
-def sign_cost(servers: Servers, base: str, session_id: str, calls: int) -> dict[str, dict[str, float]]:
+def sign_cost(base: str, session_id: str, calls: int, part_size: int) -> dict[str, dict[str, float]]:
     """ms per sign call of 100 parts: in-process (test Client) and over HTTP (the runserver process)."""
     from django.contrib.auth.models import User
     from django.test import Client
@@ -226,7 +226,7 @@ def sign_cost(servers: Servers, base: str, session_id: str, calls: int) -> dict[
     client.force_login(User.objects.get(username="bench"))
     for name, model in BACKENDS.items():
         up = Uploader(base, session_id, model)
-        s = up.post("start", {"fieldId": up.field_id, "filename": "s.pdf", "size": 100 * 5 * MiB,
+        s = up.post("start", {"fieldId": up.field_id, "filename": "s.pdf", "size": 100 * part_size,
                               "contentType": "application/pdf"})
         body = json.dumps({"key": s["key"], "uploadId": s["uploadId"], "partNumbers": list(range(1, 101))})
         in_proc, http = [], []
@@ -306,7 +306,7 @@ def main() -> int:
             results["parallel"] = times
         if "sign" in only:
             proc, base = servers.django()
-            results["sign"] = sign_cost(servers, base, session_id, args.sign_calls)
+            results["sign"] = sign_cost(base, session_id, args.sign_calls, args.part_mib * MiB)
             proc.terminate()
             proc.wait(10)
     finally:
