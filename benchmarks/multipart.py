@@ -77,9 +77,19 @@ class Servers:
         azurite = ROOT / "tests" / "node" / "node_modules" / ".bin" / "azurite-blob"
         (work / "azurite").mkdir()
         self.azurite = self._start(
-            [str(azurite), "--blobHost", "127.0.0.1", "--blobPort", str(self.az_port), "--location",
-             str(work / "azurite"), "--skipApiVersionCheck", "--disableTelemetry"],
-            self.az_log, env,
+            [
+                str(azurite),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(self.az_port),
+                "--location",
+                str(work / "azurite"),
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+            ],
+            self.az_log,
+            env,
         )
         wait_port(self.az_port, self.azurite)
         from tests.servers import azurite_connection_string
@@ -106,9 +116,9 @@ class Servers:
     def django(self) -> tuple[subprocess.Popen, str]:
         port = free_port()
         proc = self._start(
-            [PY, "-m", "django", "runserver", "--noreload", "--skip-checks",
-             f"127.0.0.1:{port}"],
-            self.work / "django.log", self.env,
+            [PY, "-m", "django", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
+            self.work / "django.log",
+            self.env,
         )
         wait_port(port, proc)
         return proc, f"http://127.0.0.1:{port}"
@@ -170,13 +180,15 @@ class Uploader:
 
     def upload(self, path: Path, size: int, concurrency: int) -> tuple[float, int]:
         t0 = time.perf_counter()
-        s = self.post("start", {"fieldId": self.field_id, "filename": "big.pdf", "size": size,
-                                "contentType": "application/pdf"})
+        s = self.post(
+            "start", {"fieldId": self.field_id, "filename": "big.pdf", "size": size, "contentType": "application/pdf"}
+        )
         ref = {"key": s["key"], "uploadId": s["uploadId"]}
         count, part_size = s["partCount"], s["partSize"]
         targets: list[dict[str, Any]] = []
         for first in range(1, count + 1, 100):
-            targets += self.post("sign", {**ref, "partNumbers": list(range(first, min(first + 100, count + 1)))})["parts"]
+            numbers = list(range(first, min(first + 100, count + 1)))
+            targets += self.post("sign", {**ref, "partNumbers": numbers})["parts"]
 
         def send(part: dict[str, Any]) -> None:
             n = part["partNumber"]
@@ -226,8 +238,10 @@ def sign_cost(base: str, session_id: str, calls: int, part_size: int) -> dict[st
     client.force_login(User.objects.get(username="bench"))
     for name, model in BACKENDS.items():
         up = Uploader(base, session_id, model)
-        s = up.post("start", {"fieldId": up.field_id, "filename": "s.pdf", "size": 100 * part_size,
-                              "contentType": "application/pdf"})
+        s = up.post(
+            "start",
+            {"fieldId": up.field_id, "filename": "s.pdf", "size": 100 * part_size, "contentType": "application/pdf"},
+        )
         body = json.dumps({"key": s["key"], "uploadId": s["uploadId"], "partNumbers": list(range(1, 101))})
         in_proc, http = [], []
         for i in range(calls + 5):
@@ -236,16 +250,23 @@ def sign_cost(base: str, session_id: str, calls: int, part_size: int) -> dict[st
             a = time.perf_counter() - t
             assert r.status_code == 200 and len(r.json()["parts"]) == 100, r.content[:300]
             t = time.perf_counter()
-            r2 = up.http.post(f"{base}/cloud-uploads/multipart/sign/", data=body,
-                              headers={"Content-Type": "application/json"}, timeout=60)
+            r2 = up.http.post(
+                f"{base}/cloud-uploads/multipart/sign/",
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=60,
+            )
             b = time.perf_counter() - t
             assert r2.status_code == 200 and len(r2.json()["parts"]) == 100, r2.text[:300]
             if i >= 5:
                 in_proc.append(a * 1000)
                 http.append(b * 1000)
         up.post("abort", {"key": s["key"], "uploadId": s["uploadId"]})
-        out[name] = {"in_process": statistics.median(in_proc), "http": statistics.median(http),
-                     "in_process_p90": sorted(in_proc)[int(len(in_proc) * 0.9)]}
+        out[name] = {
+            "in_process": statistics.median(in_proc),
+            "http": statistics.median(http),
+            "in_process_p90": sorted(in_proc)[int(len(in_proc) * 0.9)],
+        }
     return out
 
 
@@ -274,8 +295,10 @@ def main() -> int:
                 for name, model in BACKENDS.items():
                     proc, base = servers.django()
                     up = Uploader(base, session_id, model)
-                    up.post("start", {"fieldId": up.field_id, "filename": "w.pdf", "size": 1,
-                                      "contentType": "application/pdf"})  # warm-up
+                    up.post(
+                        "start",
+                        {"fieldId": up.field_id, "filename": "w.pdf", "size": 1, "contentType": "application/pdf"},
+                    )  # warm-up
                     up.django_requests = 0
                     Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
                     before = rss(proc.pid)
@@ -286,9 +309,15 @@ def main() -> int:
                     after = rss(proc.pid)
                     proc.terminate()
                     proc.wait(10)
-                    row = {"wall_s": wall, "parts": parts, "rss_before_mib": before["VmRSS"] / MiB,
-                           "rss_after_mib": after["VmRSS"] / MiB, "hwm_growth_mib": (after["VmHWM"] - before["VmRSS"]) / MiB,
-                           "django_per_part": up.django_requests / parts, "storage_per_part": storage / parts}
+                    row = {
+                        "wall_s": wall,
+                        "parts": parts,
+                        "rss_before_mib": before["VmRSS"] / MiB,
+                        "rss_after_mib": after["VmRSS"] / MiB,
+                        "hwm_growth_mib": (after["VmHWM"] - before["VmRSS"]) / MiB,
+                        "django_per_part": up.django_requests / parts,
+                        "storage_per_part": storage / parts,
+                    }
                     rows.setdefault(name, []).append(row)
                     print(rep, name, json.dumps(row), file=sys.stderr)
             results["upload"] = rows
@@ -296,7 +325,7 @@ def main() -> int:
             times: dict[int, list[float]] = {1: [], 4: []}
             proc, base = servers.django()
             for rep in range(args.repeat):
-                for conc in ((1, 4) if rep % 2 == 0 else (4, 1)):
+                for conc in (1, 4) if rep % 2 == 0 else (4, 1):
                     up = Uploader(base, session_id, "S3Huge")
                     wall, parts = up.upload(path, size, conc)
                     times[conc].append(wall)
