@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -341,12 +342,10 @@ def main() -> int:
     finally:
         servers.stop()
         results["load_after"] = load()
+        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(results, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
-    import shutil
-
-    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
