@@ -183,3 +183,30 @@ class AzureBig(models.Model):
 
 class FsBig(models.Model):
     file = _big(fs_storage)
+
+
+def _huge(storage):
+    """A field for the 1 GiB multipart benchmark (benchmarks/multipart.py): up to 2 GB."""
+    return AsyncFileField(
+        storage=storage,
+        upload_to="huge/",
+        blank=True,
+        max_size=2048,
+        file_restrictions=[".pdf"],
+        async_field_registry=cloud_registry,
+        perm_create=None,
+        perm_update=None,
+        perm_detail=None,
+    )
+
+
+class S3Huge(models.Model):
+    file = _huge(s3_storage)
+
+
+class AzureHuge(models.Model):
+    file = _huge(azure_storage)
+
+
+class FsHuge(models.Model):
+    file = _huge(fs_storage)
