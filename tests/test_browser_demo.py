@@ -335,6 +335,9 @@ def test_oversize_file_is_refused(example: Example, page: Any, tmp_path: Path) -
 def test_wrong_file_types_are_refused(example: Example, page: Any) -> None:
     sign_in(page, example)
     documents = example.count("example_document")
+    # No empty progress bar before a file is picked.
+    assert not page.locator("#document-form progress").is_visible()
+    assert not page.locator("#photo-form progress").is_visible()
 
     # By its name, before anything is uploaded.
     page.fill("#document-form input[name=title]", "A program")
@@ -348,11 +351,16 @@ def test_wrong_file_types_are_refused(example: Example, page: Any) -> None:
     page.fill("#document-form input[name=title]", "Fake PDF")
     pick(page, "#document-form", "fake.pdf", fake, "application/pdf")
     wait_uploaded(page, "#document-form", len(fake))
+    assert page.locator("#document-form progress").is_visible()
+    assert page.locator("#document-form .status").inner_text().startswith("Uploaded fake.pdf")
     assert not page.locator("#document-form .errors").is_visible()
     page.click("#document-form button[type=submit]")
     text = errors_of(page, "#document-form")
     assert "The uploaded content is text/plain (text), which is not an accepted type for fake.pdf" in text
     assert "invalid_file_type" in text
+    # One state at a time: the refusal replaces the green "Uploaded" and the full bar.
+    assert page.locator("#document-form .status").inner_text() == ""
+    assert not page.locator("#document-form progress").is_visible()
 
     assert example.count("example_document") == documents
     assert page.locator("#documents li", has_text="Fake PDF").count() == 0

@@ -190,11 +190,18 @@
         errors.append(item);
       }
       errors.hidden = messages.length === 0;
+      if (messages.length) {
+        // One state at a time: a refusal replaces the upload's status and its bar.
+        status.textContent = "";
+        progress.hidden = true;
+      }
     }
 
     function setState(state, text) {
       form.dataset.upload = state; // idle | uploading | uploaded | failed | saved
       status.textContent = text;
+      // The bar shows an upload: none before a file is picked, none beside a refusal or "Saved".
+      progress.hidden = state !== "uploading" && state !== "uploaded";
     }
 
     function reset() {
