@@ -4,7 +4,7 @@ The Django app (the test project, ``tests.settings``) runs as ``manage.py runser
 in its own process, so its RSS can be read from /proc; moto's S3 server and Azurite run as their
 own processes too. The client (``requests``) reads the file from disk one part at a time.
 
-    PYTHONPATH=$PWD/src /work/main/.venv/bin/python benchmarks/multipart.py [--size-mib 1024] [--repeat 3]
+    .venv/bin/python benchmarks/multipart.py [--size-mib 1024] [--repeat 3]
 """
 
 from __future__ import annotations
