@@ -36,8 +36,11 @@ from tests.servers import azurite_connection_string, free_port
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "run-example.sh"
 DEMO_JS = ROOT / "example_project" / "example" / "static" / "example" / "demo.js"
+MiB = 1024 * 1024
 # The example's Document.attachment accepts at most 10 MB.
-MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 10 * MiB
+# The example sends files of 5 MiB or more in parts.
+MULTIPART_THRESHOLD = 5 * MiB
 # Variables that would aim the example at another database or storage than the test's.
 INHERITED = (
     "DATABASE_URL",
@@ -177,6 +180,8 @@ def example(
     elif backend == "azure":
         server = request.getfixturevalue("azurite")
         env = {"AZURE_CONNECTION_STRING": server.connection_string, "EXAMPLE_AZURE_CONTAINER": "demo-page-test"}
+    # Parts of 2 MiB on the filesystem and Azure (S3 keeps its 5 MiB): a 9 MiB file makes 5 there.
+    env["EXAMPLE_MULTIPART_PART_SIZE"] = str(2 * MiB)
     proc, running = start_example(tmp, backend, **env)
     yield running
     stop(proc)
@@ -309,7 +314,8 @@ def test_uploads_a_document_and_a_photo(example: Example, page: Any) -> None:
 def test_oversize_file_is_refused(example: Example, page: Any, tmp_path: Path) -> None:
     sign_in(page, example)
     documents, temp_files = example.count("example_document"), example.count("async_uploads_asynctempfile")
-    big = tmp_path / "big.pdf"
+    sessions = example.count("async_uploads_uploadsession")
+    big = tmp_path / "big.pdf"  # above the multipart threshold: refused by startMultipartUpload
     with big.open("wb") as fh:
         fh.write(b"%PDF-1.4\n")
         fh.truncate(MAX_DOCUMENT_BYTES + 1)  # sparse: quick to make, a real file of that size to the browser
@@ -327,6 +333,7 @@ def test_oversize_file_is_refused(example: Example, page: Any, tmp_path: Path) -
     assert page.locator("#document-form .errors").is_visible()
     assert example.count("example_document") == documents
     assert example.count("async_uploads_asynctempfile") == temp_files  # refused before any URL was issued
+    assert example.count("async_uploads_uploadsession") == sessions  # and before any upload in parts started
     assert page.locator("#documents li", has_text="Too big").count() == 0
     assert page.console_errors == []
 
@@ -368,6 +375,95 @@ def test_wrong_file_types_are_refused(example: Example, page: Any) -> None:
     assert page.console_errors == []
 
 
+@pytest.mark.browser
+def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
+    example: Example, page: Any, tmp_path: Path
+) -> None:
+    """Above the threshold the page uploads in parts: pause and resume; a dropped connection, then a
+    reload and the same pick send only the parts storage does not hold; saved and downloaded whole."""
+    sign_in(page, example)
+    content = pdf(9 * MiB + 77)
+    part_size = 5 * MiB if example.backend == "s3" else 2 * MiB
+    part_count = -(-len(content) // part_size)  # 2 on S3, 5 elsewhere
+    path = tmp_path / "survey-scans.pdf"  # on disk: the same lastModified on every pick (the fingerprint)
+    path.write_bytes(content)
+    stored: list[str] = []  # the part requests storage answered with success
+    page.on("response", lambda r: stored.append(r.url) if r.request.method == "PUT" and r.ok else None)
+
+    # Hold the first part requests, and pause while they hang.
+    held: list[Any] = []
+    mode = {"allow": 0, "hold": True}
+
+    def parts_route(route: Any) -> None:
+        if route.request.method != "PUT":
+            route.continue_()
+        elif mode["hold"]:
+            held.append(route)
+        elif mode["allow"] > 0:
+            mode["allow"] -= 1
+            route.continue_()
+        else:
+            route.abort("connectionreset")  # the connection drops: every try of the other parts fails
+
+    def wait_held() -> None:
+        deadline = time.monotonic() + 20
+        while not held and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert held, "no part request was sent"
+
+    page.route("**/*", parts_route)
+    form = "#document-form"
+    # A file replaced by another while its parts hang: its session is aborted.
+    pick(page, form, "draft.pdf", pdf(6 * MiB), "application/pdf")
+    wait_held()
+    held.clear()
+    page.fill(f"{form} input[name=title]", "Survey scans")
+    page.set_input_files(f"{form} input[type=file]", files=[str(path)])
+    page.locator(f"{form} button.pause").wait_for()
+    wait_held()
+    assert example.rows("SELECT state FROM async_uploads_uploadsession ORDER BY id") == [("aborted",), ("open",)]
+    status = page.locator(f"{form} .status").inner_text()
+    assert status.startswith(f"Uploading survey-scans.pdf (9.0 MB) in {part_count} parts"), status
+    page.click(f"{form} button.pause")
+    assert page.locator(form).get_attribute("data-upload") == "paused"
+    assert page.locator(f"{form} .status").inner_text() == f"Paused: 0 of {part_count} parts sent."
+    assert page.locator(f"{form} button.resume").is_visible()
+    assert not page.locator(f"{form} button.pause").is_visible()
+    assert page.locator(f"{form} progress").is_visible()
+
+    # Resume: one part gets through, then the connection drops for good.
+    mode.update(hold=False, allow=1)
+    page.click(f"{form} button.resume")
+    text = errors_of(page, form)
+    assert "Pick survey-scans.pdf again to send the parts that are missing." in text
+    assert page.locator(form).get_attribute("data-upload") == "failed"
+    assert len(stored) == 1
+    assert example.rows("SELECT COUNT(*) FROM example_document WHERE title = 'Survey scans'") == [(0,)]
+    # Kept for the resume.
+    assert example.rows("SELECT state FROM async_uploads_uploadsession ORDER BY id") == [("aborted",), ("open",)]
+
+    # A reload, the same file: only the parts storage does not hold go.
+    page.unroute("**/*", parts_route)
+    page.console_errors.clear()  # the dropped connections' errors: the rest must have none
+    page.reload()
+    page.wait_for_selector("#documents:not([aria-busy])")
+    page.fill(f"{form} input[name=title]", "Survey scans")
+    page.set_input_files(f"{form} input[type=file]", files=[str(path)])
+    page.wait_for_selector(f"{form}[data-upload=uploaded]", timeout=60_000)
+    assert progress_of(page, form) == {"value": len(content), "max": len(content)}
+    assert page.locator(f"{form} .status").inner_text() == "Uploaded survey-scans.pdf (9.0 MB) in parts."
+    assert len(stored) == part_count  # 1 before the reload, every other one once after it
+    page.click(f"{form} button[type=submit]")
+    link = page.locator("#documents li", has_text="Survey scans").locator("a.download")
+    link.wait_for()
+    body = page.request.get(link.get_attribute("href")).body()
+    assert body == content, body[:300]
+    # The same session taken up after the reload, completed; nothing left to resume.
+    assert example.rows("SELECT state FROM async_uploads_uploadsession ORDER BY id") == [("aborted",), ("completed",)]
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.includes(':multipart:'))") == []
+    assert page.console_errors == []
+
+
 def test_demo_operations_are_valid_against_schema_graphql() -> None:
     """The page's GraphQL documents validate against schema.graphql (which a test keeps current)."""
     from graphql import build_schema, parse, validate
@@ -377,7 +473,7 @@ def test_demo_operations_are_valid_against_schema_graphql() -> None:
     messages = re.search(r'const MESSAGES = "([^"]+)";', source)
     assert messages is not None
     operations = re.findall(r"= `(\s*(?:query|mutation) .*?)`;", source, flags=re.S)
-    assert len(operations) == 4
+    assert len(operations) == 9
     for operation in operations:
         document = parse(operation.replace("${MESSAGES}", messages.group(1)))
         assert validate(schema, document) == [], operation

@@ -131,6 +131,11 @@ ASYNC_UPLOADS = {
     "DOWNLOAD_URL_EXPIRY": 600,
     "MOVE_IN_BACKGROUND": True,
     "BACKGROUND_MOVE_MIN_SIZE": int(os.environ.get("EXAMPLE_BACKGROUND_MOVE_MIN_SIZE") or 1024 * 1024),
+    # The demo page sends files of 5 MiB or more in parts (the package's default threshold is 100 MiB,
+    # more than these fields accept), 5 MiB per part: S3's smallest. EXAMPLE_MULTIPART_PART_SIZE can
+    # make parts smaller on the filesystem and Azure (S3 keeps 5 MiB).
+    "MULTIPART_THRESHOLD": int(os.environ.get("EXAMPLE_MULTIPART_THRESHOLD") or 5 * 1024 * 1024),
+    "MULTIPART_PART_SIZE": int(os.environ.get("EXAMPLE_MULTIPART_PART_SIZE") or 5 * 1024 * 1024),
 }
 
 LOGIN_URL = "/admin/login/"

@@ -3,6 +3,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.shortcuts import render, resolve_url
 
+from async_uploads.conf import app_settings
 from async_uploads.sizes import human_size
 from example.models import Document, Photo
 
@@ -20,6 +21,10 @@ def index(request):
             "storage_name": STORAGE_NAMES.get(settings.EXAMPLE_STORAGE, settings.EXAMPLE_STORAGE),
             "document_hint": _hint(Document._meta.get_field("attachment")),
             "photo_hint": _hint(Photo._meta.get_field("image")),
+            # Files of at least this size go in parts (demo.js): the MULTIPART_* settings.
+            "multipart_threshold": app_settings.MULTIPART_THRESHOLD,
+            "multipart_threshold_text": human_size(app_settings.MULTIPART_THRESHOLD),
+            "multipart_concurrency": app_settings.MULTIPART_CONCURRENCY,
         },
     )
 

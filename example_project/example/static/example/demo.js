@@ -2,9 +2,13 @@
 //
 // Picking a file asks generateUploadUrl for a signed upload target and uploads the file there at
 // once (XMLHttpRequest, for its progress events) while the user fills in the rest of the form;
-// submitting the form sends createDocument / createPhoto with the upload's key. No dependencies,
-// no build step. The operations below are checked against schema.graphql by
-// tests/test_browser_demo.py.
+// submitting the form sends createDocument / createPhoto with the upload's key. Files of at least
+// the page's multipart threshold (the MULTIPART_THRESHOLD setting) go in parts instead:
+// startMultipartUpload, signUploadParts a few parts ahead of need, the parts themselves (several
+// at a time, retried), completeMultipartUpload; they can be paused and resumed, and the session is
+// remembered in localStorage, so picking the same file after a reload sends only the parts
+// storage does not hold yet (uploadedParts). No dependencies, no build step. The operations below
+// are checked against schema.graphql by tests/test_browser_demo.py.
 (function () {
   "use strict";
 
@@ -50,8 +54,50 @@
 
   const LISTS = `
     query DemoLists {
-      documents { id title createdAt attachment { name downloadUrl } }
+      documents { id title createdAt attachment { name url } }
       photos { id caption image { name downloadUrl width height } }
+    }`;
+
+  // Files in parts: start, sign parts, list those storage holds (resume), complete, abort.
+  const START_MULTIPART = `
+    mutation StartMultipartUpload($input: StartMultipartUploadInput!) {
+      startMultipartUpload(input: $input) {
+        __typename
+        ... on MultipartUpload { key uploadId partSize partCount expiresAt }
+        ${MESSAGES}
+      }
+    }`;
+
+  const SIGN_PARTS = `
+    mutation SignUploadParts($input: SignUploadPartsInput!) {
+      signUploadParts(input: $input) {
+        __typename
+        ... on SignedUploadParts { parts { partNumber url method headers { name value } } }
+        ${MESSAGES}
+      }
+    }`;
+
+  const UPLOADED_PARTS = `
+    query UploadedParts($key: String!, $uploadId: String!) {
+      uploadedParts(key: $key, uploadId: $uploadId) { partNumber size }
+    }`;
+
+  const COMPLETE_MULTIPART = `
+    mutation CompleteMultipartUpload($input: CompleteMultipartUploadInput!) {
+      completeMultipartUpload(input: $input) {
+        __typename
+        ... on CompletedMultipartUpload { key }
+        ${MESSAGES}
+      }
+    }`;
+
+  const ABORT_MULTIPART = `
+    mutation AbortMultipartUpload($input: AbortMultipartUploadInput!) {
+      abortMultipartUpload(input: $input) {
+        __typename
+        ... on AbortedMultipartUpload { key }
+        ${MESSAGES}
+      }
     }`;
 
   const KINDS = {
@@ -75,12 +121,19 @@
 
   /** Run a GraphQL operation; resolve to its data, or reject with the errors' messages. */
   async function graphql(query, variables) {
-    const response = await fetch(ENDPOINT, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": CSRF_TOKEN },
-      body: JSON.stringify({ query, variables }),
-    });
+    let response;
+    try {
+      response = await fetch(ENDPOINT, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": CSRF_TOKEN },
+        body: JSON.stringify({ query, variables }),
+      });
+    } catch (_) {
+      throw Object.assign(new Error("The server could not be reached. Check the connection and try again."), {
+        retry: true,
+      });
+    }
     let body = null;
     try {
       body = await response.json();
@@ -88,12 +141,272 @@
       // not JSON: a CSRF failure or a server error page
     }
     if (body && Array.isArray(body.errors) && body.errors.length) {
-      throw new Error(body.errors.map((e) => e.message).join(" "));
+      const error = new Error(body.errors.map((e) => e.message).join(" "));
+      error.codes = body.errors.map((e) => e.extensions && e.extensions.code);
+      throw error;
     }
     if (!response.ok || !body || !body.data) {
-      throw new Error(`The GraphQL request failed (HTTP ${response.status}). Reload the page and sign in again.`);
+      throw Object.assign(
+        new Error(`The GraphQL request failed (HTTP ${response.status}). Reload the page and sign in again.`),
+        { retry: response.status >= 500 },
+      );
     }
     return body.data;
+  }
+
+  /** Run a mutation whose payload is a result or an OperationInfo; resolve to the result, reject with the refusal. */
+  async function mutate(query, input, name) {
+    const payload = (await graphql(query, { input }))[name];
+    if (payload.__typename === "OperationInfo") {
+      const error = new Error(payload.messages.map((m) => m.message).join(" "));
+      error.messages = payload.messages;
+      error.codes = payload.messages.map((m) => m.code);
+      throw error;
+    }
+    return payload;
+  }
+
+  const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /* ---- Files in parts ---- */
+
+  const MULTIPART_THRESHOLD = Number(root.dataset.multipartThreshold);
+  const MULTIPART_CONCURRENCY = Math.max(1, Number(root.dataset.multipartConcurrency) || 4);
+  const SIGN_AHEAD = Math.min(100, 2 * MULTIPART_CONCURRENCY); // part numbers signed per call
+  const TRIES = 3; // per part, and for the completion
+  const STORE_PREFIX = "async-uploads-demo:multipart:";
+
+  function usesParts(file) {
+    return MULTIPART_THRESHOLD > 0 && file.size >= MULTIPART_THRESHOLD;
+  }
+
+  /* Sessions remembered by file fingerprint, so the same pick after a reload resumes. */
+  const remembered = {
+    id: (field, file) => STORE_PREFIX + [field, file.name, file.size, file.lastModified].join(":"),
+    get(id) {
+      try {
+        const session = JSON.parse(localStorage.getItem(id) || "null");
+        if (session && session.key && session.uploadId && Date.parse(session.expiresAt) > Date.now()) return session;
+        if (session) localStorage.removeItem(id); // expired, or written by an older page
+      } catch (_) {
+        // storage disabled: nothing to resume
+      }
+      return null;
+    },
+    set(id, session) {
+      try {
+        localStorage.setItem(id, JSON.stringify(session));
+      } catch (_) {
+        // private mode or full: only a reload cannot resume this upload
+      }
+    },
+    forget(id) {
+      try {
+        localStorage.removeItem(id);
+      } catch (_) {
+        // nothing was stored
+      }
+    },
+    /** Drop every expired entry (get() does it for one). */
+    prune() {
+      try {
+        for (const id of Object.keys(localStorage)) if (id.startsWith(STORE_PREFIX)) remembered.get(id);
+      } catch (_) {
+        // storage disabled
+      }
+    },
+  };
+
+  /** Send one part: its bytes as the raw body with exactly the signed method, URL and headers. */
+  function sendPart(entry, target, body, onProgress) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      entry.xhrs.add(xhr);
+      const fail = (message, details) => {
+        entry.xhrs.delete(xhr);
+        reject(Object.assign(new Error(message), details));
+      };
+      xhr.open(target.method, target.url);
+      for (const { name, value } of target.headers) xhr.setRequestHeader(name, value);
+      xhr.upload.addEventListener("progress", (event) => onProgress(event.loaded));
+      xhr.addEventListener("load", () => {
+        if (xhr.status >= 200 && xhr.status < 300) {
+          entry.xhrs.delete(xhr);
+          resolve();
+          return;
+        }
+        fail(`The storage refused part ${target.partNumber} (HTTP ${xhr.status})${storageMessage(xhr)}.`, {
+          retry: xhr.status >= 500,
+          expired: xhr.status === 403, // a signature past its expiry: sign the part again
+        });
+      });
+      xhr.addEventListener("error", () =>
+        fail(`Part ${target.partNumber} could not reach ${new URL(target.url, location.href).origin}.`, {
+          retry: true,
+        }),
+      );
+      xhr.addEventListener("abort", () => fail("stopped", { stopped: true }));
+      xhr.send(body);
+    });
+  }
+
+  /** Wait while ``entry`` is paused; throw once it was replaced or another part failed. */
+  async function running(entry) {
+    while (entry.paused && !entry.stopped) await entry.resumed;
+    if (entry.stopped) throw entry.stopped;
+  }
+
+  /** Upload ``entry.file`` in parts for ``field``; resolve to the key once the server completed it. */
+  async function uploadInParts(entry, field, onProgress) {
+    const file = entry.file;
+    const id = remembered.id(field, file);
+    let session = remembered.get(id);
+    const arrived = new Map();
+    if (session) {
+      try {
+        const data = await graphql(UPLOADED_PARTS, { key: session.key, uploadId: session.uploadId });
+        for (const part of data.uploadedParts) arrived.set(part.partNumber, part.size);
+      } catch (error) {
+        if (error.retry) throw error; // the server is unreachable: keep the session for the next try
+        remembered.forget(id); // completed, aborted or not this user's: start again
+        session = null;
+      }
+    }
+    if (!session) {
+      session = await mutate(
+        START_MULTIPART,
+        { field, filename: file.name, contentType: file.type || null, size: file.size },
+        "startMultipartUpload",
+      );
+      remembered.set(id, session);
+    }
+    entry.session = session;
+    entry.storeId = id;
+    await running(entry); // replaced while the session started: the caller aborts it
+
+    const sizeOf = (n) => Math.min(session.partSize, file.size - (n - 1) * session.partSize);
+    const queue = [];
+    let sent = 0; // bytes of the parts storage holds
+    for (let n = 1; n <= session.partCount; n++) {
+      if (arrived.get(n) === sizeOf(n)) sent += sizeOf(n);
+      else queue.push(n);
+    }
+    entry.partsLeft = queue.length;
+    const inFlight = new Map(); // part number: bytes sent so far
+    const report = () => onProgress(sent + [...inFlight.values()].reduce((a, b) => a + b, 0), file.size);
+    report();
+
+    // Signatures, a few parts ahead of need (a signature signed long before its part is sent could expire).
+    const signed = new Map();
+    let signing = null;
+    async function targetFor(number) {
+      while (!signed.has(number)) {
+        if (!signing) {
+          const numbers = [number, ...queue.filter((n) => !signed.has(n))].slice(0, SIGN_AHEAD);
+          signing = mutate(SIGN_PARTS, { key: session.key, uploadId: session.uploadId, partNumbers: numbers }, "signUploadParts")
+            .then((payload) => payload.parts.forEach((part) => signed.set(part.partNumber, part)))
+            .finally(() => {
+              signing = null;
+            });
+        }
+        await signing;
+      }
+      const target = signed.get(number);
+      signed.delete(number);
+      return target;
+    }
+
+    async function sendWithRetries(number) {
+      const begin = (number - 1) * session.partSize;
+      const body = file.slice(begin, begin + sizeOf(number));
+      let target = await targetFor(number);
+      let signedAgain = false;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await sendPart(entry, target, body, (loaded) => {
+            inFlight.set(number, loaded);
+            report();
+          });
+          return;
+        } catch (error) {
+          inFlight.delete(number);
+          report();
+          if (error.stopped) throw error;
+          if (error.expired && !signedAgain) {
+            signedAgain = true;
+            target = await targetFor(number);
+            attempt -= 1;
+            continue;
+          }
+          if (!error.retry || attempt >= TRIES) throw error;
+          await delay(400 * attempt);
+          await running(entry);
+        }
+      }
+    }
+
+    async function worker() {
+      while (queue.length) {
+        await running(entry);
+        const number = queue.shift();
+        try {
+          await sendWithRetries(number);
+          sent += sizeOf(number);
+          entry.partsLeft -= 1;
+        } catch (error) {
+          if (error.stopped && !entry.stopped) {
+            queue.unshift(number); // paused: this part goes again on resume
+            continue;
+          }
+          throw error;
+        } finally {
+          inFlight.delete(number);
+          report();
+        }
+      }
+    }
+
+    const workers = Array.from({ length: Math.min(MULTIPART_CONCURRENCY, queue.length) }, worker);
+    try {
+      await Promise.all(workers);
+    } catch (error) {
+      entry.stop(error); // one part failed for good: stop the others (the session stays, to resume)
+      await Promise.allSettled(workers);
+      throw error;
+    }
+    await running(entry);
+
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await mutate(COMPLETE_MULTIPART, { key: session.key, uploadId: session.uploadId }, "completeMultipartUpload");
+        break;
+      } catch (error) {
+        // The answer to an earlier try was lost, but the server had completed it.
+        if (attempt > 1 && error.codes && error.codes.includes("upload_session_closed")) break;
+        if (!error.retry) {
+          if (error.messages) remembered.forget(id); // refused at verification: the session is gone
+          throw error;
+        }
+        if (attempt >= TRIES) throw error;
+        await delay(400 * attempt);
+      }
+    }
+    remembered.forget(id);
+    entry.session = null;
+    return session.key;
+  }
+
+  /** Abort ``entry``'s session on the server, once; nothing of it is left in storage. */
+  function abortSession(entry) {
+    const session = entry.session;
+    if (!session) return Promise.resolve();
+    entry.session = null;
+    remembered.forget(entry.storeId);
+    return mutate(ABORT_MULTIPART, { key: session.key, uploadId: session.uploadId }, "abortMultipartUpload").catch(
+      () => {
+        // already closed; the cleanup command aborts what is left once it expires
+      },
+    );
   }
 
   /** Upload ``file`` to an UploadTarget; report progress on ``progress``. Returns {done, abort}. */
@@ -164,6 +477,54 @@
     return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
   }
 
+  /** A file's upload: pause / resume (in parts), stop (replaced by another pick, or a part failed for good). */
+  function newEntry(file) {
+    let release = () => {};
+    const entry = {
+      file,
+      xhrs: new Set(), // part requests in flight
+      abortSingle: () => {}, // the single request, for a file not in parts
+      paused: false,
+      resumed: Promise.resolve(),
+      stopped: null, // the reason, once stopped
+      cancelled: false,
+      session: null, // {key, uploadId, partSize, partCount, expiresAt} while in parts
+      storeId: null,
+      closing: null, // the abort of the session of a replaced upload
+      partsLeft: 0,
+      pause() {
+        if (entry.paused || entry.stopped) return;
+        entry.paused = true;
+        entry.resumed = new Promise((resolve) => {
+          release = resolve;
+        });
+        for (const xhr of entry.xhrs) xhr.abort(); // those parts go again on resume
+      },
+      resume() {
+        entry.paused = false;
+        release();
+      },
+      stop(reason) {
+        if (!entry.stopped) entry.stopped = reason;
+        for (const xhr of entry.xhrs) xhr.abort();
+        entry.abortSingle();
+        release();
+      },
+      /** Stop for good (another file was picked): nothing of this upload is wanted, its session is aborted. */
+      cancel() {
+        entry.cancelled = true;
+        entry.stop(new DOMException("upload replaced", "AbortError"));
+        if (entry.session) entry.closing = abortSession(entry);
+      },
+      /** Resolve once a cancelled upload has let go of everything, its session's abort included (at most 5 s). */
+      settled() {
+        const done = entry.promise.catch(() => {}).then(() => entry.closing);
+        return Promise.race([done, delay(5000)]);
+      },
+    };
+    return entry;
+  }
+
   /** Wire one upload form: the file uploads when picked, the record is created on submit. */
   function setUpForm(form) {
     const kind = KINDS[form.dataset.kind];
@@ -172,7 +533,9 @@
     const status = form.querySelector(".status");
     const errors = form.querySelector(".errors");
     const button = form.querySelector("button[type=submit]");
-    // The current file's upload: {file, promise (resolves to AsyncFileInput), abort}.
+    const pauseButton = form.querySelector("button.pause");
+    const resumeButton = form.querySelector("button.resume");
+    // The current file's upload (newEntry), its promise resolving to the AsyncFileInput to submit.
     let current = null;
 
     function showErrors(messages) {
@@ -194,61 +557,114 @@
         // One state at a time: a refusal replaces the upload's status and its bar.
         status.textContent = "";
         progress.hidden = true;
+        showPauseResume(null);
       }
     }
 
     function setState(state, text) {
-      form.dataset.upload = state; // idle | uploading | uploaded | failed | saved
+      form.dataset.upload = state; // idle | uploading | paused | uploaded | failed | saved
       status.textContent = text;
       // The bar shows an upload: none before a file is picked, none beside a refusal or "Saved".
-      progress.hidden = state !== "uploading" && state !== "uploaded";
+      progress.hidden = !["uploading", "paused", "uploaded"].includes(state);
+    }
+
+    /** Show Pause while a file in parts is uploading, Resume while it is paused. */
+    function showPauseResume(entry) {
+      const inParts = entry !== null && entry === current && entry.session !== null;
+      pauseButton.hidden = !(inParts && !entry.paused && form.dataset.upload === "uploading");
+      resumeButton.hidden = !(inParts && entry.paused);
     }
 
     function reset() {
-      if (current) current.abort();
+      if (current) current.cancel();
       current = null;
       progress.max = 1;
       progress.value = 0;
       setState("idle", "");
       showErrors([]);
+      showPauseResume(null);
     }
 
-    async function start(entry) {
+    function onProgress(loaded, total) {
+      progress.max = Math.max(total, 1);
+      progress.value = Math.min(loaded, progress.max);
+    }
+
+    async function start(entry, previous) {
       const file = entry.file;
       const dimensions = form.dataset.kind === "photo" ? await imageSize(file) : null;
-      const data = await graphql(REQUEST_UPLOAD_URL, {
-        input: { field: kind.field, filename: file.name, contentType: file.type || null, size: file.size },
-      });
-      const issued = data.generateUploadUrl;
-      if (issued.__typename === "OperationInfo") {
-        const error = new Error("refused");
-        error.messages = issued.messages;
-        throw error;
+      if (previous) await previous.settled(); // its session no longer counts against the quotas
+      if (entry.stopped) throw entry.stopped;
+      if (usesParts(file)) {
+        setState("uploading", `Starting the upload of ${file.name} (${formatSize(file.size)}) in parts…`);
+        const key = await uploadInParts(entry, kind.field, (loaded, total) => {
+          onProgress(loaded, total);
+          if (entry !== current) return;
+          if (form.dataset.upload === "uploading" && entry.session) {
+            const parts = entry.session.partCount;
+            status.textContent =
+              `Uploading ${file.name} (${formatSize(file.size)}) in ${parts} parts: ${parts - entry.partsLeft} sent.` +
+              (form.dataset.saving ? " Saving when the upload ends…" : "");
+            showPauseResume(entry);
+          }
+        });
+        onProgress(file.size, file.size);
+        setState("uploaded", `Uploaded ${file.name} (${formatSize(file.size)}) in parts.`);
+        showPauseResume(null);
+        return { key, name: file.name, ...(dimensions || {}) };
       }
-      if (current !== entry) throw new DOMException("upload replaced", "AbortError");
+      const issued = await mutate(
+        REQUEST_UPLOAD_URL,
+        { field: kind.field, filename: file.name, contentType: file.type || null, size: file.size },
+        "generateUploadUrl",
+      );
+      if (entry.stopped) throw entry.stopped;
       setState("uploading", `Uploading ${file.name} (${formatSize(file.size)}) to ${PROVIDERS[issued.upload.provider]}…`);
       const transfer = upload(issued.upload, file, progress);
-      entry.abort = transfer.abort;
+      entry.abortSingle = transfer.abort;
       await transfer.done;
-      progress.max = Math.max(file.size, 1);
-      progress.value = progress.max;
+      onProgress(file.size, file.size);
       setState("uploaded", `Uploaded ${file.name} (${formatSize(file.size)}) to ${PROVIDERS[issued.upload.provider]}.`);
       return { key: issued.key, name: file.name, ...(dimensions || {}) };
     }
 
+    pauseButton.addEventListener("click", () => {
+      if (!current || !current.session) return;
+      current.pause();
+      setState("paused", `Paused: ${current.session.partCount - current.partsLeft} of ${current.session.partCount} parts sent.`);
+      showPauseResume(current);
+    });
+
+    resumeButton.addEventListener("click", () => {
+      if (!current) return;
+      current.resume();
+      setState("uploading", `Uploading ${current.file.name} in parts…`);
+      showPauseResume(current);
+    });
+
     fileInput.addEventListener("change", () => {
-      reset();
+      const previous = current;
       const file = fileInput.files[0];
+      if (previous && previous.session && file && previous.storeId === remembered.id(kind.field, file)) {
+        previous.session = null; // the same file again: its session is taken up, not aborted
+      }
+      reset();
       if (!file) return;
       setState("uploading", `Asking for an upload URL for ${file.name}…`);
-      const entry = { file, abort: () => {} };
+      const entry = newEntry(file);
       current = entry;
-      entry.promise = start(entry);
+      entry.promise = start(entry, previous);
       entry.promise.catch((error) => {
         if (current !== entry || error.name === "AbortError") return; // replaced by another file
         progress.value = 0;
         setState("failed", "");
-        showErrors(error.messages || [{ message: error.message }]);
+        const messages = error.messages || [{ message: error.message }];
+        if (entry.session) {
+          // Parts that arrived stay in storage: the same file, picked again, sends only the others.
+          messages.push({ message: `Pick ${file.name} again to send the parts that are missing.` });
+          fileInput.value = ""; // so that picking the same file again is a change
+        }
+        showErrors(messages);
       });
     });
 
@@ -260,12 +676,17 @@
       }
       button.disabled = true;
       try {
-        if (form.dataset.upload === "uploading") status.textContent += " Saving when the upload ends…";
+        if (form.dataset.upload === "uploading" || form.dataset.upload === "paused") {
+          status.textContent += " Saving when the upload ends…";
+        }
         let fileInputData;
+        form.dataset.saving = "true";
         try {
           fileInputData = await current.promise;
         } catch (_) {
           return; // the upload's error is already shown
+        } finally {
+          delete form.dataset.saving;
         }
         showErrors([]);
         const label = kind.label(form);
@@ -301,9 +722,11 @@
     list.replaceChildren(
       ...documents.map((doc) => {
         const file = doc.attachment;
+        // ``url`` checks the permission and finds the file when followed: a link stays good after a
+        // background move, where a signed ``downloadUrl`` would name the temporary key it left.
         const link =
-          file && file.downloadUrl
-            ? element("a", { href: file.downloadUrl, class: "download" }, file.name || "download")
+          file && file.url
+            ? element("a", { href: file.url, class: "download" }, file.name || "download")
             : element("span", { class: "muted" }, file ? file.name : "no file");
         const when = new Date(doc.createdAt).toLocaleString();
         return element("li", { "data-id": doc.id }, element("strong", {}, doc.title), " ", link, " ", element("small", {}, when));
@@ -349,6 +772,7 @@
     }
   }
 
+  remembered.prune();
   root.querySelectorAll("form.upload").forEach(setUpForm);
   refreshLists();
 })();
