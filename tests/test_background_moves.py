@@ -8,6 +8,7 @@ moto's S3 server and Azurite. One test kills a worker with SIGKILL in the middle
 from __future__ import annotations
 
 import os
+import posixpath
 import time
 from io import StringIO
 from pathlib import Path
@@ -134,6 +135,30 @@ def test_moves_run_in_the_request_by_default(user):
     doc, key = save_doc(fs, user)
     assert holds(doc).startswith("docs/report") and not fs_storage.exists(key)
     assert task_results() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_url_signed_while_the_move_was_pending_still_serves_the_file_after_it(user, settings):
+    """The filesystem's signed URL of a temporary key serves the moved copy once the key is gone."""
+    from async_uploads.tasks import _run_move
+
+    settings.ASYNC_UPLOADS = BACKGROUND
+    fs = Backend("filesystem", FsDoc, None, fs_storage, _client(user))
+    doc, key = save_doc(fs, user)
+    signed = download(fs.client, doc)["Location"]  # signed for the temporary key, the move pending
+    lost, lost_key = save_doc(fs, user, filename="lost.pdf")
+    signed_lost = download(fs.client, lost)["Location"]
+
+    assert _run_move(AsyncTempFile.objects.get(key=key).pk) == "moved"  # what the worker runs
+    assert not fs_storage.exists(key) and holds(doc) != key
+    served = fs.client.get(signed)
+    assert served.status_code == 200 and b"".join(served.streaming_content) == PDF
+    assert f'filename="{posixpath.basename(holds(doc))}"' in served["Content-Disposition"]
+
+    # A temporary key that is gone without a move (its object deleted) still answers not_found.
+    fs_storage.delete(lost_key)
+    missing = fs.client.get(signed_lost)
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
 
 
 @pytest.mark.django_db(transaction=True)

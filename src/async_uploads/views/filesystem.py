@@ -324,6 +324,24 @@ class FileSystemAsyncStoragePartView(RegistryView):
         return response
 
 
+def _moved_from(storage: FileSystemAsyncUploadStorage, key: str) -> str | None:
+    """Return where the upload at temporary ``key`` was moved, or ``None``.
+
+    A URL signed while the record still held its temporary key (a background move pending) would
+    otherwise stop working the moment the move deletes that key. The move copied those same bytes
+    to the permanent name before it deleted anything, so the URL serves them from there.
+    """
+    if not storage.is_temporary_path(key):
+        return None
+    moved = (
+        AsyncTempFile.objects.filter(key=key, error__isnull=True)
+        .exclude(moved_to_location="")
+        .values_list("moved_to_location", flat=True)
+        .first()
+    )
+    return moved or None
+
+
 class FileSystemAsyncStorageDownloadView(RegistryView):
     """Serve a file of :class:`FileSystemAsyncUploadStorage` from a signed, expiring URL.
 
@@ -346,7 +364,14 @@ class FileSystemAsyncStorageDownloadView(RegistryView):
         try:
             handle = field.storage.open(key, "rb")
         except (FileNotFoundError, IsADirectoryError):
-            return json_error(ErrorCode.NOT_FOUND, "The file no longer exists.")
+            moved = _moved_from(field.storage, key)
+            try:
+                if moved is None:
+                    raise FileNotFoundError(key)
+                handle = field.storage.open(moved, "rb")
+            except (FileNotFoundError, IsADirectoryError):
+                return json_error(ErrorCode.NOT_FOUND, "The file no longer exists.")
+            key = moved
         filename = payload.get("n") or safe_basename(key)
         inline = bool(payload.get("i"))
         if inline and field.storage.must_download_as_attachment(key, filename=payload.get("n")):
