@@ -25,6 +25,8 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# The test project's apps and helpers (tests.settings, tests.servers), run from any directory.
+sys.path.insert(0, str(ROOT))
 PY = sys.executable
 MiB = 1024 * 1024
 CSRF = "a" * 32

@@ -2,7 +2,8 @@
 
 Playwright for Python drives the system browser from Debian's ``chromium`` package
 (``executable_path``; Playwright never downloads one). Where the browser is missing, the browser
-tests skip loudly; under ``CI=true`` they fail instead (``.ci/run`` installs the package).
+tests skip loudly; under ``CI=true`` they fail instead (``.ci/run`` installs the package). They
+run in the SQLite legs only (see ``pytest_collection_modifyitems``).
 
 ``CHROMIUM`` names another binary. Playwright's sync API runs an event loop in the test's thread,
 which makes Django's ORM refuse to run there (the tests only touch the database between browser
@@ -33,6 +34,25 @@ CHROMIUM_ARGS = [
 ]
 #: Where screenshots of failing browser tests go (CI keeps the workspace).
 ARTIFACTS = Path(__file__).resolve().parent.parent / ".browser-artifacts"
+
+
+def on_sqlite() -> bool:
+    return (os.environ.get("DATABASE_URL") or "sqlite").startswith("sqlite")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser tests in the SQLite legs only.
+
+    They drive the JavaScript clients (the widget, the demo page, Uppy); the server side they reach
+    is the same code the HTTP-level tests run on every database. The PostgreSQL and MariaDB legs
+    would repeat them at the price of minutes per leg (``make test``, ``scripts/ci-matrix.sh``).
+    """
+    if on_sqlite():
+        return
+    skip = pytest.mark.skip(reason="browser tests run in the SQLite legs (the same server code runs here without one)")
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(skip)
 
 
 def chromium_path() -> str | None:
