@@ -405,6 +405,12 @@ def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
         else:
             route.abort("connectionreset")  # the connection drops: every try of the other parts fails
 
+    def sessions() -> list[tuple[Any, ...]]:
+        return example.rows(
+            "SELECT state FROM async_uploads_uploadsession"
+            " WHERE key LIKE '%draft%' OR key LIKE '%survey-scans%' ORDER BY id"
+        )
+
     def wait_held() -> None:
         deadline = time.monotonic() + 20
         while not held and time.monotonic() < deadline:
@@ -421,7 +427,7 @@ def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
     page.set_input_files(f"{form} input[type=file]", files=[str(path)])
     page.locator(f"{form} button.pause").wait_for()
     wait_held()
-    assert example.rows("SELECT state FROM async_uploads_uploadsession ORDER BY id") == [("aborted",), ("open",)]
+    assert sessions() == [("aborted",), ("open",)]
     status = page.locator(f"{form} .status").inner_text()
     assert status.startswith(f"Uploading survey-scans.pdf (9.0 MB) in {part_count} parts"), status
     page.click(f"{form} button.pause")
@@ -440,7 +446,7 @@ def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
     assert len(stored) == 1
     assert example.rows("SELECT COUNT(*) FROM example_document WHERE title = 'Survey scans'") == [(0,)]
     # Kept for the resume.
-    assert example.rows("SELECT state FROM async_uploads_uploadsession ORDER BY id") == [("aborted",), ("open",)]
+    assert sessions() == [("aborted",), ("open",)]
 
     # A reload, the same file: only the parts storage does not hold go.
     page.unroute("**/*", parts_route)
@@ -459,8 +465,28 @@ def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
     body = page.request.get(link.get_attribute("href")).body()
     assert body == content, body[:300]
     # The same session taken up after the reload, completed; nothing left to resume.
-    assert example.rows("SELECT state FROM async_uploads_uploadsession ORDER BY id") == [("aborted",), ("completed",)]
+    assert sessions() == [("aborted",), ("completed",)]
     assert page.evaluate("Object.keys(localStorage).filter(k => k.includes(':multipart:'))") == []
+    assert page.console_errors == []
+
+
+@pytest.mark.browser
+def test_a_large_file_refused_when_its_parts_are_put_together_leaves_nothing(example: Example, page: Any) -> None:
+    sign_in(page, example)
+    documents = example.count("example_document")
+    fake = b"Plain text that calls itself a PDF.\n" * (6 * MiB // 36)  # above the threshold: in parts
+    page.fill("#document-form input[name=title]", "Fake scan")
+    pick(page, "#document-form", "fake-scan.pdf", fake, "application/pdf")
+    text = errors_of(page, "#document-form")
+    assert "The uploaded content is text/plain (text), which is not an accepted type for fake-scan.pdf" in text
+    assert "invalid_file_type" in text
+    assert "again" not in text  # nothing to resume: the server aborted the session
+    assert page.locator("#document-form").get_attribute("data-upload") == "failed"
+    assert not page.locator("#document-form progress").is_visible()
+    assert not page.locator("#document-form button.pause").is_visible()
+    assert example.rows("SELECT state FROM async_uploads_uploadsession WHERE key LIKE '%fake-scan%'") == [("aborted",)]
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.includes(':multipart:'))") == []
+    assert example.count("example_document") == documents
     assert page.console_errors == []
 
 

@@ -384,7 +384,12 @@
         // The answer to an earlier try was lost, but the server had completed it.
         if (attempt > 1 && error.codes && error.codes.includes("upload_session_closed")) break;
         if (!error.retry) {
-          if (error.messages) remembered.forget(id); // refused at verification: the session is gone
+          if (!(error.codes || []).includes("invalid_input")) {
+            // Refused at verification (the server aborted the session), or closed: nothing to resume.
+            // A part missing or of the wrong size (invalid_input) keeps it open: picking the file again sends it.
+            remembered.forget(id);
+            entry.session = null;
+          }
           throw error;
         }
         if (attempt >= TRIES) throw error;
@@ -598,8 +603,8 @@
       if (usesParts(file)) {
         setState("uploading", `Starting the upload of ${file.name} (${formatSize(file.size)}) in parts…`);
         const key = await uploadInParts(entry, kind.field, (loaded, total) => {
+          if (entry !== current) return; // replaced: the bar is the new file's
           onProgress(loaded, total);
-          if (entry !== current) return;
           if (form.dataset.upload === "uploading" && entry.session) {
             const parts = entry.session.partCount;
             status.textContent =
@@ -608,6 +613,7 @@
             showPauseResume(entry);
           }
         });
+        if (entry.stopped) throw entry.stopped; // replaced while it completed: its key is not wanted
         onProgress(file.size, file.size);
         setState("uploaded", `Uploaded ${file.name} (${formatSize(file.size)}) in parts.`);
         showPauseResume(null);
