@@ -20,6 +20,14 @@ if command -v npm >/dev/null 2>&1; then
 else
   echo "NOTE: npm not found (Debian: apt-get install nodejs npm); the Azure tests will be skipped." >&2
 fi
+# Uppy (@uppy/core and @uppy/aws-s3 5.x, pinned in tests/uppy/package-lock.json), bundled by esbuild
+# to tests/uppy/dist/uppy.js for the Uppy browser test. Without npm that test skips loudly (and
+# fails under CI=true).
+if command -v npm >/dev/null 2>&1; then
+  (cd tests/uppy && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+else
+  echo "NOTE: npm not found (Debian: apt-get install nodejs npm); the Uppy browser test will be skipped." >&2
+fi
 # The example's GraphiQL page's files (example_project/graphiql/, pinned in its package-lock.json),
 # copied to example_project/example/static/graphiql/; without npm the page falls back to the CDN.
 bash scripts/build-graphiql.sh
