@@ -20,11 +20,13 @@ if command -v npm >/dev/null 2>&1; then
 else
   echo "NOTE: npm not found (Debian: apt-get install nodejs npm); the Azure tests will be skipped." >&2
 fi
-# Uppy (@uppy/core and @uppy/aws-s3 5.x, pinned in tests/uppy/package-lock.json), bundled by esbuild
-# to tests/uppy/dist/uppy.js for the Uppy browser test. Without npm that test skips loudly (and
-# fails under CI=true).
+# Uppy 6 and Uppy 5 (@uppy/core with @uppy/aws-s3, pinned in tests/uppy/ and tests/uppy5/
+# package-lock.json), each bundled by esbuild to dist/uppy.js for the Uppy browser test. Without
+# npm that test skips loudly (and fails under CI=true).
 if command -v npm >/dev/null 2>&1; then
-  (cd tests/uppy && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+  for dir in tests/uppy tests/uppy5; do
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+  done
 else
   echo "NOTE: npm not found (Debian: apt-get install nodejs npm); the Uppy browser test will be skipped." >&2
 fi
