@@ -280,3 +280,19 @@ def test_a_resume_after_a_pause_asks_the_server_for_the_parts_and_sends_only_the
     assert download(page, obj) == content
     assert not UploadSession.objects.filter(state=UploadSession.State.OPEN).exists()
     assert open_uploads(success["key"]) == []
+
+
+def test_a_file_the_field_refuses_fails_in_uppy_with_the_server_s_message_and_nothing_is_written(uppy):
+    page = uppy
+    calls, bucket = graphql_calls(page), bucket_requests(page)
+    open_before = open_uploads("")
+    page.set_input_files("#pick", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"plain text\n" * 100})
+    result = page.evaluate("() => uppy.upload().then((r) => ({ ok: r.successful.length, failed: r.failed.length }))")
+    assert result == {"ok": 0, "failed": 1}
+    [error] = events(page, "error")
+    assert error["message"] == "'notes.txt' is not an accepted file type; accepted: .pdf.", error
+    assert calls == ["startMultipartUpload"]
+    assert bucket == [], "nothing was sent to the bucket"
+    assert not UploadSession.objects.exists()
+    assert not AsyncTempFile.objects.exists()
+    assert open_uploads("") == open_before, "no multipart upload was started"
