@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/install.sh tests/node/package-lock.json example_project/graphiql/package-lock.json scripts/build-graphiql.sh
+$(STAMP): pyproject.toml scripts/install.sh tests/node/package-lock.json tests/uppy/package-lock.json tests/uppy/entry.js tests/uppy5/package-lock.json tests/uppy5/entry.js example_project/graphiql/package-lock.json scripts/build-graphiql.sh
 	VENV=$(VENV) PYTHON=$(PYTHON) bash scripts/install.sh
 	touch $(STAMP)
 

@@ -20,6 +20,16 @@ if command -v npm >/dev/null 2>&1; then
 else
   echo "NOTE: npm not found (Debian: apt-get install nodejs npm); the Azure tests will be skipped." >&2
 fi
+# Uppy 6 and Uppy 5 (@uppy/core with @uppy/aws-s3, pinned in tests/uppy/ and tests/uppy5/
+# package-lock.json), each bundled by esbuild to dist/uppy.js for the Uppy browser test. Without
+# npm that test skips loudly (and fails under CI=true).
+if command -v npm >/dev/null 2>&1; then
+  for dir in tests/uppy tests/uppy5; do
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+  done
+else
+  echo "NOTE: npm not found (Debian: apt-get install nodejs npm); the Uppy browser test will be skipped." >&2
+fi
 # The example's GraphiQL page's files (example_project/graphiql/, pinned in its package-lock.json),
 # copied to example_project/example/static/graphiql/; without npm the page falls back to the CDN.
 bash scripts/build-graphiql.sh
