@@ -340,3 +340,27 @@ def test_an_error_hides_the_status_and_the_bar_and_a_new_status_clears_it(admin_
     page.click("input[name=_save]")
     page.wait_for_url("**/admin/testapp/profile/")
     assert saved_bytes(Profile.objects.get().resume) == PDF
+
+
+def test_the_same_file_picked_again_after_a_failed_upload_uploads_again(admin_page, tmp_path):
+    """A browser fires no change for a pick equal to the input's value: the widget empties it after each pick."""
+    path = tmp_path / "again.pdf"
+    path.write_bytes(PDF)
+    page = admin_page
+    page.route("**/async-uploads/upload-file-direct/**", lambda route: route.abort())
+    page.goto(page.base_url + "/admin/testapp/profile/add/")
+    box = widget(page, "resume")
+    picker = box.locator(".async-file-input__picker")
+    picker.set_input_files(str(path))
+    page.wait_for_function("el => !el.hasAttribute('data-busy')", arg=box.element_handle(), timeout=15_000)
+    assert "could not reach the storage" in box.locator(".async-file-input__error").inner_text()
+    assert picker.input_value() == ""  # so choosing again.pdf once more is a change the widget hears
+    page.unroute("**/async-uploads/upload-file-direct/**")
+    picker.set_input_files(str(path))
+    page.wait_for_function("el => el.dataset.uploaded === 'true'", arg=box.element_handle(), timeout=15_000)
+    assert box.locator(".async-file-input__status").inner_text() == "Uploaded again.pdf."
+    assert picker.input_value() == ""
+    page.fill("#id_name", "Sam")
+    page.click("input[name=_save]")
+    page.wait_for_url("**/admin/testapp/profile/")
+    assert saved_bytes(Profile.objects.get().resume) == PDF

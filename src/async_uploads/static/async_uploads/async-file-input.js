@@ -690,7 +690,10 @@
     }
     var widget = input.closest(SELECTOR);
     if (widget && input.files && input.files.length) {
-      upload(widget, input.files[0]);
+      var file = input.files[0];
+      // Emptied once taken: the same file chosen again (to retry, or after Remove) is a change again.
+      input.value = "";
+      upload(widget, file);
     }
   });
 
