@@ -313,7 +313,8 @@ def test_no_progress_bar_or_picker_text_shows_before_a_file_is_picked(admin_page
     assert page.console_errors == []
 
 
-def test_an_error_hides_the_status_and_the_bar_and_a_new_status_clears_it(admin_page):
+def test_saving_during_an_upload_says_to_wait_beside_the_bar(admin_page):
+    """The running upload is the widget's state: the refused save adds a note, the bar and status stay."""
     page = admin_page
     held: list[Any] = []
     page.route("**/async-uploads/upload-file-direct/**", lambda route: held.append(route))
@@ -329,8 +330,10 @@ def test_an_error_hides_the_status_and_the_bar_and_a_new_status_clears_it(admin_
     page.fill("#id_name", "Ida")
     page.click("input[name=_save]")  # refused by the page: the upload is still running
     error, status = box.locator(".async-file-input__error"), box.locator(".async-file-input__status")
-    assert error.inner_text() == "Wait for the upload to finish before saving."
-    assert status.inner_text() == "" and box.locator(".async-file-input__progress").is_hidden()
+    assert status.inner_text() == "Uploading held.pdf… Wait for the upload to finish before saving."
+    assert error.is_hidden() and box.locator(".async-file-input__progress").is_visible()
+    page.click("input[name=_save]")  # said once, however often
+    assert status.inner_text() == "Uploading held.pdf… Wait for the upload to finish before saving."
     held[0].continue_()
     page.wait_for_function("el => !el.hasAttribute('data-busy')", arg=box.element_handle(), timeout=15_000)
     assert status.inner_text() == "Uploaded held.pdf."

@@ -166,13 +166,18 @@ def test_pause_stops_the_parts_and_resume_sends_only_the_rest(admin_page, in_par
         page.wait_for_timeout(50)
     assert held, "part 2 was never sent"
     assert pause.is_visible()
+    page.click("input[name=_save]")  # refused while the parts go: the bar and status stay
+    status, bar, error = (box.locator(f".async-file-input__{name}") for name in ("status", "progress", "error"))
+    assert status.inner_text() == "Uploading big.pdf… Wait for the upload to finish before saving."
+    assert bar.is_visible() and error.is_hidden()
     pause.click()
     page.wait_for_function("el => el.hasAttribute('data-paused')", arg=box.element_handle(), timeout=10_000)
     assert resume.is_visible() and pause.is_hidden()
-    assert box.locator(".async-file-input__status").inner_text() == "Paused at 45%."
-    # Saving while paused is refused: the file has not arrived.
+    assert status.inner_text() == "Paused at 45%."
+    # Saving while paused is refused too: the file has not arrived.
     page.click("input[name=_save]")
-    assert box.locator(".async-file-input__error").inner_text() == "Wait for the upload to finish before saving."
+    assert status.inner_text() == "Paused at 45%. Wait for the upload to finish before saving."
+    assert bar.is_visible() and error.is_hidden()
     assert not FsBig.objects.exists()
     before = len(routed)
     resume.click()

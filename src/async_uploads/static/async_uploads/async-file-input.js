@@ -763,7 +763,10 @@
     }
   });
 
-  // No submit while a file is still on its way: the form would save without it.
+  var WAIT = "Wait for the upload to finish before saving.";
+
+  // No submit while a file is still on its way: the form would save without it. The upload stays
+  // the widget's one state: the note joins its status line, the progress bar stays.
   document.addEventListener(
     "submit",
     function (event) {
@@ -771,7 +774,11 @@
       if (busy) {
         event.preventDefault();
         event.stopImmediatePropagation();
-        setError(busy, "Wait for the upload to finish before saving.");
+        var status = part(busy, "status");
+        var text = status.textContent;
+        if (text.indexOf(WAIT) < 0) {
+          status.textContent = text ? text + " " + WAIT : WAIT;
+        }
       }
     },
     true
