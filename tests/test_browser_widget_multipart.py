@@ -289,3 +289,33 @@ def test_a_5xx_part_is_sent_again_a_4xx_is_not_and_parts_are_signed_in_batches_o
     page.click("input[name=_save]")
     page.wait_for_selector(".errornote")
     assert not FsBig.objects.exists()
+
+
+def test_a_new_pick_before_the_start_answers_aborts_the_session_the_late_answer_opened(admin_page, in_parts, big_file):
+    in_parts()
+    path, _ = big_file
+    page = admin_page
+    held: list[Any] = []
+    page.route("**/multipart/start/", lambda route: held.append(route))
+    page.goto(add_url(page, FsBig))
+    box = widget(page, "file")
+    box.locator(".async-file-input__picker").set_input_files(str(path))
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held
+    small = b"%PDF-1.4\n" + b"s" * 1000 + b"\n%%EOF\n"  # under the threshold: a single upload
+    box.locator(".async-file-input__picker").set_input_files(
+        {"name": "small.pdf", "mimeType": "application/pdf", "buffer": small}
+    )
+    with page.expect_response(lambda r: "/multipart/abort/" in r.url, timeout=5_000) as aborted:
+        held[0].continue_()  # the server opens the session only now, after the pick that drops it
+    assert aborted.value.status == 200
+    session = UploadSession.objects.get()
+    assert session.state == UploadSession.State.ABORTED
+    assert not os.path.exists(fs_storage.parts_directory(session.upload_id)), "no part files left"
+    wait_idle(page, box)
+    assert box.locator(".async-file-input__status").inner_text() == "Uploaded small.pdf."
+    assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('async-uploads:'))") == []
+    save_and_check(page, FsBig, small)

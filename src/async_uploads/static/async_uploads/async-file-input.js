@@ -364,10 +364,14 @@
   }
 
   /* Start a session, or take up the one remembered for this file if the server still has it open.
-   * Resolves to {session, arrived: {partNumber: size}}. */
-  function openSession(widget, file, id, current) {
+   * Resolves to {session, arrived: {partNumber: size}}. The session is on ``token`` as soon as it is
+   * known, so a Remove or a new pick meanwhile can abort it; one that answers after the token was
+   * dropped is aborted at once. */
+  function openSession(widget, file, id, current, token) {
     var known = remembered(id) || current || null; // ``current``: the session of this page's last try
+    token.storeId = id;
     function start() {
+      token.session = null;
       var data = {
         fieldId: widget.dataset.asyncFieldId,
         filename: file.name,
@@ -384,6 +388,11 @@
           partSize: started.partSize,
           partCount: started.partCount,
         };
+        token.session = session;
+        if (token.dropped) {
+          abortSession(widget, token); // dropped while the server was opening it
+          throw pausedError();
+        }
         remember(id, session);
         return { session: session, arrived: {} };
       });
@@ -391,6 +400,7 @@
     if (!known) {
       return start();
     }
+    token.session = known;
     var query = "?key=" + encodeURIComponent(known.key) + "&uploadId=" + encodeURIComponent(known.uploadId);
     return api(widget, "GET", widget.dataset.multipartParts + query).then(
       function (listed) {
@@ -414,10 +424,8 @@
   function uploadInParts(widget, file, token, onProgress, current) {
     var id = fingerprint(widget, file);
     var concurrency = Math.max(1, parseInt(widget.dataset.multipartConcurrency, 10) || 4);
-    return openSession(widget, file, id, current).then(function (opened) {
+    return openSession(widget, file, id, current, token).then(function (opened) {
       var session = opened.session;
-      token.session = session;
-      token.storeId = id;
       if (token.stopped) {
         throw pausedError();
       }
@@ -555,6 +563,7 @@
       }
       stopParts(running);
       if (dropSession) {
+        running.dropped = true; // a session that is still being opened is aborted when it answers
         abortSession(widget, running);
       }
     }
