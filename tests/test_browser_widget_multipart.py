@@ -30,12 +30,12 @@ admin_page = single.admin_page  # the fixture: the page signed in to the admin
 
 @pytest.fixture
 def in_parts(settings: Any) -> Any:
-    def configure(concurrency: int = 4) -> None:
+    def configure(concurrency: int = 4, pending: int = 1024 * MiB) -> None:
         settings.ASYNC_UPLOADS = {
             "MULTIPART_PART_SIZE": 5 * MiB,
             "MULTIPART_THRESHOLD": 5 * MiB,
             "MULTIPART_CONCURRENCY": concurrency,
-            "MAX_PENDING_BYTES": 1024 * MiB,
+            "MAX_PENDING_BYTES": pending,
         }
 
     return configure
@@ -319,3 +319,40 @@ def test_a_new_pick_before_the_start_answers_aborts_the_session_the_late_answer_
     assert box.locator(".async-file-input__status").inner_text() == "Uploaded small.pdf."
     assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('async-uploads:'))") == []
     save_and_check(page, FsBig, small)
+
+
+def test_a_new_pick_waits_for_the_abort_so_the_old_session_does_not_count_against_the_quota(
+    admin_page, in_parts, big_file, tmp_path
+):
+    in_parts(concurrency=1, pending=16 * MiB)  # room for one 11 MiB session, not two
+    path, _ = big_file
+    other = pdf_of(SIZE, seed=8)
+    (tmp_path / "other.pdf").write_bytes(other)
+    page = admin_page
+    held_parts: list[Any] = []
+    held_abort: list[Any] = []
+    page.route("**/upload-part-direct/**", lambda route: held_parts.append(route))  # the first parts never arrive
+    page.route("**/multipart/abort/", lambda route: held_abort.append(route))
+    page.goto(add_url(page, FsBig))
+    box = widget(page, "file")
+    box.locator(".async-file-input__picker").set_input_files(str(path))
+    for _ in range(200):
+        if held_parts:
+            break
+        page.wait_for_timeout(50)
+    assert held_parts
+    box.locator(".async-file-input__picker").set_input_files(str(tmp_path / "other.pdf"))
+    for _ in range(100):
+        if held_abort:
+            break
+        page.wait_for_timeout(50)
+    assert held_abort
+    page.unroute("**/upload-part-direct/**")
+    page.wait_for_timeout(300)  # a start sent now would still find the old session open
+    held_abort[0].continue_()
+    wait_idle(page, box)
+    assert box.locator(".async-file-input__error").is_hidden(), box.locator(".async-file-input__error").inner_text()
+    assert box.locator(".async-file-input__status").inner_text() == "Uploaded other.pdf."
+    states = sorted(UploadSession.objects.values_list("state", flat=True))
+    assert states == [UploadSession.State.ABORTED, UploadSession.State.COMPLETED]
+    save_and_check(page, FsBig, other)

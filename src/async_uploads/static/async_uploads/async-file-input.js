@@ -372,6 +372,9 @@
     token.storeId = id;
     function start() {
       token.session = null;
+      if (token.dropped) {
+        return Promise.reject(pausedError()); // dropped while the remembered session was asked about
+      }
       var data = {
         fieldId: widget.dataset.asyncFieldId,
         filename: file.name,
@@ -381,7 +384,7 @@
       if (widget.dataset.instanceId) {
         data.instanceId = widget.dataset.instanceId;
       }
-      return api(widget, "POST", widget.dataset.multipartStart, data).then(function (started) {
+      token.opening = api(widget, "POST", widget.dataset.multipartStart, data).then(function (started) {
         var session = {
           key: started.key,
           uploadId: started.uploadId,
@@ -396,6 +399,7 @@
         remember(id, session);
         return { session: session, arrived: {} };
       });
+      return token.opening;
     }
     if (!known) {
       return start();
@@ -521,19 +525,32 @@
     });
   }
 
-  /* Abort ``token``'s session on the server (nothing of it is left) and forget it. */
+  var ABORT_WAIT = 5000; // ms a new upload waits at most for the abort of the one it replaces
+
+  /* Abort ``token``'s session on the server (nothing of it is left) and forget it. Resolves once the
+   * server answered (the same promise as ``token.aborting``). */
   function abortSession(widget, token) {
     var session = token && token.session;
     if (!session) {
-      return;
+      return token.aborting || Promise.resolve();
     }
     token.session = null;
     forget(token.storeId);
-    api(widget, "POST", widget.dataset.multipartAbort, { key: session.key, uploadId: session.uploadId }).catch(
-      function () {
-        // already closed; the cleanup command aborts what is left past its expiry
-      }
-    );
+    token.aborting = api(widget, "POST", widget.dataset.multipartAbort, {
+      key: session.key,
+      uploadId: session.uploadId,
+    }).catch(function () {
+      // already closed; the cleanup command aborts what is left past its expiry
+    });
+    return token.aborting;
+  }
+
+  /* ``promise``, or nothing after ``ms``, whichever comes first; never rejects. */
+  function bounded(promise, ms) {
+    return new Promise(function (resolve) {
+      setTimeout(resolve, ms);
+      promise.then(resolve, resolve);
+    });
   }
 
   function showPauseResume(widget, state) {
@@ -553,9 +570,11 @@
   }
 
   /* Stop the widget's running upload, if any: its result is no longer wanted. With ``dropSession``
-   * an upload in parts is also aborted on the server. */
+   * an upload in parts is also aborted on the server. Resolves once that abort was answered (or
+   * after ABORT_WAIT): until then the server still counts the session against the quotas. */
   function cancel(widget, dropSession) {
     var running = widget._asyncUpload;
+    var closed = Promise.resolve();
     widget._asyncUpload = null;
     if (running) {
       if (running.xhr) {
@@ -564,10 +583,22 @@
       stopParts(running);
       if (dropSession) {
         running.dropped = true; // a session that is still being opened is aborted when it answers
-        abortSession(widget, running);
+        if (running.session) {
+          closed = abortSession(widget, running);
+        } else if (running.opening) {
+          closed = running.opening.then(
+            function () {
+              return running.aborting;
+            },
+            function () {
+              return running.aborting; // set if the late answer opened a session
+            }
+          );
+        }
       }
     }
     showPauseResume(widget, "none");
+    return bounded(closed, ABORT_WAIT);
   }
 
   /* The last value that names a usable file (or none): what "Keep the current file" restores. */
@@ -605,7 +636,7 @@
     // The same file picked again takes up its session (as after a reload); another one replaces it.
     var sameFile = !!(previous && inParts && previous.storeId === fingerprint(widget, file));
     goodValue(widget);
-    cancel(widget, !resuming && !sameFile); // a newer pick supersedes the running upload
+    var closed = cancel(widget, !resuming && !sameFile); // a newer pick supersedes the running upload
     widget._asyncUpload = token;
     widget._asyncFile = file;
     widget.dataset.busy = "true";
@@ -618,6 +649,9 @@
     }
     emit(widget, "start", { file: file });
     var wantSize = widget.dataset.image === "true" ? imageSize(file) : Promise.resolve(null);
+    wantSize = Promise.all([wantSize, closed]).then(function (both) {
+      return both[0]; // the replaced session no longer counts against the quotas
+    });
     var key = null;
     function onProgress(loaded, total) {
       if (widget._asyncUpload === token) {
