@@ -60,10 +60,14 @@ def backend_ready(request: Any, backend: str, live_server: Any) -> None:
         azure_storage.apply_cors([live_server.url])
 
 
-def count_part_requests(page: Any) -> list[str]:
-    sent: list[str] = []
-    page.on("request", lambda r: sent.append(r.url) if r.method == "PUT" else None)
+def count_part_requests(page: Any) -> list[Any]:
+    sent: list[Any] = []
+    page.on("request", lambda r: sent.append(r) if r.method == "PUT" else None)
     return sent
+
+
+def cookies_sent(request: Any) -> bool:
+    return "cookie" in request.all_headers()
 
 
 def wait_idle(page: Any, box: Any, timeout: int = 60_000) -> None:
@@ -123,13 +127,16 @@ def test_parts_cut_off_then_a_reload_and_the_same_pick_send_only_the_missing_par
     page.unroute("**/*")
     page.reload()
     sent = count_part_requests(page)
-    box = widget(page, "file")
-    box.locator(".async-file-input__picker").set_input_files(str(path))
+    with page.expect_request("**/multipart/parts/**") as asked:
+        box = widget(page, "file")
+        box.locator(".async-file-input__picker").set_input_files(str(path))
     wait_idle(page, box)
     assert box.locator(".async-file-input__error").is_hidden(), box.locator(".async-file-input__error").inner_text()
     assert box.locator(".async-file-input__status").inner_text() == "Uploaded big.pdf."
     assert box.locator(".async-file-input__progress").evaluate("el => el.value === el.max && el.max > 0")
     assert len(sent) == 2, sent  # parts 2 and 3 only: part 1 had arrived
+    # The part requests carry no cookies, the server's own calls do (the session signs the user in).
+    assert cookies_sent(asked.value) and not any(cookies_sent(r) for r in sent)
     assert UploadSession.objects.get().key == session.key  # the remembered session, not a new one
     assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('async-uploads:'))") == []
     save_and_check(page, model, content)

@@ -150,8 +150,8 @@
     });
   }
 
-  function errorText(xhr) {
-    var text = xhr.responseText || "";
+  function errorText(status, text) {
+    text = text || "";
     try {
       var data = JSON.parse(text);
       if (data && data.message) {
@@ -161,7 +161,7 @@
       // S3 and Azure answer XML
     }
     var match = /<Message>([^<]*)<\/Message>/.exec(text);
-    return "The storage refused the upload (HTTP " + xhr.status + (match ? ": " + match[1] : "") + ").";
+    return "The storage refused the upload (HTTP " + status + (match ? ": " + match[1] : "") + ").";
   }
 
   /* Send the file to the signed target: multipart POST (the Django server, S3) or PUT (Azure).
@@ -188,7 +188,7 @@
           onProgress(file.size, file.size);
           resolve();
         } else {
-          reject(new Error(errorText(xhr)));
+          reject(new Error(errorText(xhr.status, xhr.responseText)));
         }
       };
       xhr.onerror = function () {
@@ -296,8 +296,36 @@
     return error;
   }
 
-  /* Send one part as the raw body with exactly the signed method, URL and headers (no cookies). */
+  function sameOrigin(url) {
+    try {
+      return new URL(url, window.location.href).origin === window.location.origin;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function partRefused(status, text) {
+    var error = new Error(errorText(status, text));
+    error.status = status;
+    error.retry = status >= 500; // a 4xx will not get better by sending the same request again
+    return error;
+  }
+
+  function partUnreachable() {
+    var error = new Error("A part could not reach the storage (network or CORS error).");
+    error.retry = true;
+    return error;
+  }
+
+  /* Send one part as the raw body with exactly the signed method, URL and headers, and no cookies:
+   * the signature is the part's only credential. A cross-origin XMLHttpRequest (S3, Azure) sends no
+   * cookies without withCredentials and reports the bytes as they go; a same-origin one (this
+   * server's part view) always would, so that part goes by fetch with credentials "omit", and the
+   * bar moves when it has arrived. */
   function sendPart(target, body, token, onProgress) {
+    if (sameOrigin(target.url)) {
+      return fetchPart(target, body, token, onProgress);
+    }
     return new Promise(function (resolve, reject) {
       var xhr = new XMLHttpRequest();
       token.xhrs.push(xhr);
@@ -321,16 +349,12 @@
           onProgress(body.size);
           resolve();
         } else {
-          var error = new Error(errorText(xhr));
-          error.retry = xhr.status >= 500; // a 4xx will not get better by sending again
-          reject(error);
+          reject(partRefused(xhr.status, xhr.responseText));
         }
       };
       xhr.onerror = function () {
         done();
-        var error = new Error("A part could not reach the storage (network or CORS error).");
-        error.retry = true;
-        reject(error);
+        reject(partUnreachable());
       };
       xhr.onabort = function () {
         done();
@@ -338,6 +362,65 @@
       };
       xhr.send(body);
     });
+  }
+
+  function fetchPart(target, body, token, onProgress) {
+    var controller = new AbortController();
+    var handle = {
+      abort: function () {
+        controller.abort();
+      },
+    };
+    token.xhrs.push(handle); // stopParts aborts it like a request in flight
+    function done() {
+      var i = token.xhrs.indexOf(handle);
+      if (i >= 0) {
+        token.xhrs.splice(i, 1);
+      }
+    }
+    var headers = {};
+    (target.headers || []).forEach(function (header) {
+      headers[header.name] = header.value;
+    });
+    return fetch(target.url, {
+      method: target.method || "PUT",
+      body: body,
+      headers: headers,
+      credentials: "omit",
+      cache: "no-store",
+      signal: controller.signal,
+    })
+      .then(
+        function (response) {
+          return response.text().then(
+            function (text) {
+              return { response: response, text: text };
+            },
+            function () {
+              return { response: response, text: "" };
+            }
+          );
+        },
+        function () {
+          throw controller.signal.aborted ? pausedError() : partUnreachable();
+        }
+      )
+      .then(
+        function (answer) {
+          done();
+          if (controller.signal.aborted) {
+            throw pausedError();
+          }
+          if (!answer.response.ok) {
+            throw partRefused(answer.response.status, answer.text);
+          }
+          onProgress(body.size);
+        },
+        function (error) {
+          done();
+          throw error;
+        }
+      );
   }
 
   function sendPartWithRetries(target, body, token, onProgress) {
