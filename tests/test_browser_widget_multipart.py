@@ -229,18 +229,24 @@ def test_a_new_pick_aborts_the_running_session_on_the_server(admin_page, in_part
     save_and_check(page, FsBig, small)
 
 
-def test_a_5xx_part_is_sent_again_a_4xx_is_not_and_parts_are_signed_in_batches_of_100(admin_page, settings):
-    """On the filesystem (no smallest part): 1 KiB parts make 110 of them, so two sign calls."""
+def first_url(puts: dict[str, int]) -> str:
+    return next(iter(puts))
+
+
+def test_a_5xx_part_is_sent_again_a_403_is_signed_again_once_and_parts_are_signed_as_needed(admin_page, settings):
+    """On the filesystem (no smallest part): 1 KiB parts make 30 of them, signed 8 at a time (twice the
+    concurrency) as the parts go, not all up front, so no signature waits long enough to expire."""
     settings.ASYNC_UPLOADS = {
         "MULTIPART_PART_SIZE": 1024,
         "MULTIPART_THRESHOLD": 1,
         "MULTIPART_CONCURRENCY": 4,
         "MAX_PENDING_BYTES": 1024 * MiB,
     }
-    content = pdf_of(110 * 1024 - 10, seed=3)
+    content = pdf_of(30 * 1024 - 10, seed=3)
     page = admin_page
     puts: dict[str, int] = {}
     signs: list[int] = []
+    expired: list[str] = []
 
     def flaky(route: Any) -> None:
         request = route.request
@@ -253,6 +259,9 @@ def test_a_5xx_part_is_sent_again_a_4xx_is_not_and_parts_are_signed_in_batches_o
         first = next(iter(puts))
         if request.url == first and puts[first] <= 2:  # the first part answers 503 twice, then arrives
             route.fulfill(status=503, content_type="application/json", body='{"code": "x", "message": "busy"}')
+        elif len(puts) == 20 and not expired:  # the twentieth part's signature has expired
+            expired.append(request.url)
+            route.fulfill(status=403, content_type="application/json", body='{"code": "x", "message": "Expired."}')
         else:
             route.continue_()
 
@@ -264,11 +273,14 @@ def test_a_5xx_part_is_sent_again_a_4xx_is_not_and_parts_are_signed_in_batches_o
     )
     wait_idle(page, box)
     assert box.locator(".async-file-input__status").inner_text() == "Uploaded many.pdf."
-    assert signs == [100, 10]
-    assert len(puts) == 110 and sorted(puts.values()) == [1] * 109 + [3]
+    assert sorted(signs) == [1, 6, 8, 8, 8], signs  # 3 x 8 + 6 as the parts go, 1 for the expired part
+    assert signs[0] == 8 and signs.index(1) > 1
+    # 30 parts, the 503 part twice more, the expired part once more (newly signed).
+    assert expired and sum(puts.values()) == 33 and puts[first_url(puts)] == 3
     save_and_check(page, FsBig, content)
 
-    # A 4xx is the storage's refusal: not sent again, and the upload stops with the message shown.
+    # A 4xx is the storage's refusal: not sent again (a 403 only once more, with a new signature), and
+    # the upload stops with the message shown.
     FsBig.objects.all().delete()
     refused: list[str] = []
 
@@ -291,7 +303,7 @@ def test_a_5xx_part_is_sent_again_a_4xx_is_not_and_parts_are_signed_in_batches_o
     )
     wait_idle(page, box)
     assert box.locator(".async-file-input__error").inner_text() == "Signature expired."
-    assert len(refused) == 1
+    assert len(refused) == 2
     assert "error" in box.locator("input[type=hidden]").input_value()
     page.click("input[name=_save]")
     page.wait_for_selector(".errornote")

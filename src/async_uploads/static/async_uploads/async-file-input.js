@@ -535,54 +535,81 @@
         onProgress(total, file.size);
       }
       report();
-      var batches = [];
-      for (var i = 0; i < missing.length; i += SIGN_BATCH) {
-        batches.push(missing.slice(i, i + SIGN_BATCH));
-      }
-      function sendBatch(numbers) {
-        return api(widget, "POST", widget.dataset.multipartSign, {
+      // Parts are signed as they are needed, ``ahead`` at a time, the next batch asked for while the
+      // last parts of the current one are being sent: a signature is used soon after it was made,
+      // however slow the link (all of them signed up front would expire before the last parts go).
+      var ahead = Math.min(SIGN_BATCH, 2 * concurrency);
+      var targets = {}; // partNumber: its signed target
+      var signing = {}; // partNumber: the sign call that brings its target
+      var signedUpTo = 0; // parts missing[0..signedUpTo) are signed or being signed
+      var next = 0; // the index in ``missing`` of the next part to send
+      function sign(numbers) {
+        var call = api(widget, "POST", widget.dataset.multipartSign, {
           key: session.key,
           uploadId: session.uploadId,
           partNumbers: numbers,
         }).then(function (signed) {
-          var queue = signed.parts.slice();
-          function worker() {
-            if (token.stopped) {
-              return Promise.reject(pausedError());
-            }
-            var target = queue.shift();
-            if (!target) {
-              return Promise.resolve();
-            }
-            var number = target.partNumber;
-            var begin = (number - 1) * session.partSize;
-            var body = file.slice(begin, Math.min(begin + session.partSize, file.size));
-            return sendPartWithRetries(target, body, token, function (loaded) {
-              inFlight[number] = loaded;
-              report();
-            }).then(function () {
-              delete inFlight[number];
-              sent += body.size;
-              report();
-              return worker();
-            });
-          }
-          var workers = [];
-          for (var w = 0; w < Math.min(concurrency, queue.length); w++) {
-            workers.push(worker());
-          }
-          return Promise.all(workers).catch(function (error) {
-            stopParts(token); // one part failed for good: stop the others
-            throw error;
+          signed.parts.forEach(function (target) {
+            targets[target.partNumber] = target;
           });
         });
+        call.catch(function () {
+          // a worker that waits for this call sees the refusal; one signed ahead may never be waited for
+        });
+        numbers.forEach(function (n) {
+          signing[n] = call;
+        });
+        return call;
       }
-      return batches
-        .reduce(function (chain, numbers) {
-          return chain.then(function () {
-            return sendBatch(numbers);
+      function sendOne(number, body, resigned) {
+        function progress(loaded) {
+          inFlight[number] = loaded;
+          report();
+        }
+        return signing[number]
+          .then(function () {
+            return sendPartWithRetries(targets[number], body, token, progress);
+          })
+          .catch(function (error) {
+            if (error.status !== 403 || resigned || token.stopped) {
+              throw error;
+            }
+            progress(0); // refused as expired (or otherwise forbidden): signed again once
+            sign([number]);
+            return sendOne(number, body, true);
           });
-        }, Promise.resolve())
+      }
+      function worker() {
+        if (token.stopped) {
+          return Promise.reject(pausedError());
+        }
+        if (next >= missing.length) {
+          return Promise.resolve();
+        }
+        var index = next++;
+        if (signedUpTo - index < concurrency && signedUpTo < missing.length) {
+          sign(missing.slice(signedUpTo, signedUpTo + ahead));
+          signedUpTo = Math.min(missing.length, signedUpTo + ahead);
+        }
+        var number = missing[index];
+        var begin = (number - 1) * session.partSize;
+        var body = file.slice(begin, Math.min(begin + session.partSize, file.size));
+        return sendOne(number, body, false).then(function () {
+          delete inFlight[number];
+          sent += body.size;
+          report();
+          return worker();
+        });
+      }
+      var workers = [];
+      for (var w = 0; w < Math.min(concurrency, missing.length); w++) {
+        workers.push(worker());
+      }
+      return Promise.all(workers)
+        .catch(function (error) {
+          stopParts(token); // one part failed for good: stop the others
+          throw error;
+        })
         .then(function () {
           if (token.stopped) {
             throw pausedError();
