@@ -375,3 +375,42 @@ def test_a_new_pick_waits_for_the_abort_so_the_old_session_does_not_count_agains
     states = sorted(UploadSession.objects.values_list("state", flat=True))
     assert states == [UploadSession.State.ABORTED, UploadSession.State.COMPLETED]
     save_and_check(page, FsBig, other)
+
+
+def small_parts(settings: Any) -> None:
+    settings.ASYNC_UPLOADS = {
+        "MULTIPART_PART_SIZE": 1024,
+        "MULTIPART_THRESHOLD": 1,
+        "MULTIPART_CONCURRENCY": 4,
+        "MAX_PENDING_BYTES": 1024 * MiB,
+    }
+
+
+def test_complete_is_sent_again_after_a_network_error_and_the_completed_answer_counts(admin_page, settings):
+    """The first complete reaches the server, which completes the object, but its answer is lost."""
+    small_parts(settings)
+    content = pdf_of(3 * 1024, seed=5)
+    page = admin_page
+    answers: list[int] = []
+
+    def lose_the_first_answer(route: Any) -> None:
+        answer = route.fetch()
+        answers.append(answer.status)
+        if len(answers) == 1:
+            route.abort()  # to the browser a network error, after the server completed the object
+        else:
+            route.fulfill(response=answer)
+
+    page.route("**/multipart/complete/", lose_the_first_answer)
+    page.goto(add_url(page, FsBig))
+    box = widget(page, "file")
+    box.locator(".async-file-input__picker").set_input_files(
+        {"name": "lost.pdf", "mimeType": "application/pdf", "buffer": content}
+    )
+    wait_idle(page, box)
+    assert box.locator(".async-file-input__error").is_hidden(), box.locator(".async-file-input__error").inner_text()
+    assert box.locator(".async-file-input__status").inner_text() == "Uploaded lost.pdf."
+    assert answers == [200, 409]  # the second complete: this session is already completed
+    assert UploadSession.objects.get().state == UploadSession.State.COMPLETED
+    assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('async-uploads:'))") == []
+    save_and_check(page, FsBig, content)

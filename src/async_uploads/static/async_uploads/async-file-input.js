@@ -270,24 +270,63 @@
       options.headers["X-CSRFToken"] = csrfToken(widget);
       options.body = JSON.stringify(data);
     }
-    return fetch(url, options).then(function (response) {
-      return response.json().then(
-        function (body) {
-          if (!response.ok) {
-            var error = new Error(body.message || "The upload was refused (HTTP " + response.status + ").");
+    return fetch(url, options).then(
+      function (response) {
+        return response.json().then(
+          function (body) {
+            if (!response.ok) {
+              var error = new Error(body.message || "The upload was refused (HTTP " + response.status + ").");
+              error.status = response.status;
+              error.code = body.code;
+              error.retry = response.status >= 500;
+              throw error;
+            }
+            return body;
+          },
+          function () {
+            var error = new Error("The server answered HTTP " + response.status + ".");
             error.status = response.status;
-            error.code = body.code;
+            error.retry = response.status >= 500;
             throw error;
           }
-          return body;
-        },
-        function () {
-          var error = new Error("The server answered HTTP " + response.status + ".");
-          error.status = response.status;
+        );
+      },
+      function () {
+        var error = new Error("The server could not be reached (network error).");
+        error.retry = true;
+        throw error;
+      }
+    );
+  }
+
+  function later(ms) {
+    return new Promise(function (resolve) {
+      setTimeout(resolve, ms);
+    });
+  }
+
+  /* Complete ``session``, sent again like a part after a network error or a 5xx. A try after the
+   * first may find the session completed by an earlier try whose answer was lost: the server then
+   * answers upload_session_closed, saying the session "is completed" (not aborted or expired),
+   * and the object is there under the session's key. */
+  function completeSession(widget, session) {
+    var attempt = 0;
+    function tryOnce() {
+      attempt += 1;
+      return api(widget, "POST", widget.dataset.multipartComplete, {
+        key: session.key,
+        uploadId: session.uploadId,
+      }).catch(function (error) {
+        if (attempt > 1 && error.code === "upload_session_closed" && / is completed\b/.test(error.message)) {
+          return { key: session.key };
+        }
+        if (!error.retry || attempt >= PART_TRIES) {
           throw error;
         }
-      );
-    });
+        return later(400 * attempt).then(tryOnce);
+      });
+    }
+    return tryOnce();
   }
 
   function pausedError() {
@@ -438,9 +477,7 @@
           throw error;
         }
         onProgress(0);
-        return new Promise(function (resolve) {
-          setTimeout(resolve, 400 * attempt); // a short backoff: 0.4 s, then 0.8 s
-        }).then(tryOnce);
+        return later(400 * attempt).then(tryOnce); // a short backoff: 0.4 s, then 0.8 s
       });
     }
     return tryOnce();
@@ -614,10 +651,7 @@
           if (token.stopped) {
             throw pausedError();
           }
-          return api(widget, "POST", widget.dataset.multipartComplete, {
-            key: session.key,
-            uploadId: session.uploadId,
-          });
+          return completeSession(widget, session);
         })
         .then(function (completed) {
           forget(id);
