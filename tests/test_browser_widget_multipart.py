@@ -414,3 +414,62 @@ def test_complete_is_sent_again_after_a_network_error_and_the_completed_answer_c
     assert UploadSession.objects.get().state == UploadSession.State.COMPLETED
     assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('async-uploads:'))") == []
     save_and_check(page, FsBig, content)
+
+
+def test_remembered_sessions_carry_their_expiry_and_expired_ones_are_dropped(admin_page, settings):
+    small_parts(settings)
+    content = pdf_of(3 * 1024, seed=6)
+    page = admin_page
+    prefix = "async-uploads:multipart:"
+    entry = {"key": "async-temp-files/gone.pdf", "uploadId": "gone", "partSize": 1024, "partCount": 3}
+    page.goto(add_url(page, FsBig))
+    page.evaluate(
+        """([prefix, entry]) => {
+            const put = (id, extra) => localStorage.setItem(prefix + id, JSON.stringify({...entry, ...extra}));
+            put("expired", {expiresAt: "2000-01-01T00:00:00+00:00"});
+            put("of-an-older-script", {});
+            put("open", {expiresAt: "2999-01-01T00:00:00+00:00"});
+            localStorage.setItem("another-app", "kept");
+        }""",
+        [prefix, entry],
+    )
+    page.reload()  # the script drops what has expired as it loads
+    stored = "() => Object.keys(localStorage).filter(k => k.startsWith('async-uploads:')).sort()"
+    assert page.evaluate(stored) == [prefix + "open"]
+    assert page.evaluate("() => localStorage.getItem('another-app')") == "kept"
+    # An expired entry for the very file picked (planted as the pick starts) is not taken up either.
+    page.evaluate(
+        """([entry]) => document.addEventListener("async-uploads:start", (event) => {
+            const id = window.asyncUploadsWidget.fingerprint(event.target, event.detail.file);
+            localStorage.setItem(id, JSON.stringify({...entry, expiresAt: "2000-01-01T00:00:00+00:00"}));
+        })""",
+        [entry],
+    )
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/multipart/parts/" in r.url else None)
+    held: list[Any] = []
+    holding = [True]
+    page.route("**/upload-part-direct/**", lambda route: held.append(route) if holding else route.continue_())
+    box = widget(page, "file")
+    box.locator(".async-file-input__picker").set_input_files(
+        {"name": "fresh.pdf", "mimeType": "application/pdf", "buffer": content}
+    )
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held and asked == []
+    session = UploadSession.objects.get()
+    remembered = page.evaluate(
+        "(prefix) => Object.keys(localStorage).filter(k => k.startsWith(prefix) && !k.endsWith(':open'))"
+        ".map(k => JSON.parse(localStorage.getItem(k)))",
+        prefix,
+    )
+    assert [(r["key"], r["expiresAt"]) for r in remembered] == [(session.key, session.expires_at.isoformat())]
+    holding.clear()
+    for route in held:
+        route.continue_()
+    wait_idle(page, box)
+    assert box.locator(".async-file-input__status").inner_text() == "Uploaded fresh.pdf."
+    assert page.evaluate(stored) == [prefix + "open"]
+    save_and_check(page, FsBig, content)

@@ -233,13 +233,41 @@
     return STORE_PREFIX + parts.join(":");
   }
 
+  /* A remembered session that can still be taken up: complete, and not past the session's
+   * expiresAt (an entry without one, of an older script, never expired: it is dropped too). */
+  function usable(data) {
+    var expires = data && data.expiresAt ? Date.parse(data.expiresAt) : NaN;
+    return !!(data && data.key && data.uploadId && data.partSize && data.partCount && expires > Date.now());
+  }
+
   function remembered(id) {
+    var data = null;
     try {
-      var data = JSON.parse(window.localStorage.getItem(id) || "null");
-      return data && data.key && data.uploadId && data.partSize && data.partCount ? data : null;
+      data = JSON.parse(window.localStorage.getItem(id) || "null");
     } catch (e) {
-      return null; // storage disabled, or an entry of an older script
+      // storage disabled, or not JSON
     }
+    if (usable(data)) {
+      return data;
+    }
+    forget(id);
+    return null;
+  }
+
+  /* Drop the remembered sessions that have expired (or cannot be read), so they do not pile up. */
+  function pruneRemembered() {
+    var ids = [];
+    try {
+      for (var i = 0; i < window.localStorage.length; i++) {
+        var id = window.localStorage.key(i);
+        if (id && id.indexOf(STORE_PREFIX) === 0) {
+          ids.push(id);
+        }
+      }
+    } catch (e) {
+      return; // storage disabled
+    }
+    ids.forEach(remembered);
   }
 
   function remember(id, session) {
@@ -510,6 +538,7 @@
           uploadId: started.uploadId,
           partSize: started.partSize,
           partCount: started.partCount,
+          expiresAt: started.expiresAt,
         };
         token.session = session;
         if (token.dropped) {
@@ -970,6 +999,8 @@
     },
     true
   );
+
+  pruneRemembered();
 
   window.asyncUploadsWidget = { upload: upload, send: send, imageSize: imageSize, fingerprint: fingerprint };
 })();
