@@ -310,12 +310,15 @@ def test_a_5xx_part_is_sent_again_a_403_is_signed_again_once_and_parts_are_signe
     assert not FsBig.objects.exists()
 
 
-def test_a_new_pick_before_the_start_answers_aborts_the_session_the_late_answer_opened(admin_page, in_parts, big_file):
+@pytest.mark.parametrize("again", ["another file", "the same file"])
+def test_a_new_pick_before_the_start_answers_aborts_the_session_the_late_answer_opened(
+    admin_page, in_parts, big_file, again
+):
     in_parts()
-    path, _ = big_file
+    path, content = big_file
     page = admin_page
     held: list[Any] = []
-    page.route("**/multipart/start/", lambda route: held.append(route))
+    page.route("**/multipart/start/", lambda route: route.continue_() if held else held.append(route))
     page.goto(add_url(page, FsBig))
     box = widget(page, "file")
     box.locator(".async-file-input__picker").set_input_files(str(path))
@@ -324,20 +327,24 @@ def test_a_new_pick_before_the_start_answers_aborts_the_session_the_late_answer_
             break
         page.wait_for_timeout(50)
     assert held
-    small = b"%PDF-1.4\n" + b"s" * 1000 + b"\n%%EOF\n"  # under the threshold: a single upload
-    box.locator(".async-file-input__picker").set_input_files(
-        {"name": "small.pdf", "mimeType": "application/pdf", "buffer": small}
-    )
+    if again == "the same file":  # no session to take up yet: the new pick starts its own
+        name, picked = "big.pdf", content
+        box.locator(".async-file-input__picker").set_input_files(str(path))
+    else:  # under the threshold: a single upload
+        name, picked = "small.pdf", b"%PDF-1.4\n" + b"s" * 1000 + b"\n%%EOF\n"
+        box.locator(".async-file-input__picker").set_input_files(
+            {"name": name, "mimeType": "application/pdf", "buffer": picked}
+        )
     with page.expect_response(lambda r: "/multipart/abort/" in r.url, timeout=5_000) as aborted:
         held[0].continue_()  # the server opens the session only now, after the pick that drops it
     assert aborted.value.status == 200
-    session = UploadSession.objects.get()
-    assert session.state == UploadSession.State.ABORTED
+    session = UploadSession.objects.order_by("pk").first()
+    assert session is not None and session.state == UploadSession.State.ABORTED
     assert not os.path.exists(fs_storage.parts_directory(session.upload_id)), "no part files left"
     wait_idle(page, box)
-    assert box.locator(".async-file-input__status").inner_text() == "Uploaded small.pdf."
+    assert box.locator(".async-file-input__status").inner_text() == f"Uploaded {name}."
     assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('async-uploads:'))") == []
-    save_and_check(page, FsBig, small)
+    save_and_check(page, FsBig, picked)
 
 
 def test_a_new_pick_waits_for_the_abort_so_the_old_session_does_not_count_against_the_quota(

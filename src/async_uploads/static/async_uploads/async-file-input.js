@@ -807,7 +807,8 @@
     var inParts = usesParts(widget, file);
     var previous = widget._asyncUpload;
     // The same file picked again takes up its session (as after a reload); another one replaces it.
-    var sameFile = !!(previous && inParts && previous.storeId === fingerprint(widget, file));
+    // One whose start has not answered yet has no session to take up: it is dropped like another.
+    var sameFile = !!(previous && inParts && previous.session && previous.storeId === fingerprint(widget, file));
     goodValue(widget);
     var closed = cancel(widget, !resuming && !sameFile); // a newer pick supersedes the running upload
     widget._asyncUpload = token;
