@@ -313,7 +313,8 @@ def test_no_progress_bar_or_picker_text_shows_before_a_file_is_picked(admin_page
     assert page.console_errors == []
 
 
-def test_an_error_hides_the_status_and_the_bar_and_a_new_status_clears_it(admin_page):
+def test_saving_during_an_upload_says_to_wait_beside_the_bar(admin_page):
+    """The running upload is the widget's state: the refused save adds a note, the bar and status stay."""
     page = admin_page
     held: list[Any] = []
     page.route("**/async-uploads/upload-file-direct/**", lambda route: held.append(route))
@@ -329,14 +330,40 @@ def test_an_error_hides_the_status_and_the_bar_and_a_new_status_clears_it(admin_
     page.fill("#id_name", "Ida")
     page.click("input[name=_save]")  # refused by the page: the upload is still running
     error, status = box.locator(".async-file-input__error"), box.locator(".async-file-input__status")
-    assert error.inner_text() == "Wait for the upload to finish before saving."
-    assert status.inner_text() == "" and box.locator(".async-file-input__progress").is_hidden()
+    assert status.inner_text() == "Uploading held.pdf… Wait for the upload to finish before saving."
+    assert error.is_hidden() and box.locator(".async-file-input__progress").is_visible()
+    page.click("input[name=_save]")  # said once, however often
+    assert status.inner_text() == "Uploading held.pdf… Wait for the upload to finish before saving."
     held[0].continue_()
     page.wait_for_function("el => !el.hasAttribute('data-busy')", arg=box.element_handle(), timeout=15_000)
     assert status.inner_text() == "Uploaded held.pdf."
     assert error.is_hidden()
     assert box.locator(".async-file-input__progress").evaluate("el => el.value === el.max")
     assert Profile.objects.count() == 0
+    page.click("input[name=_save]")
+    page.wait_for_url("**/admin/testapp/profile/")
+    assert saved_bytes(Profile.objects.get().resume) == PDF
+
+
+def test_the_same_file_picked_again_after_a_failed_upload_uploads_again(admin_page, tmp_path):
+    """A browser fires no change for a pick equal to the input's value: the widget empties it after each pick."""
+    path = tmp_path / "again.pdf"
+    path.write_bytes(PDF)
+    page = admin_page
+    page.route("**/async-uploads/upload-file-direct/**", lambda route: route.abort())
+    page.goto(page.base_url + "/admin/testapp/profile/add/")
+    box = widget(page, "resume")
+    picker = box.locator(".async-file-input__picker")
+    picker.set_input_files(str(path))
+    page.wait_for_function("el => !el.hasAttribute('data-busy')", arg=box.element_handle(), timeout=15_000)
+    assert "could not reach the storage" in box.locator(".async-file-input__error").inner_text()
+    assert picker.input_value() == ""  # so choosing again.pdf once more is a change the widget hears
+    page.unroute("**/async-uploads/upload-file-direct/**")
+    picker.set_input_files(str(path))
+    page.wait_for_function("el => el.dataset.uploaded === 'true'", arg=box.element_handle(), timeout=15_000)
+    assert box.locator(".async-file-input__status").inner_text() == "Uploaded again.pdf."
+    assert picker.input_value() == ""
+    page.fill("#id_name", "Sam")
     page.click("input[name=_save]")
     page.wait_for_url("**/admin/testapp/profile/")
     assert saved_bytes(Profile.objects.get().resume) == PDF

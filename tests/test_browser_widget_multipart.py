@@ -30,12 +30,12 @@ admin_page = single.admin_page  # the fixture: the page signed in to the admin
 
 @pytest.fixture
 def in_parts(settings: Any) -> Any:
-    def configure(concurrency: int = 4) -> None:
+    def configure(concurrency: int = 4, pending: int = 1024 * MiB) -> None:
         settings.ASYNC_UPLOADS = {
             "MULTIPART_PART_SIZE": 5 * MiB,
             "MULTIPART_THRESHOLD": 5 * MiB,
             "MULTIPART_CONCURRENCY": concurrency,
-            "MAX_PENDING_BYTES": 1024 * MiB,
+            "MAX_PENDING_BYTES": pending,
         }
 
     return configure
@@ -60,10 +60,14 @@ def backend_ready(request: Any, backend: str, live_server: Any) -> None:
         azure_storage.apply_cors([live_server.url])
 
 
-def count_part_requests(page: Any) -> list[str]:
-    sent: list[str] = []
-    page.on("request", lambda r: sent.append(r.url) if r.method == "PUT" else None)
+def count_part_requests(page: Any) -> list[Any]:
+    sent: list[Any] = []
+    page.on("request", lambda r: sent.append(r) if r.method == "PUT" else None)
     return sent
+
+
+def cookies_sent(request: Any) -> bool:
+    return "cookie" in request.all_headers()
 
 
 def wait_idle(page: Any, box: Any, timeout: int = 60_000) -> None:
@@ -123,13 +127,16 @@ def test_parts_cut_off_then_a_reload_and_the_same_pick_send_only_the_missing_par
     page.unroute("**/*")
     page.reload()
     sent = count_part_requests(page)
-    box = widget(page, "file")
-    box.locator(".async-file-input__picker").set_input_files(str(path))
+    with page.expect_request("**/multipart/parts/**") as asked:
+        box = widget(page, "file")
+        box.locator(".async-file-input__picker").set_input_files(str(path))
     wait_idle(page, box)
     assert box.locator(".async-file-input__error").is_hidden(), box.locator(".async-file-input__error").inner_text()
     assert box.locator(".async-file-input__status").inner_text() == "Uploaded big.pdf."
     assert box.locator(".async-file-input__progress").evaluate("el => el.value === el.max && el.max > 0")
     assert len(sent) == 2, sent  # parts 2 and 3 only: part 1 had arrived
+    # The part requests carry no cookies, the server's own calls do (the session signs the user in).
+    assert cookies_sent(asked.value) and not any(cookies_sent(r) for r in sent)
     assert UploadSession.objects.get().key == session.key  # the remembered session, not a new one
     assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('async-uploads:'))") == []
     save_and_check(page, model, content)
@@ -166,13 +173,18 @@ def test_pause_stops_the_parts_and_resume_sends_only_the_rest(admin_page, in_par
         page.wait_for_timeout(50)
     assert held, "part 2 was never sent"
     assert pause.is_visible()
+    page.click("input[name=_save]")  # refused while the parts go: the bar and status stay
+    status, bar, error = (box.locator(f".async-file-input__{name}") for name in ("status", "progress", "error"))
+    assert status.inner_text() == "Uploading big.pdf… Wait for the upload to finish before saving."
+    assert bar.is_visible() and error.is_hidden()
     pause.click()
     page.wait_for_function("el => el.hasAttribute('data-paused')", arg=box.element_handle(), timeout=10_000)
     assert resume.is_visible() and pause.is_hidden()
-    assert box.locator(".async-file-input__status").inner_text() == "Paused at 45%."
-    # Saving while paused is refused: the file has not arrived.
+    assert status.inner_text() == "Paused at 45%."
+    # Saving while paused is refused too: the file has not arrived.
     page.click("input[name=_save]")
-    assert box.locator(".async-file-input__error").inner_text() == "Wait for the upload to finish before saving."
+    assert status.inner_text() == "Paused at 45%. Wait for the upload to finish before saving."
+    assert bar.is_visible() and error.is_hidden()
     assert not FsBig.objects.exists()
     before = len(routed)
     resume.click()
@@ -217,18 +229,24 @@ def test_a_new_pick_aborts_the_running_session_on_the_server(admin_page, in_part
     save_and_check(page, FsBig, small)
 
 
-def test_a_5xx_part_is_sent_again_a_4xx_is_not_and_parts_are_signed_in_batches_of_100(admin_page, settings):
-    """On the filesystem (no smallest part): 1 KiB parts make 110 of them, so two sign calls."""
+def first_url(puts: dict[str, int]) -> str:
+    return next(iter(puts))
+
+
+def test_a_5xx_part_is_sent_again_a_403_is_signed_again_once_and_parts_are_signed_as_needed(admin_page, settings):
+    """On the filesystem (no smallest part): 1 KiB parts make 30 of them, signed 8 at a time (twice the
+    concurrency) as the parts go, not all up front, so no signature waits long enough to expire."""
     settings.ASYNC_UPLOADS = {
         "MULTIPART_PART_SIZE": 1024,
         "MULTIPART_THRESHOLD": 1,
         "MULTIPART_CONCURRENCY": 4,
         "MAX_PENDING_BYTES": 1024 * MiB,
     }
-    content = pdf_of(110 * 1024 - 10, seed=3)
+    content = pdf_of(30 * 1024 - 10, seed=3)
     page = admin_page
     puts: dict[str, int] = {}
     signs: list[int] = []
+    expired: list[str] = []
 
     def flaky(route: Any) -> None:
         request = route.request
@@ -241,6 +259,9 @@ def test_a_5xx_part_is_sent_again_a_4xx_is_not_and_parts_are_signed_in_batches_o
         first = next(iter(puts))
         if request.url == first and puts[first] <= 2:  # the first part answers 503 twice, then arrives
             route.fulfill(status=503, content_type="application/json", body='{"code": "x", "message": "busy"}')
+        elif len(puts) == 20 and not expired:  # the twentieth part's signature has expired
+            expired.append(request.url)
+            route.fulfill(status=403, content_type="application/json", body='{"code": "x", "message": "Expired."}')
         else:
             route.continue_()
 
@@ -252,11 +273,14 @@ def test_a_5xx_part_is_sent_again_a_4xx_is_not_and_parts_are_signed_in_batches_o
     )
     wait_idle(page, box)
     assert box.locator(".async-file-input__status").inner_text() == "Uploaded many.pdf."
-    assert signs == [100, 10]
-    assert len(puts) == 110 and sorted(puts.values()) == [1] * 109 + [3]
+    assert sorted(signs) == [1, 6, 8, 8, 8], signs  # 3 x 8 + 6 as the parts go, 1 for the expired part
+    assert signs[0] == 8 and signs.index(1) > 1
+    # 30 parts, the 503 part twice more, the expired part once more (newly signed).
+    assert expired and sum(puts.values()) == 33 and puts[first_url(puts)] == 3
     save_and_check(page, FsBig, content)
 
-    # A 4xx is the storage's refusal: not sent again, and the upload stops with the message shown.
+    # A 4xx is the storage's refusal: not sent again (a 403 only once more, with a new signature), and
+    # the upload stops with the message shown.
     FsBig.objects.all().delete()
     refused: list[str] = []
 
@@ -279,8 +303,180 @@ def test_a_5xx_part_is_sent_again_a_4xx_is_not_and_parts_are_signed_in_batches_o
     )
     wait_idle(page, box)
     assert box.locator(".async-file-input__error").inner_text() == "Signature expired."
-    assert len(refused) == 1
+    assert len(refused) == 2
     assert "error" in box.locator("input[type=hidden]").input_value()
     page.click("input[name=_save]")
     page.wait_for_selector(".errornote")
     assert not FsBig.objects.exists()
+
+
+@pytest.mark.parametrize("again", ["another file", "the same file"])
+def test_a_new_pick_before_the_start_answers_aborts_the_session_the_late_answer_opened(
+    admin_page, in_parts, big_file, again
+):
+    in_parts()
+    path, content = big_file
+    page = admin_page
+    held: list[Any] = []
+    page.route("**/multipart/start/", lambda route: route.continue_() if held else held.append(route))
+    page.goto(add_url(page, FsBig))
+    box = widget(page, "file")
+    box.locator(".async-file-input__picker").set_input_files(str(path))
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held
+    if again == "the same file":  # no session to take up yet: the new pick starts its own
+        name, picked = "big.pdf", content
+        box.locator(".async-file-input__picker").set_input_files(str(path))
+    else:  # under the threshold: a single upload
+        name, picked = "small.pdf", b"%PDF-1.4\n" + b"s" * 1000 + b"\n%%EOF\n"
+        box.locator(".async-file-input__picker").set_input_files(
+            {"name": name, "mimeType": "application/pdf", "buffer": picked}
+        )
+    with page.expect_response(lambda r: "/multipart/abort/" in r.url, timeout=5_000) as aborted:
+        held[0].continue_()  # the server opens the session only now, after the pick that drops it
+    assert aborted.value.status == 200
+    session = UploadSession.objects.order_by("pk").first()
+    assert session is not None and session.state == UploadSession.State.ABORTED
+    assert not os.path.exists(fs_storage.parts_directory(session.upload_id)), "no part files left"
+    wait_idle(page, box)
+    assert box.locator(".async-file-input__status").inner_text() == f"Uploaded {name}."
+    assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('async-uploads:'))") == []
+    save_and_check(page, FsBig, picked)
+
+
+def test_a_new_pick_waits_for_the_abort_so_the_old_session_does_not_count_against_the_quota(
+    admin_page, in_parts, big_file, tmp_path
+):
+    in_parts(concurrency=1, pending=16 * MiB)  # room for one 11 MiB session, not two
+    path, _ = big_file
+    other = pdf_of(SIZE, seed=8)
+    (tmp_path / "other.pdf").write_bytes(other)
+    page = admin_page
+    held_parts: list[Any] = []
+    held_abort: list[Any] = []
+    page.route("**/upload-part-direct/**", lambda route: held_parts.append(route))  # the first parts never arrive
+    page.route("**/multipart/abort/", lambda route: held_abort.append(route))
+    page.goto(add_url(page, FsBig))
+    box = widget(page, "file")
+    box.locator(".async-file-input__picker").set_input_files(str(path))
+    for _ in range(200):
+        if held_parts:
+            break
+        page.wait_for_timeout(50)
+    assert held_parts
+    box.locator(".async-file-input__picker").set_input_files(str(tmp_path / "other.pdf"))
+    for _ in range(100):
+        if held_abort:
+            break
+        page.wait_for_timeout(50)
+    assert held_abort
+    page.unroute("**/upload-part-direct/**")
+    page.wait_for_timeout(300)  # a start sent now would still find the old session open
+    held_abort[0].continue_()
+    wait_idle(page, box)
+    assert box.locator(".async-file-input__error").is_hidden(), box.locator(".async-file-input__error").inner_text()
+    assert box.locator(".async-file-input__status").inner_text() == "Uploaded other.pdf."
+    states = sorted(UploadSession.objects.values_list("state", flat=True))
+    assert states == [UploadSession.State.ABORTED, UploadSession.State.COMPLETED]
+    save_and_check(page, FsBig, other)
+
+
+def small_parts(settings: Any) -> None:
+    settings.ASYNC_UPLOADS = {
+        "MULTIPART_PART_SIZE": 1024,
+        "MULTIPART_THRESHOLD": 1,
+        "MULTIPART_CONCURRENCY": 4,
+        "MAX_PENDING_BYTES": 1024 * MiB,
+    }
+
+
+def test_complete_is_sent_again_after_a_network_error_and_the_completed_answer_counts(admin_page, settings):
+    """The first complete reaches the server, which completes the object, but its answer is lost."""
+    small_parts(settings)
+    content = pdf_of(3 * 1024, seed=5)
+    page = admin_page
+    answers: list[int] = []
+
+    def lose_the_first_answer(route: Any) -> None:
+        answer = route.fetch()
+        answers.append(answer.status)
+        if len(answers) == 1:
+            route.abort()  # to the browser a network error, after the server completed the object
+        else:
+            route.fulfill(response=answer)
+
+    page.route("**/multipart/complete/", lose_the_first_answer)
+    page.goto(add_url(page, FsBig))
+    box = widget(page, "file")
+    box.locator(".async-file-input__picker").set_input_files(
+        {"name": "lost.pdf", "mimeType": "application/pdf", "buffer": content}
+    )
+    wait_idle(page, box)
+    assert box.locator(".async-file-input__error").is_hidden(), box.locator(".async-file-input__error").inner_text()
+    assert box.locator(".async-file-input__status").inner_text() == "Uploaded lost.pdf."
+    assert answers == [200, 409]  # the second complete: this session is already completed
+    assert UploadSession.objects.get().state == UploadSession.State.COMPLETED
+    assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('async-uploads:'))") == []
+    save_and_check(page, FsBig, content)
+
+
+def test_remembered_sessions_carry_their_expiry_and_expired_ones_are_dropped(admin_page, settings):
+    small_parts(settings)
+    content = pdf_of(3 * 1024, seed=6)
+    page = admin_page
+    prefix = "async-uploads:multipart:"
+    entry = {"key": "async-temp-files/gone.pdf", "uploadId": "gone", "partSize": 1024, "partCount": 3}
+    page.goto(add_url(page, FsBig))
+    page.evaluate(
+        """([prefix, entry]) => {
+            const put = (id, extra) => localStorage.setItem(prefix + id, JSON.stringify({...entry, ...extra}));
+            put("expired", {expiresAt: "2000-01-01T00:00:00+00:00"});
+            put("of-an-older-script", {});
+            put("open", {expiresAt: "2999-01-01T00:00:00+00:00"});
+            localStorage.setItem("another-app", "kept");
+        }""",
+        [prefix, entry],
+    )
+    page.reload()  # the script drops what has expired as it loads
+    stored = "() => Object.keys(localStorage).filter(k => k.startsWith('async-uploads:')).sort()"
+    assert page.evaluate(stored) == [prefix + "open"]
+    assert page.evaluate("() => localStorage.getItem('another-app')") == "kept"
+    # An expired entry for the very file picked (planted as the pick starts) is not taken up either.
+    page.evaluate(
+        """([entry]) => document.addEventListener("async-uploads:start", (event) => {
+            const id = window.asyncUploadsWidget.fingerprint(event.target, event.detail.file);
+            localStorage.setItem(id, JSON.stringify({...entry, expiresAt: "2000-01-01T00:00:00+00:00"}));
+        })""",
+        [entry],
+    )
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/multipart/parts/" in r.url else None)
+    held: list[Any] = []
+    holding = [True]
+    page.route("**/upload-part-direct/**", lambda route: held.append(route) if holding else route.continue_())
+    box = widget(page, "file")
+    box.locator(".async-file-input__picker").set_input_files(
+        {"name": "fresh.pdf", "mimeType": "application/pdf", "buffer": content}
+    )
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held and asked == []
+    session = UploadSession.objects.get()
+    remembered = page.evaluate(
+        "(prefix) => Object.keys(localStorage).filter(k => k.startsWith(prefix) && !k.endsWith(':open'))"
+        ".map(k => JSON.parse(localStorage.getItem(k)))",
+        prefix,
+    )
+    assert [(r["key"], r["expiresAt"]) for r in remembered] == [(session.key, session.expires_at.isoformat())]
+    holding.clear()
+    for route in held:
+        route.continue_()
+    wait_idle(page, box)
+    assert box.locator(".async-file-input__status").inner_text() == "Uploaded fresh.pdf."
+    assert page.evaluate(stored) == [prefix + "open"]
+    save_and_check(page, FsBig, content)

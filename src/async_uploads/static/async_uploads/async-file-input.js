@@ -150,8 +150,8 @@
     });
   }
 
-  function errorText(xhr) {
-    var text = xhr.responseText || "";
+  function errorText(status, text) {
+    text = text || "";
     try {
       var data = JSON.parse(text);
       if (data && data.message) {
@@ -161,7 +161,7 @@
       // S3 and Azure answer XML
     }
     var match = /<Message>([^<]*)<\/Message>/.exec(text);
-    return "The storage refused the upload (HTTP " + xhr.status + (match ? ": " + match[1] : "") + ").";
+    return "The storage refused the upload (HTTP " + status + (match ? ": " + match[1] : "") + ").";
   }
 
   /* Send the file to the signed target: multipart POST (the Django server, S3) or PUT (Azure).
@@ -188,7 +188,7 @@
           onProgress(file.size, file.size);
           resolve();
         } else {
-          reject(new Error(errorText(xhr)));
+          reject(new Error(errorText(xhr.status, xhr.responseText)));
         }
       };
       xhr.onerror = function () {
@@ -233,13 +233,41 @@
     return STORE_PREFIX + parts.join(":");
   }
 
+  /* A remembered session that can still be taken up: complete, and not past the session's
+   * expiresAt (an entry without one, of an older script, never expired: it is dropped too). */
+  function usable(data) {
+    var expires = data && data.expiresAt ? Date.parse(data.expiresAt) : NaN;
+    return !!(data && data.key && data.uploadId && data.partSize && data.partCount && expires > Date.now());
+  }
+
   function remembered(id) {
+    var data = null;
     try {
-      var data = JSON.parse(window.localStorage.getItem(id) || "null");
-      return data && data.key && data.uploadId && data.partSize && data.partCount ? data : null;
+      data = JSON.parse(window.localStorage.getItem(id) || "null");
     } catch (e) {
-      return null; // storage disabled, or an entry of an older script
+      // storage disabled, or not JSON
     }
+    if (usable(data)) {
+      return data;
+    }
+    forget(id);
+    return null;
+  }
+
+  /* Drop the remembered sessions that have expired (or cannot be read), so they do not pile up. */
+  function pruneRemembered() {
+    var ids = [];
+    try {
+      for (var i = 0; i < window.localStorage.length; i++) {
+        var id = window.localStorage.key(i);
+        if (id && id.indexOf(STORE_PREFIX) === 0) {
+          ids.push(id);
+        }
+      }
+    } catch (e) {
+      return; // storage disabled
+    }
+    ids.forEach(remembered);
   }
 
   function remember(id, session) {
@@ -270,24 +298,63 @@
       options.headers["X-CSRFToken"] = csrfToken(widget);
       options.body = JSON.stringify(data);
     }
-    return fetch(url, options).then(function (response) {
-      return response.json().then(
-        function (body) {
-          if (!response.ok) {
-            var error = new Error(body.message || "The upload was refused (HTTP " + response.status + ").");
+    return fetch(url, options).then(
+      function (response) {
+        return response.json().then(
+          function (body) {
+            if (!response.ok) {
+              var error = new Error(body.message || "The upload was refused (HTTP " + response.status + ").");
+              error.status = response.status;
+              error.code = body.code;
+              error.retry = response.status >= 500;
+              throw error;
+            }
+            return body;
+          },
+          function () {
+            var error = new Error("The server answered HTTP " + response.status + ".");
             error.status = response.status;
-            error.code = body.code;
+            error.retry = response.status >= 500;
             throw error;
           }
-          return body;
-        },
-        function () {
-          var error = new Error("The server answered HTTP " + response.status + ".");
-          error.status = response.status;
+        );
+      },
+      function () {
+        var error = new Error("The server could not be reached (network error).");
+        error.retry = true;
+        throw error;
+      }
+    );
+  }
+
+  function later(ms) {
+    return new Promise(function (resolve) {
+      setTimeout(resolve, ms);
+    });
+  }
+
+  /* Complete ``session``, sent again like a part after a network error or a 5xx. A try after the
+   * first may find the session completed by an earlier try whose answer was lost: the server then
+   * answers upload_session_closed, saying the session "is completed" (not aborted or expired),
+   * and the object is there under the session's key. */
+  function completeSession(widget, session) {
+    var attempt = 0;
+    function tryOnce() {
+      attempt += 1;
+      return api(widget, "POST", widget.dataset.multipartComplete, {
+        key: session.key,
+        uploadId: session.uploadId,
+      }).catch(function (error) {
+        if (attempt > 1 && error.code === "upload_session_closed" && / is completed\b/.test(error.message)) {
+          return { key: session.key };
+        }
+        if (!error.retry || attempt >= PART_TRIES) {
           throw error;
         }
-      );
-    });
+        return later(400 * attempt).then(tryOnce);
+      });
+    }
+    return tryOnce();
   }
 
   function pausedError() {
@@ -296,8 +363,36 @@
     return error;
   }
 
-  /* Send one part as the raw body with exactly the signed method, URL and headers (no cookies). */
+  function sameOrigin(url) {
+    try {
+      return new URL(url, window.location.href).origin === window.location.origin;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function partRefused(status, text) {
+    var error = new Error(errorText(status, text));
+    error.status = status;
+    error.retry = status >= 500; // a 4xx will not get better by sending the same request again
+    return error;
+  }
+
+  function partUnreachable() {
+    var error = new Error("A part could not reach the storage (network or CORS error).");
+    error.retry = true;
+    return error;
+  }
+
+  /* Send one part as the raw body with exactly the signed method, URL and headers, and no cookies:
+   * the signature is the part's only credential. A cross-origin XMLHttpRequest (S3, Azure) sends no
+   * cookies without withCredentials and reports the bytes as they go; a same-origin one (this
+   * server's part view) always would, so that part goes by fetch with credentials "omit", and the
+   * bar moves when it has arrived. */
   function sendPart(target, body, token, onProgress) {
+    if (sameOrigin(target.url)) {
+      return fetchPart(target, body, token, onProgress);
+    }
     return new Promise(function (resolve, reject) {
       var xhr = new XMLHttpRequest();
       token.xhrs.push(xhr);
@@ -321,16 +416,12 @@
           onProgress(body.size);
           resolve();
         } else {
-          var error = new Error(errorText(xhr));
-          error.retry = xhr.status >= 500; // a 4xx will not get better by sending again
-          reject(error);
+          reject(partRefused(xhr.status, xhr.responseText));
         }
       };
       xhr.onerror = function () {
         done();
-        var error = new Error("A part could not reach the storage (network or CORS error).");
-        error.retry = true;
-        reject(error);
+        reject(partUnreachable());
       };
       xhr.onabort = function () {
         done();
@@ -338,6 +429,65 @@
       };
       xhr.send(body);
     });
+  }
+
+  function fetchPart(target, body, token, onProgress) {
+    var controller = new AbortController();
+    var handle = {
+      abort: function () {
+        controller.abort();
+      },
+    };
+    token.xhrs.push(handle); // stopParts aborts it like a request in flight
+    function done() {
+      var i = token.xhrs.indexOf(handle);
+      if (i >= 0) {
+        token.xhrs.splice(i, 1);
+      }
+    }
+    var headers = {};
+    (target.headers || []).forEach(function (header) {
+      headers[header.name] = header.value;
+    });
+    return fetch(target.url, {
+      method: target.method || "PUT",
+      body: body,
+      headers: headers,
+      credentials: "omit",
+      cache: "no-store",
+      signal: controller.signal,
+    })
+      .then(
+        function (response) {
+          return response.text().then(
+            function (text) {
+              return { response: response, text: text };
+            },
+            function () {
+              return { response: response, text: "" };
+            }
+          );
+        },
+        function () {
+          throw controller.signal.aborted ? pausedError() : partUnreachable();
+        }
+      )
+      .then(
+        function (answer) {
+          done();
+          if (controller.signal.aborted) {
+            throw pausedError();
+          }
+          if (!answer.response.ok) {
+            throw partRefused(answer.response.status, answer.text);
+          }
+          onProgress(body.size);
+        },
+        function (error) {
+          done();
+          throw error;
+        }
+      );
   }
 
   function sendPartWithRetries(target, body, token, onProgress) {
@@ -355,19 +505,24 @@
           throw error;
         }
         onProgress(0);
-        return new Promise(function (resolve) {
-          setTimeout(resolve, 400 * attempt); // a short backoff: 0.4 s, then 0.8 s
-        }).then(tryOnce);
+        return later(400 * attempt).then(tryOnce); // a short backoff: 0.4 s, then 0.8 s
       });
     }
     return tryOnce();
   }
 
   /* Start a session, or take up the one remembered for this file if the server still has it open.
-   * Resolves to {session, arrived: {partNumber: size}}. */
-  function openSession(widget, file, id, current) {
+   * Resolves to {session, arrived: {partNumber: size}}. The session is on ``token`` as soon as it is
+   * known, so a Remove or a new pick meanwhile can abort it; one that answers after the token was
+   * dropped is aborted at once. */
+  function openSession(widget, file, id, current, token) {
     var known = remembered(id) || current || null; // ``current``: the session of this page's last try
+    token.storeId = id;
     function start() {
+      token.session = null;
+      if (token.dropped) {
+        return Promise.reject(pausedError()); // dropped while the remembered session was asked about
+      }
       var data = {
         fieldId: widget.dataset.asyncFieldId,
         filename: file.name,
@@ -377,20 +532,28 @@
       if (widget.dataset.instanceId) {
         data.instanceId = widget.dataset.instanceId;
       }
-      return api(widget, "POST", widget.dataset.multipartStart, data).then(function (started) {
+      token.opening = api(widget, "POST", widget.dataset.multipartStart, data).then(function (started) {
         var session = {
           key: started.key,
           uploadId: started.uploadId,
           partSize: started.partSize,
           partCount: started.partCount,
+          expiresAt: started.expiresAt,
         };
+        token.session = session;
+        if (token.dropped) {
+          abortSession(widget, token); // dropped while the server was opening it
+          throw pausedError();
+        }
         remember(id, session);
         return { session: session, arrived: {} };
       });
+      return token.opening;
     }
     if (!known) {
       return start();
     }
+    token.session = known;
     var query = "?key=" + encodeURIComponent(known.key) + "&uploadId=" + encodeURIComponent(known.uploadId);
     return api(widget, "GET", widget.dataset.multipartParts + query).then(
       function (listed) {
@@ -414,10 +577,8 @@
   function uploadInParts(widget, file, token, onProgress, current) {
     var id = fingerprint(widget, file);
     var concurrency = Math.max(1, parseInt(widget.dataset.multipartConcurrency, 10) || 4);
-    return openSession(widget, file, id, current).then(function (opened) {
+    return openSession(widget, file, id, current, token).then(function (opened) {
       var session = opened.session;
-      token.session = session;
-      token.storeId = id;
       if (token.stopped) {
         throw pausedError();
       }
@@ -440,62 +601,86 @@
         onProgress(total, file.size);
       }
       report();
-      var batches = [];
-      for (var i = 0; i < missing.length; i += SIGN_BATCH) {
-        batches.push(missing.slice(i, i + SIGN_BATCH));
-      }
-      function sendBatch(numbers) {
-        return api(widget, "POST", widget.dataset.multipartSign, {
+      // Parts are signed as they are needed, ``ahead`` at a time, the next batch asked for while the
+      // last parts of the current one are being sent: a signature is used soon after it was made,
+      // however slow the link (all of them signed up front would expire before the last parts go).
+      var ahead = Math.min(SIGN_BATCH, 2 * concurrency);
+      var targets = {}; // partNumber: its signed target
+      var signing = {}; // partNumber: the sign call that brings its target
+      var signedUpTo = 0; // parts missing[0..signedUpTo) are signed or being signed
+      var next = 0; // the index in ``missing`` of the next part to send
+      function sign(numbers) {
+        var call = api(widget, "POST", widget.dataset.multipartSign, {
           key: session.key,
           uploadId: session.uploadId,
           partNumbers: numbers,
         }).then(function (signed) {
-          var queue = signed.parts.slice();
-          function worker() {
-            if (token.stopped) {
-              return Promise.reject(pausedError());
-            }
-            var target = queue.shift();
-            if (!target) {
-              return Promise.resolve();
-            }
-            var number = target.partNumber;
-            var begin = (number - 1) * session.partSize;
-            var body = file.slice(begin, Math.min(begin + session.partSize, file.size));
-            return sendPartWithRetries(target, body, token, function (loaded) {
-              inFlight[number] = loaded;
-              report();
-            }).then(function () {
-              delete inFlight[number];
-              sent += body.size;
-              report();
-              return worker();
-            });
-          }
-          var workers = [];
-          for (var w = 0; w < Math.min(concurrency, queue.length); w++) {
-            workers.push(worker());
-          }
-          return Promise.all(workers).catch(function (error) {
-            stopParts(token); // one part failed for good: stop the others
-            throw error;
+          signed.parts.forEach(function (target) {
+            targets[target.partNumber] = target;
           });
         });
+        call.catch(function () {
+          // a worker that waits for this call sees the refusal; one signed ahead may never be waited for
+        });
+        numbers.forEach(function (n) {
+          signing[n] = call;
+        });
+        return call;
       }
-      return batches
-        .reduce(function (chain, numbers) {
-          return chain.then(function () {
-            return sendBatch(numbers);
+      function sendOne(number, body, resigned) {
+        function progress(loaded) {
+          inFlight[number] = loaded;
+          report();
+        }
+        return signing[number]
+          .then(function () {
+            return sendPartWithRetries(targets[number], body, token, progress);
+          })
+          .catch(function (error) {
+            if (error.status !== 403 || resigned || token.stopped) {
+              throw error;
+            }
+            progress(0); // refused as expired (or otherwise forbidden): signed again once
+            sign([number]);
+            return sendOne(number, body, true);
           });
-        }, Promise.resolve())
+      }
+      function worker() {
+        if (token.stopped) {
+          return Promise.reject(pausedError());
+        }
+        if (next >= missing.length) {
+          return Promise.resolve();
+        }
+        var index = next++;
+        if (signedUpTo - index < concurrency && signedUpTo < missing.length) {
+          sign(missing.slice(signedUpTo, signedUpTo + ahead));
+          signedUpTo = Math.min(missing.length, signedUpTo + ahead);
+        }
+        var number = missing[index];
+        var begin = (number - 1) * session.partSize;
+        var body = file.slice(begin, Math.min(begin + session.partSize, file.size));
+        return sendOne(number, body, false).then(function () {
+          delete inFlight[number];
+          sent += body.size;
+          report();
+          return worker();
+        });
+      }
+      var workers = [];
+      for (var w = 0; w < Math.min(concurrency, missing.length); w++) {
+        workers.push(worker());
+      }
+      return Promise.all(workers)
+        .catch(function (error) {
+          stopParts(token); // one part failed for good: stop the others
+          throw error;
+        })
         .then(function () {
           if (token.stopped) {
             throw pausedError();
           }
-          return api(widget, "POST", widget.dataset.multipartComplete, {
-            key: session.key,
-            uploadId: session.uploadId,
-          });
+          return completeSession(widget, session);
         })
         .then(function (completed) {
           forget(id);
@@ -513,19 +698,32 @@
     });
   }
 
-  /* Abort ``token``'s session on the server (nothing of it is left) and forget it. */
+  var ABORT_WAIT = 5000; // ms a new upload waits at most for the abort of the one it replaces
+
+  /* Abort ``token``'s session on the server (nothing of it is left) and forget it. Resolves once the
+   * server answered (the same promise as ``token.aborting``). */
   function abortSession(widget, token) {
     var session = token && token.session;
     if (!session) {
-      return;
+      return token.aborting || Promise.resolve();
     }
     token.session = null;
     forget(token.storeId);
-    api(widget, "POST", widget.dataset.multipartAbort, { key: session.key, uploadId: session.uploadId }).catch(
-      function () {
-        // already closed; the cleanup command aborts what is left past its expiry
-      }
-    );
+    token.aborting = api(widget, "POST", widget.dataset.multipartAbort, {
+      key: session.key,
+      uploadId: session.uploadId,
+    }).catch(function () {
+      // already closed; the cleanup command aborts what is left past its expiry
+    });
+    return token.aborting;
+  }
+
+  /* ``promise``, or nothing after ``ms``, whichever comes first; never rejects. */
+  function bounded(promise, ms) {
+    return new Promise(function (resolve) {
+      setTimeout(resolve, ms);
+      promise.then(resolve, resolve);
+    });
   }
 
   function showPauseResume(widget, state) {
@@ -545,9 +743,11 @@
   }
 
   /* Stop the widget's running upload, if any: its result is no longer wanted. With ``dropSession``
-   * an upload in parts is also aborted on the server. */
+   * an upload in parts is also aborted on the server. Resolves once that abort was answered (or
+   * after ABORT_WAIT): until then the server still counts the session against the quotas. */
   function cancel(widget, dropSession) {
     var running = widget._asyncUpload;
+    var closed = Promise.resolve();
     widget._asyncUpload = null;
     if (running) {
       if (running.xhr) {
@@ -555,10 +755,23 @@
       }
       stopParts(running);
       if (dropSession) {
-        abortSession(widget, running);
+        running.dropped = true; // a session that is still being opened is aborted when it answers
+        if (running.session) {
+          closed = abortSession(widget, running);
+        } else if (running.opening) {
+          closed = running.opening.then(
+            function () {
+              return running.aborting;
+            },
+            function () {
+              return running.aborting; // set if the late answer opened a session
+            }
+          );
+        }
       }
     }
     showPauseResume(widget, "none");
+    return bounded(closed, ABORT_WAIT);
   }
 
   /* The last value that names a usable file (or none): what "Keep the current file" restores. */
@@ -594,9 +807,10 @@
     var inParts = usesParts(widget, file);
     var previous = widget._asyncUpload;
     // The same file picked again takes up its session (as after a reload); another one replaces it.
-    var sameFile = !!(previous && inParts && previous.storeId === fingerprint(widget, file));
+    // One whose start has not answered yet has no session to take up: it is dropped like another.
+    var sameFile = !!(previous && inParts && previous.session && previous.storeId === fingerprint(widget, file));
     goodValue(widget);
-    cancel(widget, !resuming && !sameFile); // a newer pick supersedes the running upload
+    var closed = cancel(widget, !resuming && !sameFile); // a newer pick supersedes the running upload
     widget._asyncUpload = token;
     widget._asyncFile = file;
     widget.dataset.busy = "true";
@@ -609,6 +823,9 @@
     }
     emit(widget, "start", { file: file });
     var wantSize = widget.dataset.image === "true" ? imageSize(file) : Promise.resolve(null);
+    wantSize = Promise.all([wantSize, closed]).then(function (both) {
+      return both[0]; // the replaced session no longer counts against the quotas
+    });
     var key = null;
     function onProgress(loaded, total) {
       if (widget._asyncUpload === token) {
@@ -690,7 +907,10 @@
     }
     var widget = input.closest(SELECTOR);
     if (widget && input.files && input.files.length) {
-      upload(widget, input.files[0]);
+      var file = input.files[0];
+      // Emptied once taken: the same file chosen again (to retry, or after Remove) is a change again.
+      input.value = "";
+      upload(widget, file);
     }
   });
 
@@ -760,7 +980,10 @@
     }
   });
 
-  // No submit while a file is still on its way: the form would save without it.
+  var WAIT = "Wait for the upload to finish before saving.";
+
+  // No submit while a file is still on its way: the form would save without it. The upload stays
+  // the widget's one state: the note joins its status line, the progress bar stays.
   document.addEventListener(
     "submit",
     function (event) {
@@ -768,11 +991,17 @@
       if (busy) {
         event.preventDefault();
         event.stopImmediatePropagation();
-        setError(busy, "Wait for the upload to finish before saving.");
+        var status = part(busy, "status");
+        var text = status.textContent;
+        if (text.indexOf(WAIT) < 0) {
+          status.textContent = text ? text + " " + WAIT : WAIT;
+        }
       }
     },
     true
   );
+
+  pruneRemembered();
 
   window.asyncUploadsWidget = { upload: upload, send: send, imageSize: imageSize, fingerprint: fingerprint };
 })();
