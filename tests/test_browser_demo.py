@@ -411,22 +411,23 @@ def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
             " WHERE key LIKE '%draft%' OR key LIKE '%survey-scans%' ORDER BY id"
         )
 
-    def wait_held() -> None:
+    def wait_held(count: int) -> None:
+        """Wait until ``count`` part requests hang (every part the page has in flight)."""
         deadline = time.monotonic() + 20
-        while not held and time.monotonic() < deadline:
+        while len(held) < count and time.monotonic() < deadline:
             page.wait_for_timeout(50)
-        assert held, "no part request was sent"
+        assert len(held) == count, f"{len(held)} part requests hang, not {count}"
 
     page.route("**/*", parts_route)
     form = "#document-form"
     # A file replaced by another while its parts hang: its session is aborted.
     pick(page, form, "draft.pdf", pdf(6 * MiB), "application/pdf")
-    wait_held()
+    wait_held(min(4, -(-6 * MiB // part_size)))  # 4 in flight at most
     held.clear()
     page.fill(f"{form} input[name=title]", "Survey scans")
     page.set_input_files(f"{form} input[type=file]", files=[str(path)])
     page.locator(f"{form} button.pause").wait_for()
-    wait_held()
+    wait_held(min(4, part_count))
     assert sessions() == [("aborted",), ("open",)]
     status = page.locator(f"{form} .status").inner_text()
     assert status.startswith(f"Uploading survey-scans.pdf (9.0 MB) in {part_count} parts"), status
@@ -467,6 +468,45 @@ def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
     # The same session taken up after the reload, completed; nothing left to resume.
     assert sessions() == [("aborted",), ("completed",)]
     assert page.evaluate("Object.keys(localStorage).filter(k => k.includes(':multipart:'))") == []
+    assert page.console_errors == []
+
+
+@pytest.mark.browser
+def test_a_pause_while_the_parts_are_being_signed_sends_none_of_them_until_the_resume(
+    example: Example, page: Any
+) -> None:
+    sign_in(page, example)
+    content = pdf(6 * MiB + 5)
+    part_count = -(-len(content) // (5 * MiB if example.backend == "s3" else 2 * MiB))
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "PUT" else None)
+    held: list[Any] = []
+
+    def hold_signing(route: Any) -> None:
+        if "signUploadParts" in (route.request.post_data or ""):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/graphql/", hold_signing)
+    form = "#document-form"
+    page.fill(f"{form} input[name=title]", "Signed late")
+    pick(page, form, "signed-late.pdf", content, "application/pdf")
+    page.locator(f"{form} button.pause").wait_for()
+    deadline = time.monotonic() + 20
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(held) == 1, "the page did not ask for its parts' signatures"
+    page.click(f"{form} button.pause")
+    with page.expect_response(lambda r: "/graphql/" in r.url and r.request.method == "POST"):
+        held[0].continue_()
+    page.wait_for_timeout(500)  # the signatures are in the page: a part sent now would be in ``sent``
+    assert sent == []
+    assert page.locator(form).get_attribute("data-upload") == "paused"
+    page.unroute("**/graphql/", hold_signing)
+    page.click(f"{form} button.resume")
+    wait_uploaded(page, form, len(content))
+    assert len(sent) == part_count  # each part once, after the resume
     assert page.console_errors == []
 
 

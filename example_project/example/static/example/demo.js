@@ -322,6 +322,7 @@
       let target = await targetFor(number);
       let signedAgain = false;
       for (let attempt = 1; ; attempt++) {
+        await running(entry); // paused while its signature was on its way: the part waits for the resume
         try {
           await sendPart(entry, target, body, (loaded) => {
             inFlight.set(number, loaded);
@@ -340,7 +341,6 @@
           }
           if (!error.retry || attempt >= TRIES) throw error;
           await delay(400 * attempt);
-          await running(entry);
         }
       }
     }
