@@ -392,7 +392,8 @@ def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
 
     # Hold the first part requests, and pause while they hang.
     held: list[Any] = []
-    mode = {"allow": 0, "hold": True}
+    dropping: list[Any] = []  # the other parts, held until the allowed one is stored
+    mode = {"allow": 0, "hold": True, "drop": False}
 
     def parts_route(route: Any) -> None:
         if route.request.method != "PUT":
@@ -402,8 +403,10 @@ def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
         elif mode["allow"] > 0:
             mode["allow"] -= 1
             route.continue_()
-        else:
+        elif mode["drop"]:
             route.abort("connectionreset")  # the connection drops: every try of the other parts fails
+        else:
+            dropping.append(route)
 
     def sessions() -> list[tuple[Any, ...]]:
         return example.rows(
@@ -441,6 +444,13 @@ def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
     # Resume: one part gets through, then the connection drops for good.
     mode.update(hold=False, allow=1)
     page.click(f"{form} button.resume")
+    deadline = time.monotonic() + 30
+    while not stored and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(stored) == 1, "the part let through was not stored"
+    mode["drop"] = True
+    for route in dropping:
+        route.abort("connectionreset")
     text = errors_of(page, form)
     assert "Pick survey-scans.pdf again to send the parts that are missing." in text
     assert page.locator(form).get_attribute("data-upload") == "failed"
