@@ -30,7 +30,7 @@ test-sqlite: install
 test-matrix: install
 	$(VENV)/bin/nox $(ARGS)
 
-## The matrix legs CI runs beside `make test`: Django 6.0 (Python 3.12, from the built wheel, no browser tests) and 6.1
+## The matrix legs CI runs beside `make test`: Django 6.0 (Python 3.12, from the built wheel) and 6.1
 ## (Python 3.13) on SQLite, Django 6.1 on PostgreSQL and MariaDB (scripts/ci-matrix.sh);
 ## CI_MATRIX=all make test-matrix-ci adds every other pair on SQLite
 test-matrix-ci: install
