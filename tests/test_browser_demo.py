@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +238,18 @@ def errors_of(page: Any, form: str) -> str:
     return errors.inner_text()
 
 
+def poll(page: Any, done: Callable[[], bool], seconds: float) -> None:
+    """Let the page run until ``done()`` holds or ``seconds`` pass (the caller asserts what it needs)."""
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+
+
+def part_size_of(example: Example) -> int:
+    """The example's part size: 2 MiB (the fixture's setting), 5 MiB on S3 (its smallest part)."""
+    return 5 * MiB if example.backend == "s3" else 2 * MiB
+
+
 @pytest.mark.browser
 def test_uploads_a_document_and_a_photo(example: Example, page: Any) -> None:
     if example.backend != "filesystem":
@@ -383,7 +395,7 @@ def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
     reload and the same pick send only the parts storage does not hold; saved and downloaded whole."""
     sign_in(page, example)
     content = pdf(9 * MiB + 77)
-    part_size = 5 * MiB if example.backend == "s3" else 2 * MiB
+    part_size = part_size_of(example)
     part_count = -(-len(content) // part_size)  # 2 on S3, 5 elsewhere
     path = tmp_path / "survey-scans.pdf"  # on disk: the same lastModified on every pick (the fingerprint)
     path.write_bytes(content)
@@ -416,9 +428,7 @@ def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
 
     def wait_held(count: int) -> None:
         """Wait until ``count`` part requests hang (every part the page has in flight)."""
-        deadline = time.monotonic() + 20
-        while len(held) < count and time.monotonic() < deadline:
-            page.wait_for_timeout(50)
+        poll(page, lambda: len(held) >= count, 20)
         assert len(held) == count, f"{len(held)} part requests hang, not {count}"
 
     page.route("**/*", parts_route)
@@ -444,9 +454,7 @@ def test_a_large_file_goes_in_parts_pauses_resumes_and_survives_a_reload(
     # Resume: one part gets through, then the connection drops for good.
     mode.update(hold=False, allow=1)
     page.click(f"{form} button.resume")
-    deadline = time.monotonic() + 30
-    while not stored and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
+    poll(page, lambda: bool(stored), 30)
     assert len(stored) == 1, "the part let through was not stored"
     mode["drop"] = True
     for route in dropping:
@@ -487,7 +495,7 @@ def test_a_pause_while_the_parts_are_being_signed_sends_none_of_them_until_the_r
 ) -> None:
     sign_in(page, example)
     content = pdf(6 * MiB + 5)
-    part_count = -(-len(content) // (5 * MiB if example.backend == "s3" else 2 * MiB))
+    part_count = -(-len(content) // part_size_of(example))
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url) if r.method == "PUT" else None)
     held: list[Any] = []
@@ -503,9 +511,7 @@ def test_a_pause_while_the_parts_are_being_signed_sends_none_of_them_until_the_r
     page.fill(f"{form} input[name=title]", "Signed late")
     pick(page, form, "signed-late.pdf", content, "application/pdf")
     page.locator(f"{form} button.pause").wait_for()
-    deadline = time.monotonic() + 20
-    while not held and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
+    poll(page, lambda: bool(held), 20)
     assert len(held) == 1, "the page did not ask for its parts' signatures"
     page.click(f"{form} button.pause")
     with page.expect_response(lambda r: "/graphql/" in r.url and r.request.method == "POST"):
