@@ -14,7 +14,8 @@ from django.urls import reverse
 
 from async_uploads.registry import default_async_field_registry
 
-pytest_plugins = ["tests.servers", "tests.browser", "tests.workers"]  # moto, Azurite; headless Chromium; task workers
+# moto, Azurite; headless Chromium; task workers; the content types and permissions put back after a flush
+pytest_plugins = ["tests.servers", "tests.browser", "tests.workers", "tests.flush"]
 
 
 def field_id(model: Any, name: str, registry=default_async_field_registry) -> str:
@@ -49,9 +50,16 @@ def _media_root(settings, tmp_path):
 
 
 def _grant(user: User, *codenames: str) -> User:
-    for codename in codenames:
-        app_label, name = codename.split(".")
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=name))
+    if codenames:
+        wanted = {tuple(codename.split(".")) for codename in codenames}
+        found = [
+            p
+            for p in Permission.objects.filter(codename__in={name for _, name in wanted}).select_related("content_type")
+            if (p.content_type.app_label, p.codename) in wanted
+        ]
+        missing = wanted - {(p.content_type.app_label, p.codename) for p in found}
+        assert not missing, f"no such permissions: {sorted(missing)}"
+        user.user_permissions.add(*found)
     return User.objects.get(pk=user.pk)
 
 
