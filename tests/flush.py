@@ -10,6 +10,11 @@ copy back where the flush would emit ``post_migrate``: two INSERTs. The rows kee
 keys, which is what a test sees at the start of the session. A flush that inhibits the signal (a
 test with ``available_apps`` or a serialized rollback) is left as Django runs it, and a database
 with no copy gets the signal.
+
+On PostgreSQL the flush also deletes the rows instead of truncating the tables. ``TRUNCATE`` gives
+each table and index a new file: about 60 ms for this project's few rows, where ``DELETE`` takes a
+few. Django's foreign keys there are deferred to the commit, so the order of the tables does not
+matter. (Django's flush on MySQL and MariaDB already deletes when it keeps the sequences.)
 """
 
 from __future__ import annotations
@@ -44,21 +49,31 @@ def _restore_or_emit(verbosity: int, interactive: bool, db: str, **kwargs: Any) 
     ContentType.objects.clear_cache()  # as create_contenttypes does
 
 
+def _sql_flush_deleting_on_postgresql(
+    style: Any, connection: Any, reset_sequences: bool = True, allow_cascade: bool = False
+) -> list[str]:
+    if connection.vendor != "postgresql" or reset_sequences or allow_cascade:
+        return _sql_flush(style, connection, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    return [f"DELETE FROM {connection.ops.quote_name(table)};" for table in tables]
+
+
 _emit_post_migrate_signal: Any = None
+_sql_flush: Any = None
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test databases, then the copy of each one's content types and permissions."""
-    global _emit_post_migrate_signal
+    global _emit_post_migrate_signal, _sql_flush
     from django.core.management.commands import flush
     from django.db import connections
 
     with django_db_blocker.unblock():
         for alias in connections:
             _copy(alias)
-    _emit_post_migrate_signal = flush.emit_post_migrate_signal
-    flush.emit_post_migrate_signal = _restore_or_emit
+    _emit_post_migrate_signal, _sql_flush = flush.emit_post_migrate_signal, flush.sql_flush
+    flush.emit_post_migrate_signal, flush.sql_flush = _restore_or_emit, _sql_flush_deleting_on_postgresql
     yield
-    flush.emit_post_migrate_signal = _emit_post_migrate_signal
+    flush.emit_post_migrate_signal, flush.sql_flush = _emit_post_migrate_signal, _sql_flush
     _copies.clear()
