@@ -14,8 +14,9 @@ from django.urls import reverse
 
 from async_uploads.registry import default_async_field_registry
 
-# moto, Azurite; headless Chromium; task workers; the content types and permissions put back after a flush
-pytest_plugins = ["tests.servers", "tests.browser", "tests.workers", "tests.flush"]
+# moto, Azurite; headless Chromium; task workers; the content types and permissions put back after a
+# flush; how pytest -n hands out the tests
+pytest_plugins = ["tests.servers", "tests.browser", "tests.workers", "tests.flush", "tests.scheduling"]
 
 
 def field_id(model: Any, name: str, registry=default_async_field_registry) -> str:
