@@ -11,9 +11,10 @@ failed=0
 ran=()
 
 run_leg() {
-  local name=$1 url=$2
+  local name=$1 url=$2 started=$SECONDS
   echo "=== tests on $name ==="
-  if DATABASE_URL="$url" "$PY" -m pytest $PYTEST_ARGS; then ran+=("$name: passed"); else ran+=("$name: FAILED"); failed=1; fi
+  if DATABASE_URL="$url" "$PY" -m pytest $PYTEST_ARGS; then status=passed; else status=FAILED; failed=1; fi
+  ran+=("$name: $status ($((SECONDS - started)) s)")
 }
 
 skip_leg() {
