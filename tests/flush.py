@@ -3,7 +3,7 @@
 A ``django_db(transaction=True)`` test ends with ``flush``, which empties every table and then emits
 ``post_migrate``. Its two receivers here (``create_contenttypes`` and ``create_permissions``) query
 every app's models and insert each content type and permission again: about 45 ms a test on SQLite
-and more on PostgreSQL and MariaDB, for rows that come out the same after every flush.
+and more on PostgreSQL, for rows that come out the same after every flush.
 
 This plugin copies those rows once per test database, right after migrate wrote them, and puts the
 copy back where the flush would emit ``post_migrate``: two INSERTs. The rows keep their primary
@@ -12,9 +12,10 @@ test with ``available_apps`` or a serialized rollback) is left as Django runs it
 with no copy gets the signal.
 
 On PostgreSQL the flush also deletes the rows instead of truncating the tables. ``TRUNCATE`` gives
-each table and index a new file: about 60 ms for this project's few rows, where ``DELETE`` takes a
-few. Django's foreign keys there are deferred to the commit, so the order of the tables does not
-matter. (Django's flush on MySQL and MariaDB already deletes when it keeps the sequences.)
+each table and index a new file: about 60 ms a test for this project's few rows, which ``DELETE``
+removes in a fraction of that. Django's foreign keys there are deferred to the commit, so the order
+of the tables does not matter. (Django's flush on MySQL and MariaDB already deletes when it keeps
+the sequences.)
 """
 
 from __future__ import annotations
