@@ -84,8 +84,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
                 return
             while self.units and len(self.node2pending[node]) < 2:
                 unit = self.units.popleft()
-                sent = set(unit)
-                self.pending[:] = [index for index in self.pending if index not in sent]
+                del self.pending[: len(unit)]  # pending is the units, flattened, in the same order
                 self.node2pending[node].extend(unit)
                 node.send_runtest_some(unit)
             if not self.units:
@@ -100,7 +99,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             crashed = self.collection[pending.pop(0)]
             if pending:
                 self.units.appendleft(pending)
-                self.pending.extend(pending)
+                self.pending[:0] = pending
             for other in self.node2pending:
                 self.check_schedule(other)
             return crashed
