@@ -553,3 +553,47 @@ def test_the_async_view_signs_a_whole_list_in_a_constant_number_of_thread_hops(m
 
     monkeypatch.setattr(SyncToAsync, "__call__", counted)
     assert hops_for(2) == hops_for(12)
+
+
+def test_requests_at_once_each_get_their_own_origins_urls(user):
+    """Values of requests interleaved on one event loop are made absolute against their own request."""
+    import asyncio
+
+    from django.test import AsyncClient
+
+    add_documents(6)
+    text = json.dumps({"query": DOCS_FILES})
+    schemes = ("https", "http", "https")
+
+    async def all_at_once() -> list[Any]:
+        clients = []
+        for _ in schemes:
+            client = AsyncClient()
+            await client.aforce_login(user)
+            clients.append(client)
+        return await asyncio.gather(
+            *(
+                client.post("/graphql-async/", text, content_type="application/json", secure=scheme == "https")
+                for client, scheme in zip(clients, schemes, strict=True)
+            )
+        )
+
+    for response, scheme in zip(asyncio.run(all_at_once()), schemes, strict=True):
+        documents = json.loads(response.content)["data"]["documents"]
+        assert len(documents) == 6
+        for document in documents:
+            assert document["attachment"]["url"].startswith(f"{scheme}://testserver/async-uploads/download-file/?")
+            assert document["attachment"]["downloadUrl"].startswith(
+                f"{scheme}://testserver/async-uploads/download-file-direct/?"
+            )
+
+
+def test_requests_one_after_another_each_get_their_own_hosts_urls(user):
+    add_documents(2)
+    client = Client()
+    client.force_login(user)
+    text = json.dumps({"query": DOCS_FILES})
+    for host in ("one.example", "two.example", "one.example"):
+        response = client.post("/graphql/", text, content_type="application/json", HTTP_HOST=host)
+        urls = [d["attachment"]["url"] for d in json.loads(response.content)["data"]["documents"]]
+        assert len(urls) == 2 and all(u.startswith(f"http://{host}/async-uploads/download-file/?") for u in urls)

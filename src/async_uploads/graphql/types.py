@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime
 import enum
 import inspect
@@ -17,7 +18,7 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import PermissionDenied
 from django.core.signals import setting_changed
 from django.utils.encoding import iri_to_uri
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLResolveInfo
 from strawberry.annotation import StrawberryAnnotation
 from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 from strawberry.types import Info  # strawberry reads resolver annotations at runtime
@@ -384,13 +385,26 @@ class _RequestState:
         return granted or (obj is not None and bool(user.has_perm(perm, obj)))
 
 
-def _state(info: Info) -> _RequestState:
-    request = request_of(info)
+def _state(info: Info | GraphQLResolveInfo) -> _RequestState:
+    request = get_request(info)  # type: ignore[arg-type]  # either info has the context
     if request is None:  # an operation run without an HTTP request: nothing to share
         return _RequestState(request)
     state = request.__dict__.get(_STATE_ATTR)
     if state is None or state.generation != _settings_generation[0]:
         state = request.__dict__[_STATE_ATTR] = _RequestState(request)
+    return state
+
+
+#: The state of the request whose file value graphql-core is completing (set by ``is_type_of``).
+_completing: contextvars.ContextVar[_RequestState | None] = contextvars.ContextVar(
+    "async_uploads_graphql_completing", default=None
+)
+
+
+def _completing_state() -> _RequestState:
+    state = _completing.get()
+    if state is None:  # pragma: no cover - graphql-core completes every value through is_type_of
+        raise RuntimeError("An AsyncFile field was resolved outside of GraphQL execution.")
     return state
 
 
@@ -487,7 +501,8 @@ def _move_pending(root: FieldFile) -> Any:
     return _pending(root)
 
 
-def _url(root: FieldFile, state: _RequestState, kwargs: Any) -> Any:
+def _url(root: FieldFile) -> Any:
+    state = _completing_state()
     if _unsettled(root):
         return _then(_settle_async(root), state.redirect_url)
     return state.redirect_url(root)
@@ -510,7 +525,6 @@ class AsyncFile:
         _url,
         "The download URL: it checks the viewer's permission when opened (with the session cookie) "
         "and redirects to a short-lived signed URL.",
-        with_info=True,
     )
     download_url: str | None = _file_field(
         _download_url,
@@ -534,6 +548,14 @@ class AsyncFile:
         "background task queued or running, or a failed move waiting for retry_async_file_moves); "
         "url and downloadUrl serve it from there meanwhile. key and name change when the move finishes.",
     )
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:
+        # graphql-core asks this of every value of the type, with the info of the field that
+        # returned it, right before it resolves the value's own fields. Those that need the
+        # request (url) are basic fields, which get no info: they read the request's state here.
+        _completing.set(_state(info))
+        return True
 
 
 logger = logging.getLogger("async_uploads")
