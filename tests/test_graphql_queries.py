@@ -597,3 +597,57 @@ def test_requests_one_after_another_each_get_their_own_hosts_urls(user):
         response = client.post("/graphql/", text, content_type="application/json", HTTP_HOST=host)
         urls = [d["attachment"]["url"] for d in json.loads(response.content)["data"]["documents"]]
         assert len(urls) == 2 and all(u.startswith(f"http://{host}/async-uploads/download-file/?") for u in urls)
+
+
+def test_the_direct_resolvers_answer_what_strawberrys_own_resolvers_answer(rf, user):
+    """url and downloadUrl get direct graphql-core resolvers on a schema's first file value;
+    strawberry's resolvers of the same fields (a schema left unprepared) give the same values."""
+    import strawberry
+    from strawberry.django.context import StrawberryDjangoContext
+    from strawberry_django.optimizer import DjangoOptimizerExtension
+
+    from tests.testapp.schema import Mutation, Query
+
+    add_documents(3)
+    text = (
+        "{ documents { attachment { key name url downloadUrl short: downloadUrl(expiresIn: 60) } } "
+        "photos { image { url downloadUrl(expiresIn: 90) width } } }"
+    )
+    make_photo(5, 4)
+
+    def run(prepared: bool) -> dict[str, Any]:
+        schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[DjangoOptimizerExtension])
+        if not prepared:
+            schema._schema.__dict__["_async_uploads_prepared"] = True  # keep strawberry's resolvers
+        request = rf.get("/graphql/", HTTP_HOST="files.example")
+        request.user = user
+        result = schema.execute_sync(text, context_value=StrawberryDjangoContext(request=request, response=None))
+        assert result.errors is None, result.errors
+        return result.data
+
+    def comparable(data: dict[str, Any]) -> list[Any]:
+        values = []
+        for item in [*data["documents"], *data["photos"]]:
+            file = item.get("attachment") or item["image"]
+            for key, value in file.items():
+                if isinstance(value, str) and "token=" in value:
+                    payload = token_of(value.replace("http://files.example", "", 1))
+                    value = (value.partition("?")[0], {**payload, "e": payload["e"] - int(time.time())})
+                values.append((key, value))
+        return values
+
+    direct, strawberrys = comparable(run(prepared=True)), comparable(run(prepared=False))
+    assert len(direct) == 3 * 5 + 3
+    # The expiry is relative to the second each was signed in: equal within a second.
+    for (key, a), (other, b) in zip(direct, strawberrys, strict=True):
+        assert key == other
+        if isinstance(a, tuple):
+            assert a[0] == b[0] and abs(a[1].pop("e") - b[1].pop("e")) <= 1 and a[1] == b[1]
+        else:
+            assert a == b
+    lifetimes = {key: set() for key in ("short", "downloadUrl")}
+    for key, value in comparable(run(prepared=True)):
+        if key in lifetimes:
+            lifetimes[key].add(value[1]["e"])
+    assert lifetimes["short"] <= {59, 60}  # expiresIn: 60 on the documents
+    assert lifetimes["downloadUrl"] & {89, 90}  # expiresIn: 90 on the photo
