@@ -1143,7 +1143,8 @@ def bench_graphql_files_list(env: Env, plan: Plan) -> list[FilesListResult]:
 def files_list_table(results: list[FilesListResult]) -> str:
     out = (
         "| viewer | view | query | queries | calls/request | median ms | CPU median ms | runs "
-        "| with / without (median) | with / without (CPU) | / floor (CPU) | async / sync (median) | async / sync (CPU) |\n"
+        "| with / without (median) | with / without (CPU) | / floor (CPU) "
+        "| async / sync (median) | async / sync (CPU) |\n"
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     by = {(r.viewer, r.view, r.variant): r for r in results}
