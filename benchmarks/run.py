@@ -748,6 +748,45 @@ def bench_graphql_generate(env: Env, plan: Plan) -> Row:
     )
 
 
+FLOOR_MUTATION = "mutation Floor($filename: String!) { floorInsert(filename: $filename) { key url } }"
+
+
+def _floor_impl(env: Env, op: Callable[[Any], Any]) -> Impl:
+    """The floor side of rows 1f and 8f: the session and user lookups and one INSERT (a Document row)."""
+
+    def prepare(n: int) -> list[None]:
+        return [None] * n
+
+    def check(responses: list[Any]) -> None:
+        for r in responses:
+            if r.status_code != 200 or b'"key"' not in r.content or b'"errors"' in r.content:
+                raise AssertionError(f"floor: {r.status_code} {r.content[:300]!r}")
+
+    return Impl(prepare, op, check)
+
+
+def bench_generate_floor(env: Env, plan: Plan) -> Row:
+    """Extra 1f: a plain Django view doing row 1's three statements, against the reference's view."""
+    client, body = env.client, "filename=report.txt"
+
+    def op(_: Any) -> Any:
+        return client.post("/floor-insert/", body, content_type="application/x-www-form-urlencoded")
+
+    row = Row("1f", "floor: plain Django view, session + user + one INSERT (vs ref's upload-URL view)")
+    return compare(row, _floor_impl(env, op), _ref_generate_impl(env), plan.generate, plan)
+
+
+def bench_graphql_generate_floor(env: Env, plan: Plan) -> Row:
+    """Extra 8f: a minimal strawberry mutation doing row 8's three statements, against the reference's view."""
+    client, body = env.client, _graphql_body(FLOOR_MUTATION, {"filename": "report.txt"})
+
+    def op(_: Any) -> Any:
+        return client.post("/graphql/", body, content_type="application/json")
+
+    row = Row("8f", "floor: minimal strawberry mutation, session + user + one INSERT (vs ref's upload-URL view)")
+    return compare(row, _floor_impl(env, op), _ref_generate_impl(env), plan.graphql, plan)
+
+
 def bench_graphql_generate_nocache(env: Env, plan: Plan) -> Row:
     return _bench_graphql_generate_sync(
         env, plan, "8n", "generate upload URL (GraphQL, sync view, no caches)", "/graphql-nocache/"
@@ -1796,6 +1835,7 @@ def main() -> int:
         env = Env()
         for key, bench in (
             ("1", bench_generate),
+            ("1f", bench_generate_floor),
             ("2", bench_create1),
             ("2t", bench_create1_atomic),
             ("2i", bench_image),
@@ -1803,6 +1843,7 @@ def main() -> int:
             ("4", bench_resave),
             ("5", bench_download),
             ("8", bench_graphql_generate),
+            ("8f", bench_graphql_generate_floor),
             ("8t", bench_graphql_generate_textcache),
             ("8n", bench_graphql_generate_nocache),
             ("8o", bench_graphql_generate_noopt),

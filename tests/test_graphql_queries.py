@@ -21,7 +21,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import clear_script_prefix, reverse, set_script_prefix
 
-from async_uploads.storage.filesystem import DOWNLOAD_SALT
+from async_uploads.storage.filesystem import DOWNLOAD_SALT, UPLOAD_SALT
 from tests.conftest import png_bytes
 from tests.testapp.models import Document, Photo, PublicNote
 
@@ -504,10 +504,11 @@ def test_url_follows_the_script_prefix_of_each_request(user):
         {"k": "a", "e": True},  # not an int: signed through sign_object
     ],
 )
-def test_download_tokens_are_what_django_signer_makes(payload):
+@pytest.mark.parametrize("salt", [DOWNLOAD_SALT, UPLOAD_SALT])
+def test_download_and_upload_tokens_are_what_django_signer_makes(payload, salt):
     from async_uploads.storage.filesystem import _signer
 
-    assert _signer().sign_flat(payload) == signing.Signer(salt=DOWNLOAD_SALT).sign_object(payload)
+    assert _signer(salt).sign_flat(payload) == signing.Signer(salt=salt).sign_object(payload)
 
 
 @pytest.mark.parametrize(

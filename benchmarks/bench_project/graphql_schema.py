@@ -128,10 +128,37 @@ class Query:
     records_floor: list[RecordFloorType] = strawberry_django.field(extensions=[IsAuthenticated()])
 
 
+def floor_insert_row(request, filename: str) -> dict:
+    """What rows 1f and 8f do in place of issuing an upload URL: the user's permission, one INSERT."""
+    import secrets
+
+    if not request.user.has_perm("bench_ours.add_document"):
+        raise PermissionError("bench_ours.add_document")
+    key = f"temp/{secrets.token_urlsafe(16)}/{filename}"
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # one INSERT in autocommit: no signals, no transaction block
+        table = connection.ops.quote_name(models.Document._meta.db_table)
+        cursor.execute(f"INSERT INTO {table} (title, file) VALUES (%s, %s)", [filename[:100], key[:100]])
+    return {"key": key, "uploadUrl": {"url": request.build_absolute_uri("/async-uploads/upload/")}}
+
+
+@strawberry.type
+class FloorIssued:
+    key: str
+    url: str
+
+
 @strawberry.type
 class Mutation:
     generate_upload_url = generate_upload_url()
     generate_upload_urls = generate_upload_urls()
+
+    @strawberry.mutation
+    def floor_insert(self, info: strawberry.Info, filename: str) -> FloorIssued:
+        """Row 8f: a minimal strawberry mutation with generateUploadUrl's three statements."""
+        row = floor_insert_row(info.context.request, filename)
+        return FloorIssued(key=row["key"], url=row["uploadUrl"]["url"])
 
 
 class QueryTextValidationCache(SchemaExtension):

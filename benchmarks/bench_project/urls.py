@@ -1,5 +1,5 @@
 from alliance_platform.storage.async_uploads.registry import default_async_field_registry as ref_registry
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
 
 from async_uploads.registry import default_async_field_registry as ours_registry
@@ -9,8 +9,16 @@ def ping(request):
     return HttpResponse("ok")
 
 
+def floor_insert(request):
+    """Rows 1f and 8f's floor, as a plain Django view: the session and user lookups and one INSERT."""
+    from bench_project.graphql_schema import floor_insert_row
+
+    return JsonResponse(floor_insert_row(request, request.POST.get("filename", "")))
+
+
 urlpatterns = [
     path("ping/", ping),
+    path("floor-insert/", floor_insert),
     # Ours: namespaced "async_uploads:*".
     path("async-uploads/", include(ours_registry.get_url_patterns())),
     # Reference: un-namespaced (its storage reverses "file_system_async_storage_upload").

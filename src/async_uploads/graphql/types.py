@@ -113,6 +113,9 @@ class UploadProvider(enum.Enum):
     OTHER = "other"
 
 
+_PROVIDERS = {p.value: p for p in UploadProvider}
+
+
 @strawberry.type(description="One form field or HTTP header.")
 class NameValue:
     name: str
@@ -139,12 +142,11 @@ class UploadTarget:
     def from_response(cls, info: Info, upload: Mapping[str, Any]) -> UploadTarget:
         """Build the GraphQL value from a storage's ``GenerateUploadUrlResponse``."""
         method = str(upload.get("method") or "POST").upper()
-        provider = str(upload.get("provider") or "other")
-        known = {p.value for p in UploadProvider}
+        provider = _PROVIDERS.get(str(upload.get("provider") or "other"), UploadProvider.OTHER)
         return cls(
             url=absolute_url(info, upload["url"]),
             method=UploadMethod(method),
-            provider=UploadProvider(provider if provider in known else "other"),
+            provider=provider,
             fields=[NameValue(name=k, value=str(v)) for k, v in (upload.get("fields") or {}).items()],
             headers=[NameValue(name=k, value=str(v)) for k, v in (upload.get("headers") or {}).items()],
             file_field_name=upload.get("fileFieldName") or ("file" if method == "POST" else None),

@@ -51,16 +51,16 @@ CHUNK = 1024 * 1024
 _PART_FILE = re.compile(r"^([0-9]{5})\.part$")
 
 
-class _DownloadSigner(signing.Signer):
-    """``Signer(salt=DOWNLOAD_SALT)`` whose signatures skip re-deriving the HMAC key every time.
+class _FlatSigner(signing.Signer):
+    """``Signer(salt=salt)`` whose signatures skip re-deriving the HMAC key every time.
 
     ``Signer.signature()`` hashes the salt and the secret into the HMAC key for every value
-    (``salted_hmac``); this one derives it once. Signatures are the same bytes, so the download
-    view checks them with a plain ``Signer``.
+    (``salted_hmac``); this one derives it once. Signatures are the same bytes, so the views
+    check them with a plain ``Signer``.
     """
 
-    def __init__(self) -> None:
-        super().__init__(salt=DOWNLOAD_SALT)
+    def __init__(self, salt: str) -> None:
+        super().__init__(salt=salt)
         self._derived = (
             hashlib.sha256(force_bytes(self.salt) + b"signer" + force_bytes(self.key)).digest()
             if self.algorithm == "sha256"
@@ -93,20 +93,21 @@ class _DownloadSigner(signing.Signer):
         return self.sign(signing.b64_encode(data).decode())
 
 
-#: The download signer, built from SECRET_KEY when first needed; dropped when a setting changes.
-_download_signer: list[_DownloadSigner] = []
+#: The signers by salt, built from SECRET_KEY when first needed; dropped when a setting changes.
+_signers: dict[str, _FlatSigner] = {}
 
 
-def _signer() -> _DownloadSigner:
-    if not _download_signer:
-        _download_signer.append(_DownloadSigner())
-    return _download_signer[0]
+def _signer(salt: str = DOWNLOAD_SALT) -> _FlatSigner:
+    signer = _signers.get(salt)
+    if signer is None:
+        signer = _signers[salt] = _FlatSigner(salt)
+    return signer
 
 
 def _forget_signer(**kwargs: Any) -> None:
     # SECRET_KEY and SECRET_KEY_FALLBACKS are read when the signer is built; any change of
     # settings (override_settings in tests) builds it again.
-    _download_signer.clear()
+    _signers.clear()
 
 
 setting_changed.connect(_forget_signer)
@@ -143,9 +144,10 @@ class FileSystemAsyncUploadStorage(FileSystemStorage, AsyncUploadStorage):
         """Return a signed single-use URL the browser POSTs the file for the request's key to."""
         expires_at = timezone.now() + datetime.timedelta(seconds=request.expires_in)
         payload = {"k": request.key, "f": request.field_id, "p": "u", "e": int(expires_at.timestamp())}
-        token = signing.Signer(salt=UPLOAD_SALT).sign_object(payload)
+        token = _signer(UPLOAD_SALT).sign_flat(payload)
         namespace = _registry(request.registry).url_namespace
-        url = cached_reverse(f"{namespace}:filesystem-upload") + "?" + urlencode({"token": token})
+        # urlencode({"token": token}), as in generate_download_url.
+        url = f"{cached_reverse(f'{namespace}:filesystem-upload')}?token={token.replace(':', '%3A')}"
         return {
             "url": url,
             "fields": {},
