@@ -397,7 +397,6 @@ def _state(info: Info | GraphQLResolveInfo) -> _RequestState:
     return state
 
 
-
 def _signed_download_url(state: _RequestState, root: FieldFile, expires_in: int | None) -> str | None:
     """The signed download URL of ``root`` (sync: it may query, ask a permission hook, or read the object)."""
     field: Any = root.field
