@@ -1927,6 +1927,9 @@ def main() -> int:
             "`generateUploadUrl` through strawberry's GraphQL view (bench_project/graphql_schema.py) against "
             "the reference's REST view (the same work as row 1's ref side); 8t, 8n, 8o, 8a and 8b are extras "
             f"(8b: one call = {BATCH_URLS} upload URLs, one GraphQL request against {BATCH_URLS} REST requests). "
+            "Rows 1f and 8f are floors, in the 'ours' columns: the session and user lookups, the permission "
+            "and one INSERT, as a plain Django view (1f) and as a minimal strawberry mutation through row 8's "
+            "view (8f), against the same reference view as rows 1 and 8. "
             "Rows 10-10u are requests to DRF generic views over each package's `Document` "
             "(bench_project/drf_api.py); 10m is an extra (ours without `AsyncFileSerializerMixin`).\n\n"
         )
