@@ -239,6 +239,72 @@ def test_on_sqlite_an_upload_over_a_quota_takes_the_counting_path_and_records_no
     ]
 
 
+postgresql_only = pytest.mark.skipif(
+    "connection.vendor != 'postgresql'", reason="the one-round-trip lock is PostgreSQL's (SQLite: the tests above)"
+)
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_in_autocommit_one_round_trip_locks_the_uploader_counts_and_inserts(alice, user):
+    """Outside atomic() the uploader's lock and the counting INSERT go to the server in one message,
+    which it runs as one transaction: no BEGIN or COMMIT of ours, one statement on the table."""
+    post_json(alice, {"field_id": REST_EXTRA, "filename": "warm.bin", "size": 1})  # session, permissions
+    with CaptureQueriesContext(connection) as queries:
+        assert post_json(alice, {"field_id": REST_EXTRA, "filename": "a.bin", "size": 1}).status_code == 200
+    assert AsyncTempFile.objects.filter(original_filename="a.bin", user=user).count() == 1
+    statements = [q["sql"] for q in queries.captured_queries]
+    table = AsyncTempFile._meta.db_table
+    [on_table] = [sql for sql in statements if table in sql]
+    lock, insert = on_table.split("; ", 1)
+    assert lock.startswith("SELECT") and lock.endswith("FOR UPDATE") and "auth_user" in lock, lock
+    assert insert.startswith("INSERT") and "COUNT(*)" in insert and insert.endswith('RETURNING "id"'), insert
+    assert statements[-1] == on_table and not any(
+        sql.startswith(("BEGIN", "SAVEPOINT", "COMMIT")) for sql in statements
+    )
+    # Before it only reads: the session, the user, the user's and its groups' permissions.
+    assert all(sql.startswith("SELECT") for sql in statements[:-1]) and len(statements) <= 5, [
+        sql[:70] for sql in statements
+    ]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_an_upload_over_a_quota_falls_back_to_counting_and_records_nothing(settings, alice, user):
+    limits(settings, MAX_PENDING_UPLOADS=2)
+    for name in ("a.bin", "b.bin"):
+        assert post_json(alice, {"field_id": REST_EXTRA, "filename": name, "size": 1}).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        message = assert_quota_refused(post_json(alice, {"field_id": REST_EXTRA, "filename": "c.bin", "size": 1}), 2)
+    assert "You have 2 uploads that are not saved to a record yet, and at most 2 are allowed." in message
+    inserts = [q["sql"] for q in queries.captured_queries if "INSERT INTO" in q["sql"]]
+    assert len(inserts) == 2, "the one-round-trip try, then the counting transaction's (taken back)"
+    assert "FOR UPDATE; INSERT" in inserts[0] and inserts[1].startswith("INSERT")
+    assert sorted(AsyncTempFile.objects.filter(user=user).values_list("original_filename", flat=True)) == [
+        "a.bin",
+        "b.bin",
+    ]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_server_side_binding_takes_the_transaction_path(settings, alice, user):
+    """One message with two statements needs client-side binding; with server-side binding the
+    lock, the insert and the count go in a transaction, as inside atomic()."""
+    connection.settings_dict["OPTIONS"]["server_side_binding"] = True
+    connection.close()  # the next cursor is a server-binding one
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            assert post_json(alice, {"field_id": REST_EXTRA, "filename": "a.bin", "size": 1}).status_code == 200
+    finally:
+        del connection.settings_dict["OPTIONS"]["server_side_binding"]
+        connection.close()
+    kinds = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert "BEGIN" in kinds and kinds[-1] == "COMMIT", kinds
+    assert not any("; " in q["sql"] for q in queries.captured_queries)
+    assert AsyncTempFile.objects.filter(original_filename="a.bin", user=user).count() == 1
+
+
 # Real threads need a database server: the SQLite test database is in memory.
 server_db = pytest.mark.skipif(
     "connection.vendor == 'sqlite'", reason="threaded races need PostgreSQL or MariaDB (make test runs them there)"
@@ -400,14 +466,17 @@ def test_a_batch_whose_signing_fails_records_nothing(gql, monkeypatch):
     assert AsyncTempFile.objects.count() == 0
 
 
-def test_on_sqlite_uploads_of_undeclared_size_count_as_the_fields_max_size_in_the_one_statement(settings, alice):
-    if connection.features.has_select_for_update:
-        pytest.skip("databases with row locks always count in a transaction")
+# Autocommit, as in production: on PostgreSQL the one round trip is taken only outside atomic().
+@pytest.mark.django_db(transaction=True)
+def test_uploads_of_undeclared_size_count_as_the_fields_max_size_in_the_one_round_trip(settings, alice):
+    if connection.vendor not in ("sqlite", "postgresql"):
+        pytest.skip("MariaDB/MySQL always count in a transaction")
     limits(settings, MAX_PENDING_BYTES=2 * MB + MB // 2)
     for name in ("a.pdf", "b.pdf"):  # each counts as the field's max_size, 1 MB
         with CaptureQueriesContext(connection) as queries:
             assert post_json(alice, {"field_id": REST_ATTACHMENT, "filename": name}).status_code == 200
-        assert [q["sql"].split()[0] for q in queries.captured_queries].count("INSERT") == 1
+        # One statement inserts (on PostgreSQL after the uploader's lock, in the same message).
+        assert [("INSERT INTO" in q["sql"]) for q in queries.captured_queries].count(True) == 1
         assert not any(q["sql"].startswith(("SAVEPOINT", "BEGIN")) for q in queries.captured_queries)
     message = assert_quota_refused(post_json(alice, {"field_id": REST_ATTACHMENT, "filename": "c.pdf"}), 2)
     assert "counted as 1 MB" in message and "to 3 MB, and at most 2.5 MB are allowed" in message

@@ -224,8 +224,9 @@ def issue_uploads(
 
     Each answer is what :func:`issue_upload` would return or raise for the item, asked in this
     order: the quotas count the items accepted before it. The accepted items are recorded in one
-    statement and counted against the quotas once, in one transaction (on SQLite, one item under
-    the quotas is recorded by one statement that also counts: :func:`_insert_within_quotas`); if
+    statement and counted against the quotas once, in one transaction (on SQLite, and on
+    PostgreSQL outside ``atomic()``, one item under the quotas is recorded in one round trip that
+    also counts: :func:`_insert_within_quotas`); if
     signing fails for one of them, the exception propagates and nothing is recorded for any.
     """
     answers: list[IssuedUpload | UploadRejected | UploadPermissionDenied | _Checked] = []
@@ -301,20 +302,39 @@ def _sign(registry: AsyncFieldRegistry, c: _Checked) -> Any:
 
 
 def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile, using: str) -> bool:
-    """Record one upload in one statement that holds it to the quotas; return whether it was recorded.
+    """Record one upload in one round trip that holds it to the quotas; return whether it was recorded.
 
-    Only where the database has no row locks (SQLite): there a statement that writes runs under
-    the database's write lock from its start, so ``INSERT ... SELECT ... WHERE <under the quotas>``
-    counts and inserts with no other writer in between, and needs no transaction of its own. It
-    counts as :func:`pending_uploads` does: an upload of undeclared size as its field's
+    ``INSERT ... SELECT ... WHERE <under the quotas>`` counts and inserts in one statement. It is
+    safe against parallel requests of the uploader only where nothing else can write between the
+    count and the insert:
+
+    - On SQLite a statement that writes runs under the database's write lock from its start, so
+      the statement alone is enough, with no transaction of its own.
+    - On PostgreSQL in autocommit mode, with client-side parameter binding (the default), the
+      uploader's lock (:func:`_uploader_lock`) and the statement go in one message: the server runs
+      the two as one implicit transaction, the lock held until the insert commits, and the insert,
+      a statement of its own, counts with a snapshot taken once it holds the lock.
+
+    Everywhere else (MariaDB/MySQL, server-side binding, inside ``atomic()``, an uploader that
+    cannot be locked) it answers ``False`` at once and the caller takes the transaction path.
+    It counts as :func:`pending_uploads` does: an upload of undeclared size as its field's
     ``max_size`` (read now, per async field of the project), one of a field no model has any more
     as the whole ``MAX_PENDING_BYTES`` (never less than the exact count, which says 0). Over a
     quota it records nothing and answers ``False``: the caller then takes the transaction path,
-    which counts exactly and words the refusal. Databases with row locks always take that path.
+    which counts exactly and words the refusal.
     """
     connection = connections[using]
+    lock = None
     if connection.features.has_select_for_update:
-        return False
+        if (
+            connection.vendor != "postgresql"
+            or not connection.get_autocommit()
+            or connection.settings_dict["OPTIONS"].get("server_side_binding") is True
+        ):
+            return False
+        lock = _uploader_lock(request, using)
+        if lock is None:
+            return False
     user = getattr(request, "user", None)
     by_user = user is not None and user.is_authenticated
     uploader = getattr(user, "pk", None) if by_user else getattr(getattr(request, "session", None), "session_key", None)
@@ -337,12 +357,34 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
         params += [max_bytes, who, who, _counted_bytes(c.field, c.declared_size), max_bytes]
     sql = _quota_insert_sql(connection, by_user, max_count is not None, max_bytes is not None, async_fields)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if cursor.rowcount != 1:
-            return False
-        row.pk = cursor.lastrowid
+        if lock is None:
+            cursor.execute(sql, params)
+            if cursor.rowcount != 1:
+                return False
+            row.pk = cursor.lastrowid
+        else:
+            lock_sql, lock_param = lock
+            pk_column = connection.ops.quote_name(opts.pk.column)  # type: ignore[union-attr]
+            cursor.execute(f"{lock_sql}; {sql} RETURNING {pk_column}", [lock_param, *params])
+            _next_result(cursor)  # the lock's rows come first (psycopg 3 keeps each statement's result)
+            inserted = cursor.fetchone()
+            if inserted is None:
+                return False
+            row.pk = inserted[0]
     row._state.adding, row._state.db = False, using
     return True
+
+
+def _next_result(cursor: Any) -> None:
+    """Move a PostgreSQL cursor to the result of the next statement of its query.
+
+    psycopg 3 keeps one result per statement of a query and starts at the first; psycopg 2 keeps
+    only the last one, which is already current.
+    """
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    if is_psycopg3:
+        cursor.nextset()
 
 
 _ASYNC_FIELDS: list[tuple[int, AsyncFileMixin]] | None = None
@@ -542,8 +584,25 @@ def _lock_uploader(request: HttpRequest, using: str) -> None:
     upload. SQLite has no row locks; there the INSERT that follows takes the database's write lock,
     which orders parallel requests as well.
     """
-    if not connections[using].features.has_select_for_update:
+    lock = _uploader_lock(request, using)
+    if lock is None:
         return
+    sql, param = lock
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, [param])
+        cursor.fetchall()
+
+
+def _uploader_lock(request: HttpRequest, using: str) -> tuple[str, Any] | None:
+    """The statement that locks ``request``'s uploader's row and its parameter (``None``: no such row).
+
+    The user's row; for an anonymous client, its row in a database-backed session engine's table.
+    ``None`` as well on SQLite (no row locks) and when that row lives in another database than
+    ``using``, where a lock would not order this transaction.
+    """
+    connection = connections[using]
+    if not connection.features.has_select_for_update:
+        return None
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         model: type[models.Model] = get_user_model()  # request.user is a lazy object: not type(user)
@@ -552,18 +611,15 @@ def _lock_uploader(request: HttpRequest, using: str) -> None:
         session = getattr(request, "session", None)
         get_model = getattr(session, "get_model_class", None)  # database-backed session engines
         if session is None or get_model is None or not session.session_key:
-            return
+            return None
         model = get_model()
         lookup = {"session_key": session.session_key}
     if router.db_for_write(model) != using:
-        return  # a lock in another database would not order this transaction
-    connection = connections[using]
+        return None
     ((column, value),) = lookup.items()
     opts = model._meta
     field = opts.pk if column == "pk" else opts.get_field(column)
-    with connection.cursor() as cursor:
-        cursor.execute(_lock_sql(connection, model, column), [field.get_db_prep_value(value, connection)])  # type: ignore[union-attr]
-        cursor.fetchall()
+    return _lock_sql(connection, model, column), field.get_db_prep_value(value, connection)  # type: ignore[union-attr]
 
 
 _LOCK_SQL: dict[tuple[str, str, str], str] = {}
