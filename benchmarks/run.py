@@ -1684,6 +1684,9 @@ _SQL_TABLE = re.compile(r'(?:FROM|INTO|UPDATE)\s+"?([\w.]+)"?', re.IGNORECASE)
 
 
 def _sql_kind(sql: str) -> str:
+    """``VERB table`` of a logged statement; the statements of one message (``a; b``) joined by ``;``."""
+    if "; " in sql:
+        return "; ".join(_sql_kind(part) for part in sql.split("; "))
     words = sql.split()
     verb = words[0].upper() if words else "?"
     if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT"):
@@ -1923,7 +1926,9 @@ def main() -> int:
             "stalls). "
             "queries/call counts every entry Django logged (CaptureQueriesContext): statements, savepoints, "
             "and the BEGIN/COMMIT of atomic blocks; a statement run in autocommit is its own transaction "
-            "and counts once. Row 2t is an extra: row 2 inside `transaction.atomic()`. Rows 8-8b are "
+            "and counts once; one entry can be two statements sent in one message (ours on PostgreSQL: the "
+            "uploader's lock and the counting INSERT, `a; b` under Statements). "
+            "Row 2t is an extra: row 2 inside `transaction.atomic()`. Rows 8-8b are "
             "`generateUploadUrl` through strawberry's GraphQL view (bench_project/graphql_schema.py) against "
             "the reference's REST view (the same work as row 1's ref side); 8t, 8n, 8o, 8a and 8b are extras "
             f"(8b: one call = {BATCH_URLS} upload URLs, one GraphQL request against {BATCH_URLS} REST requests). "
