@@ -258,7 +258,7 @@ def test_on_postgresql_in_autocommit_one_round_trip_locks_the_uploader_counts_an
     table = AsyncTempFile._meta.db_table
     [on_table] = [sql for sql in statements if table in sql]
     lock, insert = on_table.split("; ", 1)
-    assert lock.startswith("SELECT") and lock.endswith("FOR UPDATE") and "auth_user" in lock, lock
+    assert lock == f"SELECT pg_advisory_xact_lock(hashtextextended('async_uploads:auth.user:pk:{user.pk}', 0))", lock
     assert insert.startswith("INSERT") and "COUNT(*)" in insert and insert.endswith('RETURNING "id"'), insert
     assert statements[-1] == on_table and not any(
         sql.startswith(("BEGIN", "SAVEPOINT", "COMMIT")) for sql in statements
@@ -280,7 +280,7 @@ def test_on_postgresql_an_upload_over_a_quota_falls_back_to_counting_and_records
     assert "You have 2 uploads that are not saved to a record yet, and at most 2 are allowed." in message
     inserts = [q["sql"] for q in queries.captured_queries if "INSERT INTO" in q["sql"]]
     assert len(inserts) == 2, "the one-round-trip try, then the counting transaction's (taken back)"
-    assert "FOR UPDATE; INSERT" in inserts[0] and inserts[1].startswith("INSERT")
+    assert "pg_advisory_xact_lock" in inserts[0] and "; INSERT" in inserts[0] and inserts[1].startswith("INSERT")
     assert sorted(AsyncTempFile.objects.filter(user=user).values_list("original_filename", flat=True)) == [
         "a.bin",
         "b.bin",
@@ -314,12 +314,17 @@ server_db = pytest.mark.skipif(
 
 @server_db
 @pytest.mark.django_db(transaction=True)
-def test_parallel_requests_of_one_user_do_not_overshoot_the_quota(settings, user):
+@pytest.mark.parametrize("atomic_requests", [False, True], ids=["autocommit", "atomic-requests"])
+def test_parallel_requests_of_one_user_do_not_overshoot_the_quota(settings, user, atomic_requests, monkeypatch):
+    """Autocommit takes PostgreSQL's one round trip; under ATOMIC_REQUESTS every database takes the
+    transaction path (the lock, the insert, then the count)."""
     import threading
 
     from django.test import Client
 
     limits(settings, MAX_PENDING_UPLOADS=3)
+    # The handler reads ATOMIC_REQUESTS from this dict on every request, in every thread.
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", atomic_requests)
     clients = []
     for _ in range(8):
         c = Client()
