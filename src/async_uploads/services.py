@@ -347,14 +347,18 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
     column = opts.get_field("user" if by_user else "session_key")
     who = column.get_db_prep_value(uploader, connection)  # type: ignore[union-attr]
     params: list[Any] = [*values]
-    if max_count is not None:
-        params += [who, who, max_count]
     async_fields = _async_fields()
-    if max_bytes is not None:
+    if max_bytes is not None:  # what an upload of undeclared size counts for, per field, in held's sum
         for _, field in async_fields:
             limit = field.max_size_bytes
             params.append(limit if limit is not None else max_bytes)
-        params += [max_bytes, who, who, _counted_bytes(c.field, c.declared_size), max_bytes]
+        params.append(max_bytes)
+    if max_count is not None or max_bytes is not None:
+        params += [who, who]
+    if max_count is not None:
+        params.append(max_count)
+    if max_bytes is not None:
+        params += [_counted_bytes(c.field, c.declared_size), max_bytes]
     sql = _quota_insert_sql(connection, by_user, max_count is not None, max_bytes is not None, async_fields)
     with connection.cursor() as cursor:
         if lock is None:
@@ -431,13 +435,14 @@ def _quota_insert_sql(
     pending = f"{uploader(opts)} AND {q(_column(opts, 'object_pk'))} IS NULL"
     open_sessions = f"{uploader(sopts)} AND {q(_column(sopts, 'state'))} = '{UploadSession.State.OPEN.value}'"
     declared, s_declared = q(_column(opts, "declared_size")), q(_column(sopts, "declared_size"))
-    conditions = ["1 = 1"]
+    # One pass over each table: the uploader's pending rows and open sessions, counted and summed
+    # in a derived table each (held, opened), which the conditions then compare.
+    held, opened, conditions = [], [], []
     # Only quoted names of this app's own tables go into the text; every value is a parameter.
     if count:
-        conditions.append(
-            f"(SELECT COUNT(*) FROM {table} WHERE {pending}) "  # noqa: S608
-            f"+ (SELECT COUNT(*) FROM {sessions} WHERE {open_sessions}) < %s"
-        )
+        held.append("COUNT(*) AS n")
+        opened.append("COUNT(*) AS n")
+        conditions.append("held.n + opened.n < %s")
     if size:
         ct_col, name_col = q(_column(opts, "content_type")), q(_column(opts, "field_name"))
         # A field's name is a Python identifier (checked above): it goes into the text as a literal;
@@ -445,15 +450,18 @@ def _quota_insert_sql(
         undeclared = " ".join(
             f"WHEN {ct_col} = {int(ct_id)} AND {name_col} = '{field.name}' THEN %s" for ct_id, field in async_fields
         )
-        counted = f"CASE WHEN {declared} IS NOT NULL THEN {declared} {undeclared} ELSE %s END"
-        conditions.append(
-            f"(SELECT COALESCE(SUM({counted}), 0) FROM {table} WHERE {pending}) "  # noqa: S608
-            f"+ (SELECT COALESCE(SUM({s_declared}), 0) FROM {sessions} WHERE {open_sessions}) + %s <= %s"
+        held.append(f"COALESCE(SUM(CASE WHEN {declared} IS NOT NULL THEN {declared} {undeclared} ELSE %s END), 0) AS b")
+        opened.append(f"COALESCE(SUM({s_declared}), 0) AS b")
+        conditions.append("held.b + opened.b + %s <= %s")
+    source = ""
+    if conditions:
+        source = (
+            f" FROM (SELECT {', '.join(held)} FROM {table} WHERE {pending}) AS held, "  # noqa: S608
+            f"(SELECT {', '.join(opened)} FROM {sessions} WHERE {open_sessions}) AS opened "
+            f"WHERE {' AND '.join(conditions)}"
         )
-    sql = (
-        f"INSERT INTO {table} ({', '.join(q(f.column) for f in fields)}) "
-        f"SELECT {', '.join(['%s'] * len(fields))} WHERE {' AND '.join(conditions)}"
-    )
+    columns, values = ", ".join(q(f.column) for f in fields), ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {table} ({columns}) SELECT {values}{source}"
     _QUOTA_INSERT_SQL[cache_key] = sql
     return sql
 
