@@ -135,7 +135,9 @@ def test_rest_undeclared_size_on_a_field_without_max_size_counts_as_the_whole_by
     assert "without max_size" in message
 
 
-@pytest.mark.django_db
+# Autocommit (as in production) here and below: on PostgreSQL the one-message path, for anonymous
+# sessions and for each combination of quotas.
+@pytest.mark.django_db(transaction=True)
 def test_rest_anonymous_quota_is_per_session(settings, client_for, alice):
     limits(settings, MAX_PENDING_UPLOADS=2)
     first, second = client_for(None), client_for(None)
@@ -163,7 +165,7 @@ def test_rest_saving_an_upload_frees_its_place(settings, uploader, user):
     assert AsyncTempFile.objects.filter(object_pk__isnull=True).count() == 1
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_rest_none_switches_a_quota_off(settings, alice):
     limits(settings, MAX_PENDING_UPLOADS=None, MAX_PENDING_BYTES=100)
     for i in range(5):  # no count limit: only bytes count
@@ -271,6 +273,50 @@ def test_on_postgresql_in_autocommit_one_round_trip_locks_the_uploader_counts_an
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
+def test_on_postgresql_an_anonymous_upload_locks_its_session_in_the_same_round_trip(client_for):
+    anonymous = client_for(None)
+    post_json(anonymous, {"field_id": REST_NOTE, "filename": "warm.txt"})  # the session is created
+    with CaptureQueriesContext(connection) as queries:
+        assert post_json(anonymous, {"field_id": REST_NOTE, "filename": "a.txt"}).status_code == 200
+    [row] = AsyncTempFile.objects.filter(original_filename="a.txt")
+    assert row.user_id is None and row.session_key
+    [on_table] = [q["sql"] for q in queries.captured_queries if AsyncTempFile._meta.db_table in q["sql"]]
+    lock = on_table.split("; ", 1)[0]
+    key = f"async_uploads:sessions.session:session_key:{row.session_key}"
+    assert lock == f"SELECT pg_advisory_xact_lock(hashtextextended('{key}', 0))", lock
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "option",
+    [("server_side_binding", True), ("isolation_level", "repeatable read")],
+    ids=["server-side-binding", "repeatable-read"],
+)
+def test_on_postgresql_the_one_message_needs_client_binding_and_read_committed(alice, user, monkeypatch, option):
+    """A prepared statement holds one command, and at REPEATABLE READ the lock's snapshot would serve
+    the count too: there the lock, the insert and the count go in a transaction, as inside atomic()."""
+    from django.db.backends.postgresql.psycopg_any import IsolationLevel
+
+    name, value = option
+    if name == "isolation_level":
+        value = IsolationLevel.REPEATABLE_READ
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], name, value)
+    connection.close()  # the next connection has the option
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            assert post_json(alice, {"field_id": REST_EXTRA, "filename": "a.bin", "size": 1}).status_code == 200
+    finally:
+        monkeypatch.undo()
+        connection.close()
+    kinds = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert "BEGIN" in kinds and kinds[-1] == "COMMIT", kinds
+    assert not any("; " in q["sql"] for q in queries.captured_queries)
+    assert AsyncTempFile.objects.filter(original_filename="a.bin", user=user).count() == 1
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
 def test_on_postgresql_an_upload_over_a_quota_falls_back_to_counting_and_records_nothing(settings, alice, user):
     limits(settings, MAX_PENDING_UPLOADS=2)
     for name in ("a.bin", "b.bin"):
@@ -285,25 +331,6 @@ def test_on_postgresql_an_upload_over_a_quota_falls_back_to_counting_and_records
         "a.bin",
         "b.bin",
     ]
-
-
-@postgresql_only
-@pytest.mark.django_db(transaction=True)
-def test_on_postgresql_server_side_binding_takes_the_transaction_path(settings, alice, user):
-    """One message with two statements needs client-side binding; with server-side binding the
-    lock, the insert and the count go in a transaction, as inside atomic()."""
-    connection.settings_dict["OPTIONS"]["server_side_binding"] = True
-    connection.close()  # the next cursor is a server-binding one
-    try:
-        with CaptureQueriesContext(connection) as queries:
-            assert post_json(alice, {"field_id": REST_EXTRA, "filename": "a.bin", "size": 1}).status_code == 200
-    finally:
-        del connection.settings_dict["OPTIONS"]["server_side_binding"]
-        connection.close()
-    kinds = [q["sql"].split()[0].upper() for q in queries.captured_queries]
-    assert "BEGIN" in kinds and kinds[-1] == "COMMIT", kinds
-    assert not any("; " in q["sql"] for q in queries.captured_queries)
-    assert AsyncTempFile.objects.filter(original_filename="a.bin", user=user).count() == 1
 
 
 # Real threads need a database server: the SQLite test database is in memory.

@@ -310,27 +310,27 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
 
     - On SQLite a statement that writes runs under the database's write lock from its start, so
       the statement alone is enough, with no transaction of its own.
-    - On PostgreSQL in autocommit mode, with client-side parameter binding (the default), the
-      uploader's lock (:func:`_uploader_lock`) and the statement go in one message: the server runs
-      the two as one implicit transaction, the lock held until the insert commits, and the insert,
-      a statement of its own, counts with a snapshot taken once it holds the lock.
+    - On PostgreSQL in autocommit mode at READ COMMITTED (PostgreSQL's and Django's default) with
+      psycopg 3's client-side binding cursor (Django's default), the uploader's lock
+      (:func:`_uploader_lock`) and the statement go in one message: the server runs the two as
+      one implicit transaction, the lock held until the insert commits, and the insert, a
+      statement of its own, counts with a snapshot taken once it holds the lock.
 
-    Everywhere else (MariaDB/MySQL, server-side binding, inside ``atomic()``, an uploader that
-    cannot be locked) it answers ``False`` at once and the caller takes the transaction path.
-    It counts as :func:`pending_uploads` does: an upload of undeclared size as its field's
+    Everywhere else (MariaDB/MySQL, psycopg 2, server-side binding, another isolation level,
+    inside ``atomic()``, an uploader that cannot be locked) it answers ``False`` before writing
+    anything and the caller takes the transaction path. With no quota set it inserts the row
+    alone. It counts as :func:`pending_uploads` does: an upload of undeclared size as its field's
     ``max_size`` (read now, per async field of the project), one of a field no model has any more
     as the whole ``MAX_PENDING_BYTES`` (never less than the exact count, which says 0). Over a
     quota it records nothing and answers ``False``: the caller then takes the transaction path,
     which counts exactly and words the refusal.
     """
     connection = connections[using]
+    max_count, max_bytes = app_settings.MAX_PENDING_UPLOADS, app_settings.MAX_PENDING_BYTES
+    quotas = max_count is not None or max_bytes is not None
     lock = None
     if connection.features.has_select_for_update:
-        if (
-            connection.vendor != "postgresql"
-            or not connection.get_autocommit()
-            or connection.settings_dict["OPTIONS"].get("server_side_binding") is True
-        ):
+        if not (quotas and _one_message_is_safe(connection)):
             return False
         lock = _uploader_lock(request, using)
         if lock is None:
@@ -340,7 +340,6 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
     uploader = getattr(user, "pk", None) if by_user else getattr(getattr(request, "session", None), "session_key", None)
     if uploader is None:
         return False
-    max_count, max_bytes = app_settings.MAX_PENDING_UPLOADS, app_settings.MAX_PENDING_BYTES
     opts = AsyncTempFile._meta
     fields = [f for f in opts.local_concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
@@ -353,7 +352,7 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
             limit = field.max_size_bytes
             params.append(limit if limit is not None else max_bytes)
         params.append(max_bytes)
-    if max_count is not None or max_bytes is not None:
+    if quotas:
         params += [who, who]
     if max_count is not None:
         params.append(max_count)
@@ -367,10 +366,12 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
                 return False
             row.pk = cursor.lastrowid
         else:
+            if not _sends_statements_as_text(cursor):
+                return False
             lock_sql, lock_param = lock
-            pk_column = connection.ops.quote_name(opts.pk.column)  # type: ignore[union-attr]
+            pk_column = connection.ops.quote_name(str(opts.pk.column))  # type: ignore[union-attr]
             cursor.execute(f"{lock_sql}; {sql} RETURNING {pk_column}", [lock_param, *params])
-            _next_result(cursor)  # the lock's rows come first (psycopg 3 keeps each statement's result)
+            cursor.nextset()  # psycopg 3 keeps each statement's result, the lock's first
             inserted = cursor.fetchone()
             if inserted is None:
                 return False
@@ -379,16 +380,31 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
     return True
 
 
-def _next_result(cursor: Any) -> None:
-    """Move a PostgreSQL cursor to the result of the next statement of its query.
+def _one_message_is_safe(connection: Any) -> bool:
+    """Whether ``connection`` may send the uploader's lock and the counting insert in one message.
 
-    psycopg 3 keeps one result per statement of a query and starts at the first; psycopg 2 keeps
-    only the last one, which is already current.
+    PostgreSQL through psycopg 3, in autocommit mode, at READ COMMITTED: the two statements then
+    run as one implicit transaction and the second takes its snapshot after the first returned.
+    (At REPEATABLE READ the snapshot of the first would serve both; psycopg 2 keeps only a
+    message's last result and is not tested here.)
     """
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+    if connection.vendor != "postgresql" or not connection.get_autocommit():
+        return False
+    from django.db.backends.postgresql.psycopg_any import IsolationLevel, is_psycopg3
 
-    if is_psycopg3:
-        cursor.nextset()
+    connection.ensure_connection()  # the backend sets isolation_level when it connects
+    return bool(is_psycopg3) and connection.isolation_level == IsolationLevel.READ_COMMITTED
+
+
+def _sends_statements_as_text(cursor: Any) -> bool:
+    """Whether a psycopg 3 cursor binds its parameters on the client (the query goes as one text).
+
+    Server-side binding (``OPTIONS["server_side_binding"]``, or a ``cursor_factory`` of the
+    project's) prepares the query, and a prepared statement holds one command only.
+    """
+    import psycopg
+
+    return isinstance(getattr(cursor, "cursor", cursor), psycopg.ClientCursor)
 
 
 _ASYNC_FIELDS: list[tuple[int, AsyncFileMixin]] | None = None
@@ -609,8 +625,9 @@ def _uploader_lock(request: HttpRequest, using: str) -> tuple[str, Any] | None:
     engine's table. On PostgreSQL the lock is ``pg_advisory_xact_lock`` on a key naming that row:
     it writes nothing (a ``FOR UPDATE`` on the row writes the row's lock into it and costs about
     ten times as much), and other writers of the row do not wait for it. Elsewhere the row itself
-    is locked (``SELECT ... FOR UPDATE``). ``None`` on SQLite (no such locks), for an uploader
-    without such a row, and when that row lives in another database than ``using``.
+    is locked (``SELECT ... FOR UPDATE``). ``None`` on SQLite (no such locks), for an anonymous
+    client whose session engine is not database-backed or that has no session key, and when the
+    row lives in another database than ``using``.
     """
     connection = connections[using]
     if not connection.features.has_select_for_update:
