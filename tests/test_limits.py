@@ -288,20 +288,14 @@ def test_on_postgresql_an_anonymous_upload_locks_its_session_in_the_same_round_t
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
-    "option",
-    [("server_side_binding", True), ("isolation_level", "repeatable read")],
-    ids=["server-side-binding", "repeatable-read"],
-)
+@pytest.mark.parametrize("option", ["server_side_binding", "isolation_level"])
 def test_on_postgresql_the_one_message_needs_client_binding_and_read_committed(alice, user, monkeypatch, option):
     """A prepared statement holds one command, and at REPEATABLE READ the lock's snapshot would serve
     the count too: there the lock, the insert and the count go in a transaction, as inside atomic()."""
     from django.db.backends.postgresql.psycopg_any import IsolationLevel
 
-    name, value = option
-    if name == "isolation_level":
-        value = IsolationLevel.REPEATABLE_READ
-    monkeypatch.setitem(connection.settings_dict["OPTIONS"], name, value)
+    value = True if option == "server_side_binding" else IsolationLevel.REPEATABLE_READ
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], option, value)
     connection.close()  # the next connection has the option
     try:
         with CaptureQueriesContext(connection) as queries:
