@@ -319,9 +319,10 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
     Everywhere else (MariaDB/MySQL, psycopg 2, server-side binding, another isolation level,
     inside ``atomic()``, an uploader that cannot be locked, no quota set) it answers ``False``
     before writing anything and the caller takes the transaction path; on SQLite with no quota
-    set the statement is a plain insert. It counts as :func:`pending_uploads` does: an upload of undeclared size as its field's
-    ``max_size`` (read now, per async field of the project), one of a field no model has any more
-    as the whole ``MAX_PENDING_BYTES`` (never less than the exact count, which says 0). Over a
+    set the statement is a plain insert. It counts as :func:`pending_uploads` does: an upload of
+    undeclared size as its field's ``max_size`` (read now, per async field of the project), one
+    of a field no model has any more as the whole ``MAX_PENDING_BYTES`` (never less than the
+    exact count, which says 0). Over a
     quota it records nothing and answers ``False``: the caller then takes the transaction path,
     which counts exactly and words the refusal.
     """
