@@ -322,9 +322,8 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
     set the statement is a plain insert. It counts as :func:`pending_uploads` does: an upload of
     undeclared size as its field's ``max_size`` (read now, per async field of the project), one
     of a field no model has any more as the whole ``MAX_PENDING_BYTES`` (never less than the
-    exact count, which says 0). Over a
-    quota it records nothing and answers ``False``: the caller then takes the transaction path,
-    which counts exactly and words the refusal.
+    exact count, which says 0). Over a quota it records nothing and answers ``False``: the caller
+    then takes the transaction path, which counts exactly and words the refusal.
     """
     connection = connections[using]
     max_count, max_bytes = app_settings.MAX_PENDING_UPLOADS, app_settings.MAX_PENDING_BYTES
