@@ -366,8 +366,6 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
                 return False
             row.pk = cursor.lastrowid
         else:
-            if not _sends_statements_as_text(cursor):
-                return False
             lock_sql, lock_param = lock
             pk_column = connection.ops.quote_name(str(opts.pk.column))  # type: ignore[union-attr]
             cursor.execute(f"{lock_sql}; {sql} RETURNING {pk_column}", [lock_param, *params])
@@ -383,28 +381,26 @@ def _insert_within_quotas(request: HttpRequest, c: _Checked, row: AsyncTempFile,
 def _one_message_is_safe(connection: Any) -> bool:
     """Whether ``connection`` may send the uploader's lock and the counting insert in one message.
 
-    PostgreSQL through psycopg 3, in autocommit mode, at READ COMMITTED: the two statements then
-    run as one implicit transaction and the second takes its snapshot after the first returned.
-    (At REPEATABLE READ the snapshot of the first would serve both; psycopg 2 keeps only a
-    message's last result and is not tested here.)
+    PostgreSQL through psycopg 3, in autocommit mode, at READ COMMITTED, with cursors that bind
+    parameters on the client: the query then goes as one text, the two statements run as one
+    implicit transaction and the second takes its snapshot after the first returned. (At
+    REPEATABLE READ the snapshot of the first would serve both; server-side binding,
+    ``OPTIONS["server_side_binding"]`` or a ``cursor_factory`` of the project's, prepares the
+    query, and a prepared statement holds one command; psycopg 2 keeps only a message's last
+    result and is not tested here.)
     """
     if connection.vendor != "postgresql" or not connection.get_autocommit():
         return False
     from django.db.backends.postgresql.psycopg_any import IsolationLevel, is_psycopg3
 
-    connection.ensure_connection()  # the backend sets isolation_level when it connects
-    return bool(is_psycopg3) and connection.isolation_level == IsolationLevel.READ_COMMITTED
-
-
-def _sends_statements_as_text(cursor: Any) -> bool:
-    """Whether a psycopg 3 cursor binds its parameters on the client (the query goes as one text).
-
-    Server-side binding (``OPTIONS["server_side_binding"]``, or a ``cursor_factory`` of the
-    project's) prepares the query, and a prepared statement holds one command only.
-    """
+    if not is_psycopg3:
+        return False
     import psycopg
 
-    return isinstance(getattr(cursor, "cursor", cursor), psycopg.ClientCursor)
+    connection.ensure_connection()  # the backend sets isolation_level when it connects
+    return connection.isolation_level == IsolationLevel.READ_COMMITTED and issubclass(
+        connection.connection.cursor_factory, psycopg.ClientCursor
+    )
 
 
 _ASYNC_FIELDS: list[tuple[int, AsyncFileMixin]] | None = None
